@@ -1,0 +1,4 @@
+export * from './atomic';
+export * from './checkpoint';
+export * from './safetensors';
+export type { CheckpointFileName, CheckpointState, FileRecord } from './state';

@@ -1,0 +1,17 @@
+export { classifyFile, looksBinary, looksMinified } from './classify';
+export { isProse, languageOf, vscodeLanguageIdOf } from './languages';
+export { readCorpus } from './read';
+export { fnv1a32, pathScore, splitByFile, type FileSplit } from './split';
+export { emptySkipCounts, formatBytes, formatCorpusSummary, formatSkipped, summarizeCorpus } from './summary';
+export {
+  DEFAULT_CORPUS_OPTIONS,
+  DEFAULT_EXCLUDE,
+  SKIP_CATEGORIES,
+  type Corpus,
+  type CorpusFile,
+  type CorpusOptions,
+  type CorpusSummary,
+  type LanguageShare,
+  type SkipCategory,
+  type SkipReason,
+} from './types';

@@ -1,0 +1,209 @@
+/**
+ * readCorpus: walk a folder and gather the files a code model should learn from.
+ * Two passes: list candidate paths (pruning ignored directories), then read them in sorted
+ * order so the result and the over-budget cut are the same on every machine.
+ */
+import type { Dirent } from 'node:fs';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import ignore from 'ignore';
+import { GptLabError } from '../errors';
+import { classifyFile } from './classify';
+import { languageOf } from './languages';
+import { emptySkipCounts, formatSkipped, summarizeCorpus } from './summary';
+import {
+  DEFAULT_CORPUS_OPTIONS,
+  SKIP_CATEGORIES,
+  type Corpus,
+  type CorpusFile,
+  type CorpusOptions,
+  type CorpusSummary,
+  type SkipCategory,
+} from './types';
+
+type Rules = ReturnType<typeof ignore>;
+
+/** Version-control metadata: never content, so skipped whatever `exclude` says, and not counted. */
+const VCS_DIRS = new Set(['.git', '.hg', '.svn']);
+/** Files read concurrently; enough to hide disk latency without holding many fds. */
+const READ_BATCH = 32;
+
+/** A .gitignore and the directory it sits in ('' for the root); its rules apply below that. */
+interface GitignoreLevel {
+  base: string;
+  rules: Rules;
+}
+
+export async function readCorpus(root: string, options: Partial<CorpusOptions> = {}): Promise<Corpus> {
+  const opts = withDefaults(options);
+  const absRoot = path.resolve(root);
+  await assertDirectory(absRoot);
+  const skipped = emptySkipCounts();
+  const candidates = await listCandidates(absRoot, opts, skipped);
+  const files = await readCandidates(absRoot, candidates, opts, skipped);
+  const summary = summarizeCorpus(files, skipped);
+  if (files.length === 0) throw emptyCorpusError(absRoot, summary);
+  return { root: absRoot, files, summary };
+}
+
+/** Fills in defaults; an explicit `undefined` (say, an unset CLI flag) means "default" too. */
+function withDefaults(options: Partial<CorpusOptions>): CorpusOptions {
+  const opts: CorpusOptions = { ...DEFAULT_CORPUS_OPTIONS };
+  for (const key of Object.keys(options) as (keyof CorpusOptions)[]) {
+    if (options[key] !== undefined) Object.assign(opts, { [key]: options[key] });
+  }
+  return opts;
+}
+
+async function assertDirectory(absRoot: string): Promise<void> {
+  let stat;
+  try {
+    stat = await fs.stat(absRoot);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const what = code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? String(err)})`;
+    throw new GptLabError(`The folder ${absRoot} ${what}. Point gpt-lab at a folder with source code.`, 'NO_SUCH_DIR');
+  }
+  if (!stat.isDirectory()) {
+    throw new GptLabError(
+      `${absRoot} is a file, not a folder. Point gpt-lab at the folder that contains your source code.`,
+      'NO_SUCH_DIR',
+    );
+  }
+}
+
+/** Relative paths ('/'-separated, sorted by code unit) of files that pass every ignore rule. */
+async function listCandidates(
+  absRoot: string,
+  opts: CorpusOptions,
+  skipped: Record<SkipCategory, number>,
+): Promise<string[]> {
+  // ignorecase off: the same answer on every OS, as git gives on Linux.
+  const exclude = ignore({ ignorecase: false }).add(opts.exclude);
+  const include = opts.include.length > 0 ? ignore({ ignorecase: false }).add(opts.include) : null;
+  const found: string[] = [];
+
+  const walk = async (dirRel: string, levels: readonly GitignoreLevel[]): Promise<void> => {
+    let entries: Dirent[];
+    try {
+      entries = await fs.readdir(path.join(absRoot, dirRel), { withFileTypes: true });
+    } catch (err) {
+      if (dirRel === '') {
+        const code = (err as NodeJS.ErrnoException).code ?? String(err);
+        throw new GptLabError(`The folder ${absRoot} cannot be read (${code}). Check its permissions.`, 'NO_SUCH_DIR');
+      }
+      skipped.unreadable++; // vanished or no permission: skip it rather than fail the whole run
+      return;
+    }
+    const level = opts.gitignore ? await loadGitignore(absRoot, dirRel, entries) : null;
+    const active = level ? [...levels, level] : levels;
+    for (const entry of entries) {
+      const rel = dirRel === '' ? entry.name : `${dirRel}/${entry.name}`;
+      if (entry.isDirectory()) {
+        if (VCS_DIRS.has(entry.name)) continue;
+        // The trailing '/' lets directory-only patterns ('build/') match.
+        if (exclude.ignores(`${rel}/`) || isGitignored(active, `${rel}/`)) {
+          skipped.ignored++; // counted once; its contents are never walked
+          continue;
+        }
+        await walk(rel, active);
+      } else if (entry.isFile()) {
+        if (exclude.ignores(rel) || isGitignored(active, rel) || (include !== null && !include.ignores(rel))) {
+          skipped.ignored++;
+          continue;
+        }
+        found.push(rel);
+      }
+      // Symlinks are not followed (loops, files outside the folder, duplicates); sockets and
+      // FIFOs are never read (a FIFO would block forever).
+    }
+  };
+
+  await walk('', []);
+  return found.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+async function loadGitignore(absRoot: string, dirRel: string, entries: Dirent[]): Promise<GitignoreLevel | null> {
+  if (!entries.some((e) => e.name === '.gitignore' && e.isFile())) return null;
+  try {
+    const text = await fs.readFile(path.join(absRoot, dirRel, '.gitignore'), 'utf8');
+    return { base: dirRel, rules: ignore({ ignorecase: false }).add(text) };
+  } catch {
+    return null;
+  }
+}
+
+/** Git's precedence: the last matching rule wins, and deeper .gitignore files come later,
+ *  so a nested `!keep.log` re-includes what the root's `*.log` ignored. */
+function isGitignored(levels: readonly GitignoreLevel[], rel: string): boolean {
+  let ignored = false;
+  for (const { base, rules } of levels) {
+    const result = rules.test(base === '' ? rel : rel.slice(base.length + 1));
+    if (result.ignored) ignored = true;
+    else if (result.unignored) ignored = false;
+  }
+  return ignored;
+}
+
+async function readCandidates(
+  absRoot: string,
+  paths: readonly string[],
+  opts: CorpusOptions,
+  skipped: Record<SkipCategory, number>,
+): Promise<CorpusFile[]> {
+  const files: CorpusFile[] = [];
+  let total = 0;
+  for (let start = 0; start < paths.length; start += READ_BATCH) {
+    const batch = paths.slice(start, start + READ_BATCH);
+    const loaded = await Promise.all(batch.map((rel) => loadFile(absRoot, rel, opts)));
+    for (let i = 0; i < loaded.length; i++) {
+      const result = loaded[i];
+      if (typeof result === 'string') {
+        skipped[result]++;
+      } else if (total + result.bytes.length > opts.maxTotalBytes) {
+        // Stop here: this file and every later one (in path order) are over budget.
+        skipped['over-budget'] += paths.length - (start + i);
+        return files;
+      } else {
+        total += result.bytes.length;
+        files.push(result);
+      }
+    }
+  }
+  return files;
+}
+
+async function loadFile(absRoot: string, rel: string, opts: CorpusOptions): Promise<CorpusFile | SkipCategory> {
+  const abs = path.join(absRoot, ...rel.split('/'));
+  try {
+    // lstat + isFile: it was a regular file when listed; don't follow one swapped for a link since.
+    const stat = await fs.lstat(abs);
+    if (!stat.isFile()) return 'unreadable';
+    if (stat.size > opts.maxFileBytes) return 'too-large'; // decided without reading it
+    const buffer = await fs.readFile(abs);
+    const bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+    return classifyFile(rel, bytes, opts) ?? { path: rel, bytes, language: languageOf(rel) };
+  } catch {
+    return 'unreadable';
+  }
+}
+
+function emptyCorpusError(absRoot: string, summary: CorpusSummary): GptLabError {
+  const total = SKIP_CATEGORIES.reduce((sum, c) => sum + summary.skipped[c], 0);
+  if (total === 0) {
+    return new GptLabError(
+      `No files to train on in ${absRoot}: the folder is empty. Point gpt-lab at a folder with source code.`,
+      'EMPTY_CORPUS',
+    );
+  }
+  const fixes = ['Point gpt-lab at a folder with source code'];
+  if (summary.skipped.ignored > 0) fixes.push('change the include/exclude patterns');
+  if (summary.skipped['too-large'] > 0) fixes.push('raise the file size limit (maxFileBytes)');
+  if (summary.skipped['over-budget'] > 0) fixes.push('raise the total size limit (maxTotalBytes)');
+  const entries = total === 1 ? 'the only entry was' : total === 2 ? 'both entries were' : `all ${total} entries were`;
+  return new GptLabError(
+    `No files to train on in ${absRoot}: ${entries} skipped (${formatSkipped(summary.skipped)}). ` +
+      `${fixes.join(', or ')}.`,
+    'EMPTY_CORPUS',
+  );
+}

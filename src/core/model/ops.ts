@@ -1,0 +1,133 @@
+import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core registers no gradients on its own (its ESM register_all_gradients does not load in Node);
+// the union package's Node bundle registers them all.
+import '@tensorflow/tfjs';
+
+/*
+ * Building blocks with hand-written gradients where tfjs's own would be slow or missing on wasm:
+ * - wasm multiplies fast (XNNPACK) only when neither operand is transposed, but tf.matMul's gradient
+ *   uses transposed matmuls; so we transpose explicitly and multiply plainly.
+ * - tf.gather's gradient needs UnsortedSegmentSum, which wasm lacks; a scatter-add in JS is quick.
+ */
+
+type GradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
+
+/** tf.customGrad with plain typing: `fn` gets the inputs and a save function, returns value and gradient. */
+function customOp<T extends tf.Tensor>(
+  fn: (inputs: tf.Tensor[], save: tf.GradSaveFunc) => { value: T; gradFunc: GradFunc },
+): (...inputs: tf.Tensor[]) => T {
+  const f = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args.pop() as tf.GradSaveFunc;
+    const { value, gradFunc } = fn(args as tf.Tensor[], save);
+    return { value, gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => gradFunc(dy as tf.Tensor, saved) };
+  }) as never);
+  return f as unknown as (...inputs: tf.Tensor[]) => T;
+}
+
+/** x·W for 2-D x [N, in] and W [in, out], with a backward pass of plain (non-transposed) matmuls. */
+export const matMulPlain = customOp<tf.Tensor2D>(([x, w], save) => {
+  save([x, w]);
+  return {
+    value: tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D),
+    gradFunc: (dy, [xs, ws]) => [tf.matMul(dy as tf.Tensor2D, tf.transpose(ws)), tf.matMul(tf.transpose(xs), dy as tf.Tensor2D)],
+  };
+}) as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;
+
+/** Batched a·b for [B, M, K] × [B, K, N], whose gradient also multiplies without transposed flags. */
+export const batchMatMulPlain = customOp<tf.Tensor3D>(([a, b], save) => {
+  save([a, b]);
+  return {
+    value: tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D),
+    gradFunc: (dy, [as, bs]) => [
+      tf.matMul(dy as tf.Tensor3D, tf.transpose(bs, [0, 2, 1]) as tf.Tensor3D),
+      tf.matMul(tf.transpose(as, [0, 2, 1]) as tf.Tensor3D, dy as tf.Tensor3D),
+    ],
+  };
+}) as (a: tf.Tensor3D, b: tf.Tensor3D) => tf.Tensor3D;
+
+/** x·W + b for x [N, in]. */
+export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D {
+  const y = matMulPlain(x, w);
+  return b ? tf.add(y, b) : y;
+}
+
+/** Rows of table [V, C] picked by ids [N] → [N, C]; gradient by scatter-add in JS. */
+export function embedding(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
+  const f = customOp(([t, i], save) => {
+    save([i]);
+    return {
+      value: tf.gather(t, i),
+      gradFunc: (dy, saved) => {
+        const [V, C] = table.shape;
+        const idx = saved[0].dataSync();
+        const g = dy.dataSync();
+        const out = new Float32Array(V * C);
+        for (let n = 0; n < idx.length; n++) {
+          const row = idx[n] * C;
+          const src = n * C;
+          for (let c = 0; c < C; c++) out[row + c] += g[src + c];
+        }
+        return [tf.tensor2d(out, [V, C]), tf.zerosLike(saved[0])];
+      },
+    };
+  });
+  return f(table, ids) as tf.Tensor2D;
+}
+
+/** LayerNorm over the last axis of x [N, C]. */
+export function layerNorm(x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps = 1e-5): tf.Tensor2D {
+  const mean = tf.mean(x, -1, true); // [N, 1]
+  const centered = tf.sub(x, mean); // [N, C]
+  const variance = tf.mean(tf.square(centered), -1, true); // [N, 1]
+  const normed = tf.mul(centered, tf.rsqrt(tf.add(variance, eps)));
+  return tf.add(tf.mul(normed, gamma), beta);
+}
+
+const GELU_K = Math.sqrt(2 / Math.PI);
+/** GPT-2's tanh approximation of GELU. */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), GELU_K);
+  return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
+}
+
+/**
+ * Mean cross-entropy of logits [N, V] against integer targets [N], with the fused gradient
+ * (softmax − one-hot) / N instead of autodiff through log-softmax.
+ */
+export function crossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Scalar {
+  const f = customOp<tf.Scalar>(([l, t], save) => {
+    const [N, V] = l.shape as [number, number];
+    const logp = tf.logSoftmax(l as tf.Tensor2D); // [N, V]
+    const oneHot = tf.oneHot(t as tf.Tensor1D, V); // [N, V]
+    const loss = tf.neg(tf.div(tf.sum(tf.mul(logp, oneHot)), N));
+    save([logp, oneHot]);
+    return {
+      value: loss as tf.Scalar,
+      gradFunc: (dy, [lp, oh]) => {
+        const g = tf.mul(tf.sub(tf.exp(lp), oh), tf.div(dy, N));
+        return [g, tf.zerosLike(t)];
+      },
+    };
+  });
+  return f(logits, targets);
+}
+
+/** Additive causal mask [T, T]: 0 on and below the diagonal, −1e9 above (a constant, so no gradient needed). */
+export function causalMask(T: number): tf.Tensor2D {
+  const m = new Float32Array(T * T);
+  for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) m[i * T + j] = -1e9;
+  return tf.tensor2d(m, [T, T]);
+}
+
+/** Fixed sinusoidal position encodings [T, C]. */
+export function sinusoids(T: number, C: number): Float32Array {
+  const out = new Float32Array(T * C);
+  for (let pos = 0; pos < T; pos++) {
+    for (let i = 0; i < C; i += 2) {
+      const angle = pos / Math.pow(10000, i / C);
+      out[pos * C + i] = Math.sin(angle);
+      if (i + 1 < C) out[pos * C + i + 1] = Math.cos(angle);
+    }
+  }
+  return out;
+}

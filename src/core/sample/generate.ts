@@ -1,0 +1,155 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { disposeCache, GPT, KVCache } from '../model/gpt';
+import { Rng } from '../rng';
+import type { Tokenizer } from '../tokenizer';
+import { pickToken, SamplingParams, softmax, TokenProb, topTokens } from './distribution';
+
+export interface GenerateOptions extends SamplingParams {
+  /** Most new tokens. */
+  maxTokens: number;
+  seed?: number;
+  /** Stop when the generated text contains one of these (the stop text is not returned). */
+  stop?: string[];
+  /** Stop at end-of-text (default true). */
+  stopAtEndOfText?: boolean;
+  /** Also return the k most likely next tokens at each step (the generation stepper). */
+  topProbs?: number;
+  /** Recompute the whole window each step instead of using the KV cache (for tests and benchmarks). */
+  noCache?: boolean;
+  /** Polled between tokens; true ends generation ('cancelled'). */
+  shouldStop?: () => boolean;
+}
+
+export interface GenerationStep {
+  token: number;
+  /** Probability of the chosen token under the temperature-shaped distribution. */
+  prob: number;
+  top?: TokenProb[];
+}
+
+export interface GenerateResult {
+  tokens: number[];
+  text: string;
+  steps: GenerationStep[];
+  stopReason: 'limit' | 'stop' | 'end-of-text' | 'cancelled';
+}
+
+/**
+ * Autoregressive generation with a KV cache: the prompt is run once, then each new token costs one position.
+ * When the cache reaches the context length, the window slides: the last half of the context is re-run.
+ */
+export class Generator {
+  private cache: KVCache | undefined;
+  /** The cache holds tokens[offset, offset + window.length) of the sequence. */
+  private window: number[] = [];
+  private offset = 0;
+
+  constructor(private readonly model: GPT) {}
+
+  /** Logits [V] for the next token after `tokens` (the whole sequence so far). */
+  next(tokens: number[], noCache = false): Float32Array {
+    const ctx = this.model.config.contextLength;
+    if (noCache) return this.run(tokens.slice(-ctx), false);
+    const end = this.offset + this.window.length;
+    const canExtend =
+      this.cache !== undefined &&
+      tokens.length > end &&
+      tokens.length - this.offset <= ctx &&
+      this.window.every((t, i) => tokens[this.offset + i] === t);
+    if (canExtend) {
+      const fresh = tokens.slice(end);
+      const logits = this.run(fresh, true);
+      this.window = this.window.concat(fresh);
+      return logits;
+    }
+    this.reset();
+    // Past the context, keep the last half so the next tokens can reuse the cache for a while.
+    this.offset = tokens.length > ctx ? tokens.length - Math.max(1, Math.floor(ctx / 2)) : 0;
+    const keep = tokens.slice(this.offset);
+    this.cache = { layers: [], length: 0 };
+    const logits = this.run(keep, true);
+    this.window = keep;
+    return logits;
+  }
+
+  private run(ids: number[], useCache: boolean): Float32Array {
+    let updated: KVCache | undefined;
+    const logits = tf.tidy(() => {
+      const r = this.model.forward(tf.tensor2d([ids], [1, ids.length], 'int32'), {
+        cache: useCache ? this.cache : undefined,
+        lastOnly: true,
+      });
+      updated = r.cache;
+      return tf.reshape(r.logits, [-1]);
+    });
+    if (useCache) {
+      disposeCache(this.cache);
+      this.cache = updated;
+    }
+    const out = logits.dataSync() as Float32Array;
+    logits.dispose();
+    return out;
+  }
+
+  reset(): void {
+    disposeCache(this.cache);
+    this.cache = undefined;
+    this.window = [];
+    this.offset = 0;
+  }
+
+  dispose(): void {
+    this.reset();
+  }
+}
+
+export function generate(model: GPT, tokenizer: Tokenizer, prompt: number[], opts: GenerateOptions): GenerateResult {
+  if (prompt.length === 0) prompt = [tokenizer.specials.endOfText];
+  const rng = new Rng(opts.seed ?? 0);
+  const gen = new Generator(model);
+  const tokens = prompt.slice();
+  const out: number[] = [];
+  const steps: GenerationStep[] = [];
+  let stopReason: GenerateResult['stopReason'] = 'limit';
+  let text = '';
+  try {
+    for (let i = 0; i < opts.maxTokens; i++) {
+      if (opts.shouldStop?.()) {
+        stopReason = 'cancelled';
+        break;
+      }
+      const logits = gen.next(tokens, opts.noCache);
+      const token = pickToken(logits, opts, rng);
+      const probs = softmax(logits, opts.temperature);
+      steps.push({ token, prob: probs[token], top: opts.topProbs ? topTokens(probs, opts.topProbs) : undefined });
+      if (token === tokenizer.specials.endOfText && opts.stopAtEndOfText !== false) {
+        stopReason = 'end-of-text';
+        break;
+      }
+      tokens.push(token);
+      out.push(token);
+      if (opts.stop?.length) {
+        text = tokenizer.decodeText(out);
+        const at = firstStop(text, opts.stop);
+        if (at >= 0) {
+          text = text.slice(0, at);
+          stopReason = 'stop';
+          return { tokens: out, text, steps, stopReason };
+        }
+      }
+    }
+    return { tokens: out, text: tokenizer.decodeText(out), steps, stopReason };
+  } finally {
+    gen.dispose();
+  }
+}
+
+function firstStop(text: string, stops: string[]): number {
+  let best = -1;
+  for (const s of stops) {
+    if (!s) continue;
+    const i = text.indexOf(s);
+    if (i >= 0 && (best < 0 || i < best)) best = i;
+  }
+  return best;
+}

@@ -1,0 +1,84 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+export interface AdamWConfig {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** Decoupled weight decay, applied to matrices only (not biases, LayerNorm gains or… vectors). */
+  weightDecay: number;
+}
+
+/**
+ * AdamW (Loshchilov & Hutter) over named variables, with global-norm gradient clipping.
+ * Its moments are named `exp_avg.<param>` / `exp_avg_sq.<param>` like PyTorch's state.
+ */
+export class AdamW {
+  private readonly m = new Map<string, tf.Variable>();
+  private readonly v = new Map<string, tf.Variable>();
+  /** Updates applied so far (for bias correction). */
+  t = 0;
+
+  constructor(
+    private readonly params: Map<string, tf.Variable>,
+    private readonly cfg: AdamWConfig,
+  ) {
+    for (const [name, p] of params) {
+      this.m.set(name, tf.variable(tf.zerosLike(p), false));
+      this.v.set(name, tf.variable(tf.zerosLike(p), false));
+    }
+  }
+
+  /**
+   * `grads` is keyed by variable name, as tf.variableGrads returns it.
+   * Clips the gradients to `clipNorm` (global L2 norm), then applies one update at learning rate `lr`.
+   * Returns the global gradient norm before clipping (a scalar tensor the caller disposes).
+   */
+  step(grads: Record<string, tf.Tensor>, lr: number, clipNorm: number): tf.Scalar {
+    this.t++;
+    const { beta1, beta2, eps, weightDecay } = this.cfg;
+    const bc1 = 1 - Math.pow(beta1, this.t);
+    const bc2 = 1 - Math.pow(beta2, this.t);
+    const norm = tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))) as tf.Scalar);
+    tf.tidy(() => {
+      const scale = clipNorm > 0 ? tf.minimum(1, tf.div(clipNorm, tf.add(norm, 1e-6))) : tf.scalar(1);
+      for (const [name, p] of this.params) {
+        const g0 = grads[p.name]; // tf.variableGrads keys gradients by the variable's own name
+        if (!g0) continue;
+        const g = tf.mul(g0, scale);
+        const m = this.m.get(name)!;
+        const v = this.v.get(name)!;
+        const m1 = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
+        const v1 = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2));
+        m.assign(m1);
+        v.assign(v1);
+        const update = tf.div(tf.div(m1, bc1), tf.add(tf.sqrt(tf.div(v1, bc2)), eps));
+        const decayed = p.rank >= 2 && weightDecay > 0 ? tf.mul(p, 1 - lr * weightDecay) : p;
+        p.assign(tf.sub(decayed, tf.mul(update, lr)));
+      }
+    });
+    return norm;
+  }
+
+  /** Moments as named typed arrays, for the checkpoint. */
+  state(): Map<string, Float32Array> {
+    const out = new Map<string, Float32Array>();
+    for (const [name, m] of this.m) out.set(`exp_avg.${name}`, m.dataSync() as Float32Array);
+    for (const [name, v] of this.v) out.set(`exp_avg_sq.${name}`, v.dataSync() as Float32Array);
+    return out;
+  }
+
+  loadState(state: Map<string, Float32Array>, t: number): void {
+    for (const [prefix, vars] of [['exp_avg', this.m], ['exp_avg_sq', this.v]] as const) {
+      for (const [name, variable] of vars) {
+        const data = state.get(`${prefix}.${name}`);
+        if (!data || data.length !== variable.size) throw new Error(`optimizer state ${prefix}.${name} is missing or of the wrong size`);
+        tf.tidy(() => variable.assign(tf.tensor(data, variable.shape)));
+      }
+    }
+    this.t = t;
+  }
+
+  dispose(): void {
+    for (const x of [...this.m.values(), ...this.v.values()]) x.dispose();
+  }
+}

@@ -1,0 +1,81 @@
+import { GptLabError } from '../errors';
+import { GPTConfig, getPreset, validateConfig } from '../model/config';
+
+/** How a run trains. Defaults follow nanoGPT, scaled down for CPUs. */
+export interface TrainConfig {
+  preset?: string;
+  model: GPTConfig;
+  batchSize: number;
+  /** Peak learning rate, reached after warm-up. */
+  learningRate: number;
+  /** Where the cosine decay ends. */
+  minLearningRate: number;
+  warmupSteps: number;
+  weightDecay: number;
+  beta1: number;
+  beta2: number;
+  /** Global gradient-norm clip (0 = off). */
+  gradClip: number;
+  /** Budget: stop after this many optimizer steps… */
+  maxSteps?: number;
+  /** …or after this many minutes of training, whichever comes first. */
+  maxMinutes?: number;
+  /** Steps between validation passes (and history lines with val loss). */
+  evalInterval: number;
+  /** Validation batches per pass. */
+  evalBatches: number;
+  /** Steps between checkpoints (also saved at the end and on cancel). */
+  checkpointInterval: number;
+  /** Steps between training-loss history lines. */
+  logInterval: number;
+  seed: number;
+  /** Share of training documents turned into fill-in-the-middle examples. */
+  fimRate: number;
+  /** Share of files held out for validation. */
+  valFraction: number;
+  /** At most this many bytes of the corpus train the tokenizer (it converges long before). */
+  tokenizerSampleBytes: number;
+}
+
+export function defaultTrainConfig(presetName = 'tiny', overrides: Partial<TrainConfig> = {}): TrainConfig {
+  const preset = getPreset(presetName);
+  const cfg: TrainConfig = {
+    preset: preset.name,
+    model: { ...preset.model },
+    batchSize: preset.batchSize,
+    learningRate: preset.learningRate,
+    minLearningRate: preset.learningRate / 10,
+    warmupSteps: 30,
+    weightDecay: 0.1,
+    beta1: 0.9,
+    beta2: 0.95,
+    gradClip: 1.0,
+    maxMinutes: 2,
+    evalInterval: 50,
+    evalBatches: 4,
+    checkpointInterval: 200,
+    logInterval: 5,
+    seed: 1337,
+    fimRate: 0.5,
+    valFraction: 0.1,
+    tokenizerSampleBytes: 4 * 1024 * 1024,
+    ...overrides,
+  };
+  return validateTrainConfig(cfg);
+}
+
+export function validateTrainConfig(c: TrainConfig): TrainConfig {
+  validateConfig(c.model);
+  const positive = (k: keyof TrainConfig) => {
+    const v = c[k];
+    if (typeof v !== 'number' || !(v > 0)) throw new GptLabError(`Training config: ${k} must be positive (got ${String(v)}).`, 'BAD_CONFIG');
+  };
+  (['batchSize', 'learningRate', 'evalInterval', 'evalBatches', 'checkpointInterval', 'logInterval'] as const).forEach(positive);
+  if (c.maxSteps === undefined && c.maxMinutes === undefined) {
+    throw new GptLabError('Training config: give a budget in steps or minutes.', 'BAD_CONFIG');
+  }
+  if (c.maxSteps !== undefined) positive('maxSteps');
+  if (c.maxMinutes !== undefined) positive('maxMinutes');
+  if (!(c.fimRate >= 0 && c.fimRate <= 1)) throw new GptLabError('Training config: fimRate must be between 0 and 1.', 'BAD_CONFIG');
+  return c;
+}
