@@ -50,6 +50,8 @@ async function tryBackend(name: BackendName): Promise<void> {
   const tfjsName = name === 'tensorflow-gpu' ? 'tensorflow' : name;
   if (!(await tf.setBackend(tfjsName))) throw new Error(`tfjs could not initialise '${tfjsName}'`);
   await tf.ready();
+  // The cpu backend greets Node users with an advert for tfjs-node on first use; we already chose.
+  if (name === 'cpu') (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
   // A working backend must run a tiny matmul.
   const probe = tf.tidy(() => tf.sum(tf.matMul(tf.ones([2, 2]), tf.ones([2, 2]))));
   const v = (await probe.data())[0];

@@ -101,7 +101,7 @@ export class GPT {
       if (!data || data.length !== shape.reduce((x, y) => x * y, 1)) {
         throw new Error(`weights for ${name} are missing or not of shape [${shape}]`);
       }
-      this.params.set(name, tf.variable(tf.tensor(data, shape), true, `gpt${modelCounter}/${name}`));
+      this.params.set(name, tf.tidy(() => tf.variable(tf.tensor(data, shape), true, `gpt${modelCounter}/${name}`)));
     }
     this.mask = causalMask(config.contextLength);
     if (config.positionEncoding === 'sinusoidal') {

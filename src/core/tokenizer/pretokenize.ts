@@ -6,8 +6,10 @@
  * - numbers: runs of at most 3 digits, split from letters, so `1234` and `x1` reuse a few digit tokens;
  * - punctuation: runs of at most 3 other bytes (`=>`, `===`, `();`, `//`), short enough to stay reusable;
  * - whitespace: a run of spaces, tabs and newlines is one pre-token, so a newline plus the next line's
- *   indentation (`\n    `) becomes a single token once merged. A lone space between two non-spaces joins
- *   the next pre-token (GPT-2 style: ` foo`, ` =`, ` 42`), which halves the count of single spaces.
+ *   indentation (`\n    `) becomes a single token once merged. A lone space before a non-space joins the
+ *   next pre-token (GPT-2 style: ` foo`, ` =`, ` 42`). Measured on TypeScript's own sources: letting the
+ *   space join punctuation too gives ~10% fewer tokens; GPT-2's trick of also splitting the last space off
+ *   indentation (`\n   `, ` return`) gives nothing on code; capping punctuation runs at 2, 4 or 6 instead of 3 changes it by under 2%.
  * - any pre-token longer than MAX_PRETOKEN_BYTES is cut into chunks (long blobs, huge indentation), which
  *   bounds the work of encoding one unseen pre-token.
  */
@@ -56,12 +58,7 @@ export function forEachPretoken(bytes: Uint8Array, emit: (start: number, end: nu
   }
 }
 
-function emitChunked(
-  bytes: Uint8Array,
-  start: number,
-  end: number,
-  emit: (start: number, end: number) => void,
-): void {
+function emitChunked(bytes: Uint8Array, start: number, end: number, emit: (start: number, end: number) => void): void {
   while (end - start > MAX_PRETOKEN_BYTES) {
     let cut = start + MAX_PRETOKEN_BYTES;
     // Back up over UTF-8 continuation bytes (10xxxxxx) so a character is not split, if one fits.

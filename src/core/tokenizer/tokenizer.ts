@@ -194,7 +194,7 @@ export class Tokenizer {
       if (best === MAX_VOCAB_SIZE) return sym;
       const [a, b] = this.mergeList[best - FIRST_MERGE_ID];
       let w = 0;
-      for (let r = 0; r < sym.length; ) {
+      for (let r = 0; r < sym.length;) {
         if (r + 1 < sym.length && sym[r] === a && sym[r + 1] === b) {
           sym[w++] = best;
           r += 2;

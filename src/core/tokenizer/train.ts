@@ -128,7 +128,7 @@ function mergeWord(
   if (!found) return; // a stale index entry
   for (let k = 0; k + 1 < sym.length; k++) addDelta(deltas, pairKey(sym[k], sym[k + 1]), -freq);
   let out = 0;
-  for (let r = 0; r < sym.length; ) {
+  for (let r = 0; r < sym.length;) {
     if (r + 1 < sym.length && sym[r] === a && sym[r + 1] === b) {
       sym[out++] = id;
       r += 2;

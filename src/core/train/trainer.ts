@@ -136,6 +136,9 @@ export async function pretrain(req: TrainRequest): Promise<TrainResult> {
     let loss = NaN;
     let logSum = 0;
     let logCount = 0;
+    // The minutes budget is wall-clock time (evaluation and checkpoints count too), added to earlier sessions'.
+    const wallStart = performance.now();
+    const elapsedBefore = run.state.elapsedMs;
 
     while (fraction() < 1) {
       if (hooks.shouldStop?.()) {
@@ -157,7 +160,7 @@ export async function pretrain(req: TrainRequest): Promise<TrainResult> {
       losses.push(loss);
       run.step++;
       const dt = performance.now() - t0;
-      run.state.elapsedMs += dt;
+      run.state.elapsedMs = elapsedBefore + (performance.now() - wallStart);
       run.state.tokensSeen += batch.B * batch.T;
       const tps = (batch.B * batch.T * 1000) / dt;
       emaTps = emaTps === 0 ? tps : 0.8 * emaTps + 0.2 * tps;

@@ -23,7 +23,8 @@ const UNICODE_LINES = [
   'let π = 3.14159, λ = (x) => x * 2; // Ελληνικά, русский\n',
 ];
 const smallCorpus = [typescriptJs.subarray(0, 200_000), ...UNICODE_LINES.map((l) => l.repeat(20))];
-const tok = trainTokenizer(smallCorpus, { vocabSize: 512 });
+/** Trained once in `before` on a small code corpus; shared by the tests that only read it. */
+let tok: Tokenizer;
 
 function assertThrowsCode(fn: () => unknown, code: string, message?: RegExp): void {
   assert.throws(fn, (err: unknown) => {
@@ -31,6 +32,24 @@ function assertThrowsCode(fn: () => unknown, code: string, message?: RegExp): vo
     assert.equal(err.code, code);
     if (message) assert.match(err.message, message);
     return true;
+  });
+}
+
+/** The textbook encoder: apply every merge, in rank order, to each pre-token. */
+function naiveEncode(t: Tokenizer, bytes: Uint8Array): number[] {
+  return pretokenize(bytes).flatMap((p) => {
+    let sym = Array.from(p);
+    t.merges.forEach(([a, b], rank) => {
+      const out: number[] = [];
+      for (let r = 0; r < sym.length;) {
+        if (r + 1 < sym.length && sym[r] === a && sym[r + 1] === b) {
+          out.push(FIRST_MERGE_ID + rank);
+          r += 2;
+        } else out.push(sym[r++]);
+      }
+      sym = out;
+    });
+    return sym;
   });
 }
 
@@ -57,7 +76,8 @@ function naiveMerges(docs: string[], vocabSize: number, minFrequency = 2): Merge
     let bestCount = 0;
     for (const [key, count] of pairs) {
       const [a, b] = key.split(',').map(Number);
-      const better = count > bestCount || (count === bestCount && best && (a < best[0] || (a === best[0] && b < best[1])));
+      const better =
+        count > bestCount || (count === bestCount && best && (a < best[0] || (a === best[0] && b < best[1])));
       if (better) [best, bestCount] = [[a, b], count];
     }
     if (!best || bestCount < minFrequency) break;
@@ -66,7 +86,7 @@ function naiveMerges(docs: string[], vocabSize: number, minFrequency = 2): Merge
     merges.push([a, b]);
     for (const w of words) {
       const out: number[] = [];
-      for (let r = 0; r < w.sym.length; ) {
+      for (let r = 0; r < w.sym.length;) {
         if (r + 1 < w.sym.length && w.sym[r] === a && w.sym[r + 1] === b) {
           out.push(id);
           r += 2;
@@ -79,6 +99,10 @@ function naiveMerges(docs: string[], vocabSize: number, minFrequency = 2): Merge
 }
 
 describe('tokenizer', () => {
+  before(() => {
+    tok = trainTokenizer(smallCorpus, { vocabSize: 512 });
+  });
+
   describe('pre-tokenization', () => {
     const cases: [string, string[]][] = [
       ['foo_bar baz', ['foo_bar', ' baz']],
@@ -148,9 +172,13 @@ describe('tokenizer', () => {
     });
 
     it('matches a from-scratch trainer that recounts every pair before each merge', () => {
-      const doc = fc.string({ unit: fc.constantFrom(...'aab b\n  (){};=_1é'.split('')), maxLength: 120 });
+      // Documents drawn from a few short random words, so pairs repeat with varied counts and merges overlap.
+      const char = fc.constantFrom(...'aab b\n  (){};=_1é');
+      const words = fc.array(fc.string({ unit: char, minLength: 1, maxLength: 6 }), { minLength: 1, maxLength: 6 });
+      const picks = fc.array(fc.array(fc.nat(), { maxLength: 40 }), { maxLength: 5 });
+      const corpus = fc.tuple(words, picks).map(([w, docs]) => docs.map((d) => d.map((i) => w[i % w.length]).join('')));
       fc.assert(
-        fc.property(fc.array(doc, { maxLength: 6 }), fc.integer({ min: 260, max: 320 }), (docs, vocabSize) => {
+        fc.property(corpus, fc.integer({ min: 260, max: 320 }), (docs, vocabSize) => {
           const t = trainTokenizer(docs, { vocabSize });
           assert.deepEqual(t.merges, naiveMerges(docs, vocabSize));
         }),
@@ -202,6 +230,18 @@ describe('tokenizer', () => {
           assert.equal(tok.decodeText(tok.encode(s)), s);
         }),
         { numRuns: 500 },
+      );
+    });
+
+    it('segments exactly as applying every merge in rank order would', () => {
+      const code = fc
+        .tuple(fc.nat(190_000), fc.nat(300))
+        .map(([start, len]) => typescriptJs.subarray(start, start + len));
+      fc.assert(
+        fc.property(fc.oneof(code, fc.uint8Array({ maxLength: 100 })), (bytes) => {
+          assert.deepEqual(tok.encode(bytes), naiveEncode(tok, bytes));
+        }),
+        { numRuns: 100 },
       );
     });
 
@@ -334,10 +374,25 @@ describe('tokenizer', () => {
       ['merges that are not an array', (j) => ({ ...j, merges: {} }), /merges/],
       ['a merge that is not a pair', (j) => ({ ...j, merges: [[97, 98, 99]] }), /merge 0/],
       ['a merge with a non-integer id', (j) => ({ ...j, merges: [[97, '98']] }), /merge 0/],
-      ['a merge of an id that does not exist yet', (j) => ({ ...j, vocabSize: 261, merges: [[97, 260]] }), /merge 0 .*260/],
+      [
+        'a merge of an id that does not exist yet',
+        (j) => ({ ...j, vocabSize: 261, merges: [[97, 260]] }),
+        /merge 0 .*260/,
+      ],
       ['a merge of a special token', (j) => ({ ...j, vocabSize: 261, merges: [[256, 97]] }), /256/],
       ['a merge of a negative id', (j) => ({ ...j, vocabSize: 261, merges: [[-1, 97]] }), /-1/],
-      ['a repeated merge', (j) => ({ ...j, vocabSize: 262, merges: [[97, 98], [97, 98]] }), /repeats/],
+      [
+        'a repeated merge',
+        (j) => ({
+          ...j,
+          vocabSize: 262,
+          merges: [
+            [97, 98],
+            [97, 98],
+          ],
+        }),
+        /repeats/,
+      ],
       ['a vocabSize that disagrees with the merges', (j) => ({ ...j, vocabSize: 9999 }), /vocabSize is 9999/],
       ['a missing vocabSize', (j) => ({ ...j, vocabSize: undefined }), /vocabSize/],
     ];
