@@ -45,7 +45,8 @@ export const PRESETS: Record<string, Preset> = {
     name: 'base',
     description: "nanoGPT's 6 layers × 384; hours on a CPU, minutes on a GPU",
     model: { vocabSize: 4096, contextLength: 256, nEmbd: 384, nLayer: 6, nHead: 6, positionEncoding: 'learned' },
-    batchSize: 16,
+    // A step of 8 × 256 tokens needs more than the 4 GB a wasm heap can hold; 4 fits.
+    batchSize: 4,
     learningRate: 6e-4,
   },
 };

@@ -84,11 +84,24 @@ export function layerNorm(x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor1D,
 }
 
 const GELU_K = Math.sqrt(2 / Math.PI);
-/** GPT-2's tanh approximation of GELU. */
-export function gelu(x: tf.Tensor): tf.Tensor {
-  const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), GELU_K);
-  return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
-}
+/**
+ * GPT-2's tanh approximation of GELU, with its derivative written out so the backward pass keeps only x
+ * (autodiff would keep eight intermediates the size of the MLP's hidden layer).
+ */
+export const gelu = customOp<tf.Tensor>(([x], save) => {
+  save([x]);
+  const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), GELU_K); // k·(x + 0.044715·x³)
+  return {
+    value: tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1)),
+    gradFunc: (dy, [xs]) => {
+      const th = tf.tanh(tf.mul(tf.add(xs, tf.mul(tf.pow(xs, 3), 0.044715)), GELU_K));
+      const dInner = tf.mul(tf.add(tf.mul(tf.square(xs), 3 * 0.044715), 1), GELU_K);
+      // d/dx [½x(1 + tanh u)] = ½(1 + tanh u) + ½x(1 − tanh² u)·u′
+      const d = tf.add(tf.mul(tf.add(th, 1), 0.5), tf.mul(tf.mul(tf.mul(xs, 0.5), tf.sub(1, tf.square(th))), dInner));
+      return [tf.mul(dy, d)];
+    },
+  };
+}) as (x: tf.Tensor) => tf.Tensor;
 
 /**
  * Mean cross-entropy of logits [N, V] against integer targets [N], with the fused gradient

@@ -152,7 +152,7 @@ export async function pretrain(req: TrainRequest): Promise<TrainResult> {
         warmupSteps: Math.min(cfg.warmupSteps, Math.max(1, Math.floor(maxSteps / 10))),
       });
       const batch = sampleBatch(data.train, cfg.batchSize, T, rng);
-      const r = trainStep(model, opt, batch, lr, cfg.gradClip);
+      const r = guardMemory(() => trainStep(model, opt, batch, lr, cfg.gradClip), cfg);
       if (!Number.isFinite(r.loss)) {
         throw new GptLabError(`Training diverged at step ${run.step + 1} (loss ${r.loss}). Lower the learning rate.`, 'DIVERGED');
       }
@@ -233,6 +233,22 @@ export function trainStep(model: GPT, opt: AdamW, batch: Batch, lr: number, clip
   const gradNorm = norm.dataSync()[0];
   tf.dispose([x, y, value, norm, ...Object.values(grads)]);
   return { loss, gradNorm };
+}
+
+/** wasm reports an exhausted heap as a bare "Aborted()"; say what happened and what to do. */
+function guardMemory<T>(f: () => T, cfg: TrainConfig): T {
+  try {
+    return f();
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    if (/Aborted\(|out of memory|Cannot allocate|Array buffer allocation/i.test(msg)) {
+      throw new GptLabError(
+        `Out of memory training a ${cfg.model.nLayer}-layer × ${cfg.model.nEmbd} model with batches of ${cfg.batchSize} × ${cfg.model.contextLength} tokens (${msg.split('\n')[0]}). Choose a smaller preset, batch size or context.`,
+        'OUT_OF_MEMORY',
+      );
+    }
+    throw err;
+  }
 }
 
 /** Token-weighted mean loss over batches, without gradients. */
