@@ -17,8 +17,14 @@ import { AdamW } from '../src/core/train/adamw';
 import { trainStep } from '../src/core/train/trainer';
 
 const CONFIGS: Record<string, { model: GPTConfig; batch: number }> = {
-  A: { model: { vocabSize: 512, contextLength: 64, nEmbd: 64, nLayer: 2, nHead: 4, positionEncoding: 'learned' }, batch: 16 },
-  B: { model: { vocabSize: 2048, contextLength: 128, nEmbd: 128, nLayer: 4, nHead: 4, positionEncoding: 'learned' }, batch: 16 },
+  A: {
+    model: { vocabSize: 512, contextLength: 64, nEmbd: 64, nLayer: 2, nHead: 4, positionEncoding: 'learned' },
+    batch: 16,
+  },
+  B: {
+    model: { vocabSize: 2048, contextLength: 128, nEmbd: 128, nLayer: 4, nHead: 4, positionEncoding: 'learned' },
+    batch: 16,
+  },
 };
 
 function median(xs: number[]): number {
@@ -70,7 +76,10 @@ function benchTraining(model: GPTConfig, batch: number, steps: number, warmup: n
 function benchGeneration(model: GPTConfig) {
   const m = GPT.create(model, 0);
   const tokLike = { specials: { endOfText: -1 }, decodeText: () => '' } as unknown as Parameters<typeof generate>[1];
-  const prompt = Array.from({ length: Math.min(64, model.contextLength - 32) }, (_, i) => (i * 31 + 5) % model.vocabSize);
+  const prompt = Array.from(
+    { length: Math.min(64, model.contextLength - 32) },
+    (_, i) => (i * 31 + 5) % model.vocabSize,
+  );
   const run = (noCache: boolean) => {
     generate(m, tokLike, prompt, { maxTokens: 4, temperature: 0, noCache });
     const times: number[] = [];
@@ -99,7 +108,9 @@ function codeCorpus(maxBytes: number): Uint8Array[] {
   const dir = path.dirname(require.resolve('typescript/package.json')) + '/lib';
   const docs: Uint8Array[] = [];
   let total = 0;
-  for (const f of readdirSync(dir).filter((n) => n.endsWith('.js')).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((n) => n.endsWith('.js'))
+    .sort()) {
     if (total >= maxBytes) break;
     const b = readFileSync(path.join(dir, f)).subarray(0, maxBytes - total);
     docs.push(b);
@@ -118,30 +129,53 @@ function benchTokenizer(mb: number) {
   let tokens = 0;
   for (const d of docs) tokens += tok.encode(d).length;
   const encodeS = (performance.now() - t1) / 1000;
-  return { corpusMB: +(bytes / 1e6).toFixed(2), vocab: 2048, trainSeconds: +trainS.toFixed(2), encodeMBps: +(bytes / 1e6 / encodeS).toFixed(1), bytesPerToken: +(bytes / tokens).toFixed(2) };
+  return {
+    corpusMB: +(bytes / 1e6).toFixed(2),
+    vocab: 2048,
+    trainSeconds: +trainS.toFixed(2),
+    encodeMBps: +(bytes / 1e6 / encodeS).toFixed(1),
+    bytesPerToken: +(bytes / tokens).toFixed(2),
+  };
 }
 
 function benchPeer(config: string, script: string) {
   try {
-    const outText = execFileSync('/usr/bin/python3', [script, '--config', config, '--threads', '2', '--steps', '10', '--warmup', '3'], {
-      env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },
-      encoding: 'utf8',
-      timeout: 600_000,
-    });
-    const lines = outText.trim().split('\n').map((l) => JSON.parse(l));
+    const outText = execFileSync(
+      '/usr/bin/python3',
+      [script, '--config', config, '--threads', '2', '--steps', '10', '--warmup', '3'],
+      {
+        env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },
+        encoding: 'utf8',
+        timeout: 600_000,
+      },
+    );
+    const lines = outText
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     return Object.assign({}, ...lines);
   } catch (err) {
     return { error: (err as Error).message.split('\n')[0] };
   }
 }
 
-export async function runBenchmarks(opts: { quick?: boolean; peer?: boolean; backend?: BackendPreference; peerScript?: string }): Promise<void> {
+export async function runBenchmarks(opts: {
+  quick?: boolean;
+  peer?: boolean;
+  backend?: BackendPreference;
+  peerScript?: string;
+}): Promise<void> {
   const backend = await initBackend(opts.backend ?? 'wasm');
   const steps = opts.quick ? 4 : 10;
   const log = (m: string) => process.stderr.write(m + '\n');
   const result: Record<string, unknown> = {
     date: new Date().toISOString(),
-    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memGB: Math.round(os.totalmem() / 2 ** 30), node: process.version },
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model,
+      memGB: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+    },
     backend: backend.name,
     train: {} as Record<string, unknown>,
   };

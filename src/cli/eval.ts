@@ -37,7 +37,16 @@ export async function evalCommand(o: EvalCliOptions): Promise<void> {
     const batches = validationBatches(tokens, 16, model.config.contextLength, 16);
     const loss = meanLoss(model, batches);
     const bpb = loss / Math.LN2 / (bytes / tokens.length);
-    const result = { model: o.model, step: checkpoint.step, data: root, files: files.length, tokens: tokens.length, loss, bitsPerByte: bpb, bytesPerToken: bytes / tokens.length };
+    const result = {
+      model: o.model,
+      step: checkpoint.step,
+      data: root,
+      files: files.length,
+      tokens: tokens.length,
+      loss,
+      bitsPerByte: bpb,
+      bytesPerToken: bytes / tokens.length,
+    };
     if (o.json) out.event('eval', result);
     else
       out.result(

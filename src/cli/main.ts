@@ -21,7 +21,13 @@ export function buildProgram(): Command {
     .command('train')
     .description('train a BPE tokenizer and a GPT on the files of DIR')
     .argument('[dir]', 'folder of source code', '.')
-    .option('--preset <name>', `model size: ${Object.values(PRESETS).map((p) => p.name).join(', ')}`, 'tiny')
+    .option(
+      '--preset <name>',
+      `model size: ${Object.values(PRESETS)
+        .map((p) => p.name)
+        .join(', ')}`,
+      'tiny',
+    )
     .option('--minutes <n>', 'time budget in minutes (default 2 unless --steps)')
     .option('--steps <n>', 'budget in optimizer steps (reproducible with --seed)')
     .option('--out <dir>', 'model folder (default DIR/.gpt-lab/model)')
@@ -85,7 +91,8 @@ export async function main(argv: string[]): Promise<void> {
   } catch (err) {
     if (err instanceof GptLabError) {
       process.stderr.write(`gpt-lab: ${err.message}\n`);
-      if (argv.includes('--json')) process.stdout.write(JSON.stringify({ event: 'error', code: err.code, message: err.message }) + '\n');
+      if (argv.includes('--json'))
+        process.stdout.write(JSON.stringify({ event: 'error', code: err.code, message: err.message }) + '\n');
       process.exitCode = 1;
       return;
     }

@@ -39,7 +39,14 @@ export async function sampleCommand(o: SampleCliOptions): Promise<void> {
       stop: o.stop,
     });
     const ms = performance.now() - t0;
-    if (o.json) out.event('sample', { prompt: o.prompt, completion: r.text, tokens: r.tokens.length, stopReason: r.stopReason, ms });
+    if (o.json)
+      out.event('sample', {
+        prompt: o.prompt,
+        completion: r.text,
+        tokens: r.tokens.length,
+        stopReason: r.stopReason,
+        ms,
+      });
     else out.result(o.prompt + r.text);
   } finally {
     model.dispose();

@@ -67,7 +67,10 @@ export async function initBackend(preference: BackendPreference = 'auto'): Promi
   if (current && (preference === 'auto' || preference === current.name)) return current;
   const candidates = preference === 'auto' ? [...BACKEND_NAMES] : [preference];
   if (preference !== 'auto' && !BACKEND_NAMES.includes(preference)) {
-    throw new GptLabError(`Unknown backend '${preference}'. Choose one of: auto, ${BACKEND_NAMES.join(', ')}.`, 'BAD_BACKEND');
+    throw new GptLabError(
+      `Unknown backend '${preference}'. Choose one of: auto, ${BACKEND_NAMES.join(', ')}.`,
+      'BAD_BACKEND',
+    );
   }
   const skipped: string[] = [];
   for (const name of candidates) {

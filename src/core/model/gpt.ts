@@ -101,11 +101,17 @@ export class GPT {
       if (!data || data.length !== shape.reduce((x, y) => x * y, 1)) {
         throw new Error(`weights for ${name} are missing or not of shape [${shape}]`);
       }
-      this.params.set(name, tf.tidy(() => tf.variable(tf.tensor(data, shape), true, `gpt${modelCounter}/${name}`)));
+      this.params.set(
+        name,
+        tf.tidy(() => tf.variable(tf.tensor(data, shape), true, `gpt${modelCounter}/${name}`)),
+      );
     }
     this.mask = causalMask(config.contextLength);
     if (config.positionEncoding === 'sinusoidal') {
-      this.fixedPositions = tf.tensor2d(sinusoids(config.contextLength, config.nEmbd), [config.contextLength, config.nEmbd]);
+      this.fixedPositions = tf.tensor2d(sinusoids(config.contextLength, config.nEmbd), [
+        config.contextLength,
+        config.nEmbd,
+      ]);
     }
   }
 
@@ -199,7 +205,10 @@ export class GPT {
     const q3 = tf.reshape(q, [B * H, T, hs]) as tf.Tensor3D;
     const kT3 = tf.reshape(tf.transpose(k, [0, 1, 3, 2]), [B * H, hs, Tk]) as tf.Tensor3D;
     const v3 = tf.reshape(v, [B * H, Tk, hs]) as tf.Tensor3D;
-    const scores = tf.add(tf.mul(batchMatMulPlain(q3, kT3), 1 / Math.sqrt(hs)), tf.slice(this.mask, [pos0, 0], [T, Tk])); // [B·H, T, Tk]
+    const scores = tf.add(
+      tf.mul(batchMatMulPlain(q3, kT3), 1 / Math.sqrt(hs)),
+      tf.slice(this.mask, [pos0, 0], [T, Tk]),
+    ); // [B·H, T, Tk]
     const att = tf.softmax(scores) as tf.Tensor3D;
     trace?.attention.push(tf.reshape(att, [B, H, T, Tk]));
     const y = batchMatMulPlain(att, v3); // [B·H, T, hs]

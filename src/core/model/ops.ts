@@ -29,7 +29,10 @@ export const matMulPlain = customOp<tf.Tensor2D>(([x, w], save) => {
   save([x, w]);
   return {
     value: tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D),
-    gradFunc: (dy, [xs, ws]) => [tf.matMul(dy as tf.Tensor2D, tf.transpose(ws)), tf.matMul(tf.transpose(xs), dy as tf.Tensor2D)],
+    gradFunc: (dy, [xs, ws]) => [
+      tf.matMul(dy as tf.Tensor2D, tf.transpose(ws)),
+      tf.matMul(tf.transpose(xs), dy as tf.Tensor2D),
+    ],
   };
 }) as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;
 

@@ -29,7 +29,10 @@ function bad(dir: string, file: string, problem: string): GptLabError {
 }
 
 /** Checks config.json, tokenizer.json and the weights agree, and builds the model's inputs. */
-export function readModelFolder(dir: string, ckpt: LoadedCheckpoint): {
+export function readModelFolder(
+  dir: string,
+  ckpt: LoadedCheckpoint,
+): {
   config: ModelFolderConfig;
   tokenizer: Tokenizer;
   weights: Map<string, Float32Array>;

@@ -24,8 +24,14 @@ export class AdamW {
   ) {
     for (const [name, p] of params) {
       // tidy frees the zeros once the variable holds its own reference to the data.
-      this.m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
-      this.v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(p), false)));
+      this.m.set(
+        name,
+        tf.tidy(() => tf.variable(tf.zerosLike(p), false)),
+      );
+      this.v.set(
+        name,
+        tf.tidy(() => tf.variable(tf.zerosLike(p), false)),
+      );
     }
   }
 
@@ -69,10 +75,14 @@ export class AdamW {
   }
 
   loadState(state: Map<string, Float32Array>, t: number): void {
-    for (const [prefix, vars] of [['exp_avg', this.m], ['exp_avg_sq', this.v]] as const) {
+    for (const [prefix, vars] of [
+      ['exp_avg', this.m],
+      ['exp_avg_sq', this.v],
+    ] as const) {
       for (const [name, variable] of vars) {
         const data = state.get(`${prefix}.${name}`);
-        if (!data || data.length !== variable.size) throw new Error(`optimizer state ${prefix}.${name} is missing or of the wrong size`);
+        if (!data || data.length !== variable.size)
+          throw new Error(`optimizer state ${prefix}.${name} is missing or of the wrong size`);
         tf.tidy(() => variable.assign(tf.tensor(data, variable.shape)));
       }
     }

@@ -68,14 +68,18 @@ export function validateTrainConfig(c: TrainConfig): TrainConfig {
   validateConfig(c.model);
   const positive = (k: keyof TrainConfig) => {
     const v = c[k];
-    if (typeof v !== 'number' || !(v > 0)) throw new GptLabError(`Training config: ${k} must be positive (got ${String(v)}).`, 'BAD_CONFIG');
+    if (typeof v !== 'number' || !(v > 0))
+      throw new GptLabError(`Training config: ${k} must be positive (got ${String(v)}).`, 'BAD_CONFIG');
   };
-  (['batchSize', 'learningRate', 'evalInterval', 'evalBatches', 'checkpointInterval', 'logInterval'] as const).forEach(positive);
+  (['batchSize', 'learningRate', 'evalInterval', 'evalBatches', 'checkpointInterval', 'logInterval'] as const).forEach(
+    positive,
+  );
   if (c.maxSteps === undefined && c.maxMinutes === undefined) {
     throw new GptLabError('Training config: give a budget in steps or minutes.', 'BAD_CONFIG');
   }
   if (c.maxSteps !== undefined) positive('maxSteps');
   if (c.maxMinutes !== undefined) positive('maxMinutes');
-  if (!(c.fimRate >= 0 && c.fimRate <= 1)) throw new GptLabError('Training config: fimRate must be between 0 and 1.', 'BAD_CONFIG');
+  if (!(c.fimRate >= 0 && c.fimRate <= 1))
+    throw new GptLabError('Training config: fimRate must be between 0 and 1.', 'BAD_CONFIG');
   return c;
 }

@@ -1,5 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { appendHistory, checkpointExists, loadCheckpoint, readHistory, saveCheckpoint, writeFileAtomic } from '../checkpoint';
+import {
+  appendHistory,
+  checkpointExists,
+  loadCheckpoint,
+  readHistory,
+  saveCheckpoint,
+  writeFileAtomic,
+} from '../checkpoint';
 import { splitByFile } from '../corpus';
 import { GptLabError } from '../errors';
 import { GPT, parameterShape } from '../model/gpt';
@@ -110,7 +117,9 @@ export async function pretrain(req: TrainRequest): Promise<TrainResult> {
         'CORPUS_TOO_SMALL',
       );
     }
-    log(`data: ${data.train.length} training tokens, ${data.val.length} validation tokens (${train.length}/${val.length} files)`);
+    log(
+      `data: ${data.train.length} training tokens, ${data.val.length} validation tokens (${train.length}/${val.length} files)`,
+    );
     const valBatches = validationBatches(data.val, cfg.batchSize, T, cfg.evalBatches);
     const bytesPerToken = data.valBytes / Math.max(1, data.val.length);
     const evaluate = (): EvalResult => {
@@ -154,7 +163,10 @@ export async function pretrain(req: TrainRequest): Promise<TrainResult> {
       const batch = sampleBatch(data.train, cfg.batchSize, T, rng);
       const r = guardMemory(() => trainStep(model, opt, batch, lr, cfg.gradClip), cfg);
       if (!Number.isFinite(r.loss)) {
-        throw new GptLabError(`Training diverged at step ${run.step + 1} (loss ${r.loss}). Lower the learning rate.`, 'DIVERGED');
+        throw new GptLabError(
+          `Training diverged at step ${run.step + 1} (loss ${r.loss}). Lower the learning rate.`,
+          'DIVERGED',
+        );
       }
       loss = r.loss;
       losses.push(loss);
@@ -186,7 +198,12 @@ export async function pretrain(req: TrainRequest): Promise<TrainResult> {
       const finalStep = f >= 1;
       const record: Record<string, number> = {};
       if (run.step % cfg.logInterval === 0 || finalStep) {
-        Object.assign(record, { loss: logSum / logCount, lr, tokensPerSec: Math.round(emaTps), elapsedMs: Math.round(run.state.elapsedMs) });
+        Object.assign(record, {
+          loss: logSum / logCount,
+          lr,
+          tokensPerSec: Math.round(emaTps),
+          elapsedMs: Math.round(run.state.elapsedMs),
+        });
         logSum = logCount = 0;
       }
       if (run.step % cfg.evalInterval === 0 || finalStep) {
@@ -224,7 +241,13 @@ export async function pretrain(req: TrainRequest): Promise<TrainResult> {
 }
 
 /** One optimizer step; every tensor it makes is disposed before it returns. */
-export function trainStep(model: GPT, opt: AdamW, batch: Batch, lr: number, clip: number): { loss: number; gradNorm: number } {
+export function trainStep(
+  model: GPT,
+  opt: AdamW,
+  batch: Batch,
+  lr: number,
+  clip: number,
+): { loss: number; gradNorm: number } {
   const x = tf.tensor2d(batch.x, [batch.B, batch.T], 'int32');
   const y = tf.tensor2d(batch.y, [batch.B, batch.T], 'int32');
   const { value, grads } = tf.variableGrads(() => model.loss(x, y));
@@ -268,34 +291,56 @@ async function startRun(req: TrainRequest, log: (m: string) => void): Promise<Ru
   const cfg = validateTrainConfig({ ...req.config, model: { ...req.config.model } });
   const { train } = splitByFile(req.files, cfg.valFraction, cfg.seed);
   const t0 = performance.now();
-  const tokenizer = trainTokenizer(sampleDocs(train.map((f) => f.bytes), cfg.tokenizerSampleBytes), {
-    vocabSize: cfg.model.vocabSize,
-  });
+  const tokenizer = trainTokenizer(
+    sampleDocs(
+      train.map((f) => f.bytes),
+      cfg.tokenizerSampleBytes,
+    ),
+    {
+      vocabSize: cfg.model.vocabSize,
+    },
+  );
   log(`tokenizer: ${tokenizer.vocabSize} tokens in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   // A small corpus may support fewer merges than asked; the model's vocabulary follows the tokenizer's.
   cfg.model.vocabSize = tokenizer.vocabSize;
   const model = GPT.create(cfg.model, cfg.seed);
   const opt = new AdamW(model.params, { beta1: cfg.beta1, beta2: cfg.beta2, eps: 1e-8, weightDecay: cfg.weightDecay });
-  return { cfg, tokenizer, model, opt, step: 0, state: { rng: new Rng(cfg.seed).state(), tokensSeen: 0, elapsedMs: 0, optimizerStep: 0, initialValLoss: NaN } };
+  return {
+    cfg,
+    tokenizer,
+    model,
+    opt,
+    step: 0,
+    state: { rng: new Rng(cfg.seed).state(), tokensSeen: 0, elapsedMs: 0, optimizerStep: 0, initialValLoss: NaN },
+  };
 }
 
 async function resumeRun(req: TrainRequest, log: (m: string) => void): Promise<Run> {
   const dir = req.outDir;
   if (!dir || !checkpointExists(dir)) {
-    throw new GptLabError(`There is no checkpoint to resume in ${dir ?? '(no folder)'}. Train a model first.`, 'NO_CHECKPOINT');
+    throw new GptLabError(
+      `There is no checkpoint to resume in ${dir ?? '(no folder)'}. Train a model first.`,
+      'NO_CHECKPOINT',
+    );
   }
   const ckpt = await loadCheckpoint(dir);
   const { config, tokenizer, weights } = readModelFolder(dir, ckpt);
   const saved = (config.training ?? {}) as unknown as TrainConfig;
   // The budget is the caller's: resuming means "train further".
-  const cfg = validateTrainConfig({ ...saved, model: config.model, maxSteps: req.config.maxSteps, maxMinutes: req.config.maxMinutes });
+  const cfg = validateTrainConfig({
+    ...saved,
+    model: config.model,
+    maxSteps: req.config.maxSteps,
+    maxMinutes: req.config.maxMinutes,
+  });
   const state = ckpt.trainer as unknown as TrainerState;
   if (!Array.isArray(state.rng) || typeof state.optimizerStep !== 'number') {
     throw new GptLabError(`state.json in ${dir} has no trainer state to resume from; train again.`, 'BAD_CHECKPOINT');
   }
   const model = new GPT(config.model, weights);
   const opt = new AdamW(model.params, { beta1: cfg.beta1, beta2: cfg.beta2, eps: 1e-8, weightDecay: cfg.weightDecay });
-  if (!ckpt.optimizer) throw new GptLabError(`optimizer.safetensors is missing in ${dir}; cannot resume.`, 'BAD_CHECKPOINT');
+  if (!ckpt.optimizer)
+    throw new GptLabError(`optimizer.safetensors is missing in ${dir}; cannot resume.`, 'BAD_CHECKPOINT');
   const moments = new Map<string, Float32Array>();
   for (const [name, t] of ckpt.optimizer) moments.set(name, t.data as Float32Array);
   opt.loadState(moments, state.optimizerStep);

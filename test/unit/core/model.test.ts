@@ -32,7 +32,11 @@ describe('GPT model', () => {
   it('has attention rows that sum to 1 and are zero above the diagonal', () => {
     const m = GPT.create(TINY, 2);
     try {
-      const att = tf.tidy(() => m.forward(tf.tensor2d(ids(1, 8, TINY.vocabSize), [1, 8], 'int32'), { trace: true }).trace!.attention[1].arraySync());
+      const att = tf.tidy(() =>
+        m
+          .forward(tf.tensor2d(ids(1, 8, TINY.vocabSize), [1, 8], 'int32'), { trace: true })
+          .trace!.attention[1].arraySync(),
+      );
       for (const head of att[0]) {
         head.forEach((row, i) => {
           assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-5);
@@ -46,19 +50,32 @@ describe('GPT model', () => {
 
   it('names its weights like Hugging Face GPT-2 and counts parameters as they are stored', () => {
     const names = parameterNames(TINY);
-    assert.ok(names.includes('wte.weight') && names.includes('wpe.weight') && names.includes('h.1.attn.c_attn.weight') && names.includes('h.0.mlp.c_fc.bias'));
+    assert.ok(
+      names.includes('wte.weight') &&
+        names.includes('wpe.weight') &&
+        names.includes('h.1.attn.c_attn.weight') &&
+        names.includes('h.0.mlp.c_fc.bias'),
+    );
     const m = GPT.create(TINY, 1);
     const stored = [...m.params.values()].reduce((n, v) => n + v.size, 0);
     m.dispose();
     assert.equal(parameterCount(TINY), stored);
     assert.equal(parameterCount(PRESETS.base.model) > 10e6, true);
-    assert.throws(() => getPreset('huge'), (e: Error & { code?: string }) => e.code === 'UNKNOWN_PRESET' && /tiny, small, base/.test(e.message));
+    assert.throws(
+      () => getPreset('huge'),
+      (e: Error & { code?: string }) => e.code === 'UNKNOWN_PRESET' && /tiny, small, base/.test(e.message),
+    );
   });
 
   it('starts with a loss near ln(vocab)', () => {
     const m = GPT.create({ ...TINY, vocabSize: 512 }, 3);
     try {
-      const loss = tf.tidy(() => m.loss(tf.tensor2d(ids(4, 16, 512), [4, 16], 'int32'), tf.tensor2d(ids(4, 16, 512, 1), [4, 16], 'int32')).dataSync()[0]);
+      const loss = tf.tidy(
+        () =>
+          m
+            .loss(tf.tensor2d(ids(4, 16, 512), [4, 16], 'int32'), tf.tensor2d(ids(4, 16, 512, 1), [4, 16], 'int32'))
+            .dataSync()[0],
+      );
       assert.ok(Math.abs(loss - Math.log(512)) < 0.1, `loss ${loss} vs ln 512 = ${Math.log(512)}`);
     } finally {
       m.dispose();
@@ -90,19 +107,33 @@ describe('GPT model', () => {
       const { grads } = tf.variableGrads(() => m.loss(x, y));
       const lossAt = () => tf.tidy(() => m.loss(x, y).dataSync()[0]);
       const eps = 1e-2;
-      for (const name of ['h.0.attn.c_attn.weight', 'h.0.mlp.c_fc.weight', 'h.0.ln_1.weight', 'wte.weight', 'wpe.weight']) {
+      for (const name of [
+        'h.0.attn.c_attn.weight',
+        'h.0.mlp.c_fc.weight',
+        'h.0.ln_1.weight',
+        'wte.weight',
+        'wpe.weight',
+      ]) {
         const v = m.params.get(name)!;
         const g = grads[v.name].dataSync();
         const w = v.dataSync().slice();
         for (const i of [0, 3, Math.floor(w.length / 2), w.length - 1]) {
-          const set = (d: number) => tf.tidy(() => { const c = w.slice(); c[i] += d; v.assign(tf.tensor(c, v.shape)); });
+          const set = (d: number) =>
+            tf.tidy(() => {
+              const c = w.slice();
+              c[i] += d;
+              v.assign(tf.tensor(c, v.shape));
+            });
           set(eps);
           const up = lossAt();
           set(-eps);
           const down = lossAt();
           set(0);
           const numeric = (up - down) / (2 * eps);
-          assert.ok(Math.abs(numeric - g[i]) < 2e-3 + 0.05 * Math.abs(numeric), `${name}[${i}]: analytic ${g[i]}, numeric ${numeric}`);
+          assert.ok(
+            Math.abs(numeric - g[i]) < 2e-3 + 0.05 * Math.abs(numeric),
+            `${name}[${i}]: analytic ${g[i]}, numeric ${numeric}`,
+          );
         }
       }
       tf.dispose([x, y, ...Object.values(grads)]);

@@ -14,7 +14,10 @@ import { codeFiles, TINY, useWasm } from '../helpers/tf';
 
 describe('sampling', () => {
   before(useWasm);
-  const tok = trainTokenizer(codeFiles(2).map((f) => f.bytes), { vocabSize: 300 });
+  const tok = trainTokenizer(
+    codeFiles(2).map((f) => f.bytes),
+    { vocabSize: 300 },
+  );
   const cfg = { ...TINY, vocabSize: tok.vocabSize, contextLength: 48 };
 
   it('generates with the KV cache token for token as a full recompute does', () => {
@@ -39,7 +42,12 @@ describe('sampling', () => {
     try {
       const before = tf.memory().numTensors;
       for (let i = 0; i < 3; i++) {
-        const r = generate(m, tok, tok.encode('let x = '), { maxTokens: 70, temperature: 0.9, seed: i, stopAtEndOfText: false });
+        const r = generate(m, tok, tok.encode('let x = '), {
+          maxTokens: 70,
+          temperature: 0.9,
+          seed: i,
+          stopAtEndOfText: false,
+        });
         assert.equal(r.tokens.length, 70);
       }
       const g = new Generator(m);
@@ -56,8 +64,20 @@ describe('sampling', () => {
     const m = GPT.create(cfg, 13);
     try {
       const prompt = tok.encode('return ');
-      const a = generate(m, tok, prompt, { maxTokens: 20, temperature: 1, seed: 5, topProbs: 5, stopAtEndOfText: false });
-      const b = generate(m, tok, prompt, { maxTokens: 20, temperature: 1, seed: 5, topProbs: 5, stopAtEndOfText: false });
+      const a = generate(m, tok, prompt, {
+        maxTokens: 20,
+        temperature: 1,
+        seed: 5,
+        topProbs: 5,
+        stopAtEndOfText: false,
+      });
+      const b = generate(m, tok, prompt, {
+        maxTokens: 20,
+        temperature: 1,
+        seed: 5,
+        topProbs: 5,
+        stopAtEndOfText: false,
+      });
       const c = generate(m, tok, prompt, { maxTokens: 20, temperature: 1, seed: 6, stopAtEndOfText: false });
       assert.deepEqual(a.tokens, b.tokens);
       assert.notDeepEqual(a.tokens, c.tokens);
@@ -67,7 +87,13 @@ describe('sampling', () => {
         assert.ok(s.top![0].prob >= s.top![4].prob);
       }
       const stopAt = a.text.slice(3, 5);
-      const stopped = generate(m, tok, prompt, { maxTokens: 20, temperature: 1, seed: 5, stop: [stopAt], stopAtEndOfText: false });
+      const stopped = generate(m, tok, prompt, {
+        maxTokens: 20,
+        temperature: 1,
+        seed: 5,
+        stop: [stopAt],
+        stopAtEndOfText: false,
+      });
       assert.equal(stopped.stopReason, 'stop');
       assert.ok(!stopped.text.includes(stopAt));
       assert.ok(a.text.startsWith(stopped.text));
@@ -83,10 +109,16 @@ describe('sampling', () => {
     const hot = softmax(logits, 10);
     assert.ok(hot[0] - hot[3] < p[0] - p[3], 'a higher temperature flattens');
     const k2 = samplingDistribution(logits, { temperature: 1, topK: 2 });
-    assert.deepEqual(k2.map((t) => t.token), [0, 1]);
+    assert.deepEqual(
+      k2.map((t) => t.token),
+      [0, 1],
+    );
     assert.ok(Math.abs(k2[0].prob + k2[1].prob - 1) < 1e-12);
     const nucleus = samplingDistribution(logits, { temperature: 1, topP: 0.7 });
-    assert.deepEqual(nucleus.map((t) => t.token), [0, 1]);
+    assert.deepEqual(
+      nucleus.map((t) => t.token),
+      [0, 1],
+    );
     assert.equal(pickToken(logits, { temperature: 0 }, new Rng(1)), 0);
     const counts = [0, 0, 0, 0];
     const rng = new Rng(2);

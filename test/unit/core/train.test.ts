@@ -56,7 +56,12 @@ describe('pre-training', () => {
 
     const dir = await tmpDir();
     let steps = 0;
-    const first = await pretrain({ files, config: config(), outDir: dir, hooks: { onProgress: () => steps++, shouldStop: () => steps >= 3 } });
+    const first = await pretrain({
+      files,
+      config: config(),
+      outDir: dir,
+      hooks: { onProgress: () => steps++, shouldStop: () => steps >= 3 },
+    });
     assert.equal(first.stopped, 'cancelled');
     assert.equal(first.step, 3);
     const rest = await pretrain({ files, config: config(), outDir: dir, resume: true });
@@ -75,7 +80,10 @@ describe('pre-training', () => {
   });
 
   it('refuses an empty corpus and one shorter than the context with clear errors', async () => {
-    await assert.rejects(pretrain({ files: [], config: config() }), (e: Error & { code?: string }) => e.code === 'EMPTY_CORPUS');
+    await assert.rejects(
+      pretrain({ files: [], config: config() }),
+      (e: Error & { code?: string }) => e.code === 'EMPTY_CORPUS',
+    );
     const tiny = [{ path: 'a.ts', bytes: new TextEncoder().encode('let x = 1;\n') }];
     await assert.rejects(
       pretrain({ files: tiny, config: config() }),
@@ -85,14 +93,23 @@ describe('pre-training', () => {
 
   it('refuses to resume without a checkpoint, and names the corrupt file of a damaged one', async () => {
     const dir = await tmpDir();
-    await assert.rejects(pretrain({ files: codeFiles(2), config: config(), outDir: dir, resume: true }), (e: Error & { code?: string }) => e.code === 'NO_CHECKPOINT');
+    await assert.rejects(
+      pretrain({ files: codeFiles(2), config: config(), outDir: dir, resume: true }),
+      (e: Error & { code?: string }) => e.code === 'NO_CHECKPOINT',
+    );
     await pretrain({ files: codeFiles(2), config: config({ maxSteps: 2 }), outDir: dir });
     const file = path.join(dir, 'model.safetensors');
     const bytes = await fs.readFile(file);
     bytes[bytes.length - 3] ^= 0xff;
     await fs.writeFile(file, bytes);
-    await assert.rejects(loadModel(dir), (e: Error & { code?: string }) => e.code === 'BAD_CHECKPOINT' && e.message.includes('model.safetensors'));
-    await assert.rejects(loadCheckpoint(path.join(dir, 'nope')), (e: Error & { code?: string }) => e.code === 'NO_CHECKPOINT');
+    await assert.rejects(
+      loadModel(dir),
+      (e: Error & { code?: string }) => e.code === 'BAD_CHECKPOINT' && e.message.includes('model.safetensors'),
+    );
+    await assert.rejects(
+      loadCheckpoint(path.join(dir, 'nope')),
+      (e: Error & { code?: string }) => e.code === 'NO_CHECKPOINT',
+    );
   });
 
   it('refuses a config.json that disagrees with the weights', async () => {
@@ -102,7 +119,10 @@ describe('pre-training', () => {
     const cfg = ckpt.config as { model: { nLayer: number } };
     cfg.model.nLayer = 3;
     await saveCheckpoint(dir, { config: cfg, tokenizer: ckpt.tokenizer, weights: ckpt.weights, step: ckpt.step });
-    await assert.rejects(loadModel(dir), (e: Error & { code?: string }) => e.code === 'BAD_CHECKPOINT' && /model\.safetensors.*h\.2/.test(e.message));
+    await assert.rejects(
+      loadModel(dir),
+      (e: Error & { code?: string }) => e.code === 'BAD_CHECKPOINT' && /model\.safetensors.*h\.2/.test(e.message),
+    );
   });
 });
 
