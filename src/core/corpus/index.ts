@@ -15,3 +15,4 @@ export {
   type SkipCategory,
   type SkipReason,
 } from './types';
+export { gitignoreLevel, isGitignored, type GitignoreLevel } from './gitignore';

@@ -6,9 +6,10 @@
 import type { Dirent } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import ignore from 'ignore';
 import { GptLabError } from '../errors';
+import ignore from 'ignore';
 import { classifyFile } from './classify';
+import { GitignoreLevel, gitignoreLevel, isGitignored } from './gitignore';
 import { languageOf } from './languages';
 import { emptySkipCounts, formatSkipped, summarizeCorpus } from './summary';
 import {
@@ -29,10 +30,6 @@ const VCS_DIRS = new Set(['.git', '.hg', '.svn']);
 const READ_BATCH = 32;
 
 /** A .gitignore and the directory it sits in ('' for the root); its rules apply below that. */
-interface GitignoreLevel {
-  base: string;
-  rules: Rules;
-}
 
 export async function readCorpus(root: string, options: Partial<CorpusOptions> = {}): Promise<Corpus> {
   const opts = withDefaults(options);
@@ -127,22 +124,10 @@ async function loadGitignore(absRoot: string, dirRel: string, entries: Dirent[])
   if (!entries.some((e) => e.name === '.gitignore' && e.isFile())) return null;
   try {
     const text = await fs.readFile(path.join(absRoot, dirRel, '.gitignore'), 'utf8');
-    return { base: dirRel, rules: ignore({ ignorecase: false }).add(text) };
+    return gitignoreLevel(dirRel, text);
   } catch {
     return null;
   }
-}
-
-/** Git's precedence: the last matching rule wins, and deeper .gitignore files come later,
- *  so a nested `!keep.log` re-includes what the root's `*.log` ignored. */
-function isGitignored(levels: readonly GitignoreLevel[], rel: string): boolean {
-  let ignored = false;
-  for (const { base, rules } of levels) {
-    const result = rules.test(base === '' ? rel : rel.slice(base.length + 1));
-    if (result.ignored) ignored = true;
-    else if (result.unignored) ignored = false;
-  }
-  return ignored;
 }
 
 async function readCandidates(

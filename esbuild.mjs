@@ -1,0 +1,37 @@
+// Bundles: the extension host (dist/extension.js), the worker process (dist/worker.js, with tfjs and its
+// .wasm files copied beside it) and each webview panel (dist/webview/*.js, for the browser).
+import * as esbuild from 'esbuild';
+import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+
+const production = process.argv.includes('--production');
+const watch = process.argv.includes('--watch');
+const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning' };
+
+const builds = [
+  { ...common, entryPoints: ['src/host/extension.ts'], outfile: 'dist/extension.js', platform: 'node', format: 'cjs', target: 'node20', external: ['vscode'] },
+  {
+    ...common,
+    entryPoints: ['src/worker/main.ts'],
+    outfile: 'dist/worker.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    // Optional native accelerators are loaded at run time only if installed.
+    external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'],
+  },
+  { ...common, entryPoints: ['webview/loss/main.ts'], outfile: 'dist/webview/loss.js', platform: 'browser', format: 'iife', target: 'es2022' },
+];
+
+function copyWasm() {
+  const from = 'node_modules/@tensorflow/tfjs-backend-wasm/dist';
+  mkdirSync('dist', { recursive: true });
+  for (const f of readdirSync(from).filter((n) => n.endsWith('.wasm'))) copyFileSync(path.join(from, f), path.join('dist', f));
+}
+
+copyWasm();
+if (watch) {
+  for (const b of builds) await (await esbuild.context(b)).watch();
+} else {
+  await Promise.all(builds.map((b) => esbuild.build(b)));
+}

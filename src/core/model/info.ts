@@ -1,0 +1,57 @@
+import { checkpointExists, loadCheckpointConfig, readHistory } from '../checkpoint';
+import { parameterCount } from './config';
+import type { ModelFolderConfig } from './persist';
+
+/** What Model Info and the GPT Lab view show about a model folder (plain file reads, no tensors). */
+export interface ModelInfo {
+  modelDir: string;
+  preset?: string;
+  parameters: number;
+  layers: number;
+  heads: number;
+  embedding: number;
+  context: number;
+  vocab: number;
+  step: number;
+  tokensSeen: number;
+  trainingMs: number;
+  savedAt: string;
+  valLoss?: number;
+  valBpb?: number;
+  initialValLoss?: number;
+  backend?: string;
+  corpus?: { files: number; bytes: number; languages: { language: string; bytes: number }[] };
+}
+
+
+/** What Model Info and the GPT Lab view show, without loading weights. */
+export async function readModelInfo(modelDir: string, backend?: string): Promise<ModelInfo | null> {
+  if (!checkpointExists(modelDir)) return null;
+  const info = await loadCheckpointConfig(modelDir);
+  const cfg = info.config as unknown as ModelFolderConfig;
+  const m = cfg.model;
+  const { records } = await readHistory(modelDir);
+  const evals = records.filter((r) => typeof r.valLoss === 'number' && typeof r.step === 'number' && (r.step as number) <= info.step);
+  const last = evals[evals.length - 1];
+  const trainer = info.trainer as { tokensSeen?: number; elapsedMs?: number; initialValLoss?: number | null };
+  const corpus = cfg.corpus as { files?: number; bytes?: number; languages?: { language: string; bytes: number }[] } | undefined;
+  return {
+    modelDir,
+    preset: cfg.preset,
+    parameters: parameterCount(m),
+    layers: m.nLayer,
+    heads: m.nHead,
+    embedding: m.nEmbd,
+    context: m.contextLength,
+    vocab: m.vocabSize,
+    step: info.step,
+    tokensSeen: trainer.tokensSeen ?? 0,
+    trainingMs: trainer.elapsedMs ?? 0,
+    savedAt: info.savedAt,
+    valLoss: last?.valLoss as number | undefined,
+    valBpb: last?.valBpb as number | undefined,
+    initialValLoss: (evals[0]?.valLoss as number | undefined) ?? trainer.initialValLoss ?? undefined,
+    backend,
+    corpus: corpus && { files: corpus.files ?? 0, bytes: corpus.bytes ?? 0, languages: (corpus.languages ?? []).slice(0, 5) },
+  };
+}

@@ -1,0 +1,46 @@
+/**
+ * The messages between the extension host and the worker process (which owns every tensor).
+ * Written as a type map of [params, result] per request, so a request's result type is checked at compile time.
+ * Only plain data and typed arrays cross: the process channel uses structured clone ("advanced" serialization).
+ */
+import type { CorpusSummary } from '../core/corpus';
+import type { TrainConfig } from '../core/train/config';
+import type { EvalResult, TrainProgress, TrainResult } from '../core/train/trainer';
+
+export interface CorpusPayload {
+  root: string;
+  files: { path: string; bytes: Uint8Array }[];
+  summary: CorpusSummary;
+}
+
+/** host → worker requests: method → [params, result]. */
+export interface WorkerRequests {
+  /** Where the worker runs, which backend it chose. */
+  hello: [Record<string, never>, { pid: number; backend: string; skipped: string[] }];
+  /** Pre-train (or resume) into modelDir; progress arrives as events; resolves when the run ends. */
+  train: [{ corpus: CorpusPayload; config: TrainConfig; modelDir: string; resume: boolean }, TrainResult];
+  /** Ask a running training to stop at the next step boundary and save. */
+  stop: [Record<string, never>, { stopping: boolean }];
+}
+export type WorkerMethod = keyof WorkerRequests;
+
+export interface RequestMessage<M extends WorkerMethod = WorkerMethod> {
+  kind: 'request';
+  id: number;
+  method: M;
+  params: WorkerRequests[M][0];
+}
+
+export type ResponseMessage =
+  | { kind: 'response'; id: number; ok: true; result: unknown }
+  | { kind: 'response'; id: number; ok: false; error: { code: string; message: string } };
+
+/** worker → host notifications. */
+export type WorkerEvent =
+  | { kind: 'event'; event: 'progress'; data: TrainProgress }
+  | { kind: 'event'; event: 'eval'; data: EvalResult }
+  | { kind: 'event'; event: 'checkpoint'; data: { step: number } }
+  | { kind: 'event'; event: 'log'; data: { message: string } };
+
+export type HostToWorker = RequestMessage;
+export type WorkerToHost = ResponseMessage | WorkerEvent;

@@ -1,0 +1,63 @@
+/**
+ * The worker process: owns every tensor, runs jobs from protocol messages, streams progress, answers by id.
+ * Started by the extension host with child_process.fork (IPC channel, structured-clone serialization).
+ */
+import * as path from 'node:path';
+import { BackendPreference, initBackend, setWasmDirectory } from '../core/backend';
+import { GptLabError } from '../core/errors';
+import type { HostToWorker, RequestMessage, WorkerEvent, WorkerMethod, WorkerRequests, WorkerToHost } from '../protocol/worker';
+import { runTraining, stopTraining } from './training';
+
+function send(msg: WorkerToHost): void {
+  process.send?.(msg);
+}
+
+export function emit(event: WorkerEvent['event'], data: WorkerEvent['data']): void {
+  send({ kind: 'event', event, data } as WorkerEvent);
+}
+
+type Handler<M extends WorkerMethod> = (params: WorkerRequests[M][0]) => Promise<WorkerRequests[M][1]>;
+
+const backendReady = (async () => {
+  // Bundled: the .wasm files sit next to this file.
+  setWasmDirectory(__dirname + path.sep);
+  return initBackend((process.env.GPT_LAB_BACKEND as BackendPreference | undefined) ?? 'auto');
+})();
+
+const handlers: { [M in WorkerMethod]: Handler<M> } = {
+  hello: async () => {
+    const b = await backendReady;
+    return { pid: process.pid, backend: b.name, skipped: b.skipped };
+  },
+  train: async (p) => {
+    await backendReady;
+    return runTraining(p, emit);
+  },
+  stop: async () => ({ stopping: stopTraining() }),
+};
+
+function isRequest(m: unknown): m is RequestMessage {
+  const r = m as RequestMessage;
+  return typeof m === 'object' && m !== null && r.kind === 'request' && typeof r.id === 'number' && typeof r.method === 'string' && r.method in handlers;
+}
+
+process.on('message', async (raw: unknown) => {
+  if (!isRequest(raw)) {
+    const id = (raw as { id?: unknown })?.id;
+    if (typeof id === 'number') send({ kind: 'response', id, ok: false, error: { code: 'BAD_REQUEST', message: 'Malformed request.' } });
+    return;
+  }
+  const msg = raw as HostToWorker;
+  try {
+    const handler = handlers[msg.method] as Handler<WorkerMethod>;
+    const result = await handler(msg.params as never);
+    send({ kind: 'response', id: msg.id, ok: true, result });
+  } catch (err) {
+    const code = err instanceof GptLabError ? err.code : 'INTERNAL';
+    const message = err instanceof Error ? err.message : String(err);
+    send({ kind: 'response', id: msg.id, ok: false, error: { code, message } });
+  }
+});
+
+// The host going away (window closed, extension host crashed) ends the worker too.
+process.on('disconnect', () => process.exit(0));

@@ -1,0 +1,48 @@
+import { pretrain, TrainResult } from '../core/train/trainer';
+import { GptLabError } from '../core/errors';
+import type { WorkerEvent, WorkerRequests } from '../protocol/worker';
+
+let running = false;
+let stopRequested = false;
+
+/** One training run at a time; progress, evaluations and checkpoints stream to the host as events. */
+export async function runTraining(
+  p: WorkerRequests['train'][0],
+  emit: (event: WorkerEvent['event'], data: WorkerEvent['data']) => void,
+): Promise<TrainResult> {
+  if (running) throw new GptLabError('A training run is already in progress. Stop it first.', 'BUSY');
+  running = true;
+  stopRequested = false;
+  let lastProgress = 0;
+  try {
+    return await pretrain({
+      files: p.corpus.files,
+      config: p.config,
+      outDir: p.modelDir,
+      resume: p.resume,
+      corpusSummary: { root: p.corpus.root, ...p.corpus.summary },
+      hooks: {
+        shouldStop: () => stopRequested,
+        onLog: (message) => emit('log', { message }),
+        onEval: (e) => emit('eval', e),
+        onCheckpoint: (step) => emit('checkpoint', { step }),
+        onProgress: (pr) => {
+          // At most ~10 progress messages a second: the host only redraws.
+          const now = Date.now();
+          if (now - lastProgress >= 100 || pr.fraction >= 1) {
+            lastProgress = now;
+            emit('progress', pr);
+          }
+        },
+      },
+    });
+  } finally {
+    running = false;
+  }
+}
+
+export function stopTraining(): boolean {
+  if (!running) return false;
+  stopRequested = true;
+  return true;
+}
