@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['out/', 'dist/', 'node_modules/', '.gpt-lab/', '.artifacts/', 'media/'] },
+  { ignores: ['out/', 'dist/', 'node_modules/', '.gpt-lab/', '.artifacts/', 'media/', 'test/fixtures/'] },
   ...tseslint.configs.recommended,
   {
     files: ['src/core/**/*.ts', 'src/worker/**/*.ts', 'src/protocol/**/*.ts', 'webview/**/*.ts'],

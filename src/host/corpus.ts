@@ -61,7 +61,8 @@ async function gitignores(folder: vscode.WorkspaceFolder, exclude: string): Prom
  */
 export async function collectWorkspaceCorpus(token?: vscode.CancellationToken): Promise<CorpusPayload> {
   const folders = vscode.workspace.workspaceFolders ?? [];
-  if (folders.length === 0) throw new EmptyCorpusError('Open a folder first: GPT Lab trains on the files of the workspace.');
+  if (folders.length === 0)
+    throw new EmptyCorpusError('Open a folder first: GPT Lab trains on the files of the workspace.');
   const opts: CorpusOptions = { ...DEFAULT_CORPUS_OPTIONS, maxFileBytes: config.maxFileBytes() };
   const skipped = emptySkipCounts();
   const files: CorpusFile[] = [];
@@ -74,7 +75,12 @@ export async function collectWorkspaceCorpus(token?: vscode.CancellationToken): 
     const seen = new Set<string>();
     const uris: vscode.Uri[] = [];
     for (const p of patterns) {
-      for (const u of await vscode.workspace.findFiles(new vscode.RelativePattern(folder, p), exclude, undefined, token)) {
+      for (const u of await vscode.workspace.findFiles(
+        new vscode.RelativePattern(folder, p),
+        exclude,
+        undefined,
+        token,
+      )) {
         if (!seen.has(u.toString())) {
           seen.add(u.toString());
           uris.push(u);

@@ -83,7 +83,9 @@ export class WorkerClient implements vscode.Disposable {
       for (const p of this.pending.values()) {
         p.reject(
           new WorkerError(
-            expected ? 'The GPT Lab worker was stopped.' : `The GPT Lab worker stopped unexpectedly (${signal ?? 'exit code ' + code}).`,
+            expected
+              ? 'The GPT Lab worker was stopped.'
+              : `The GPT Lab worker stopped unexpectedly (${signal ?? 'exit code ' + code}).`,
             expected ? 'WORKER_STOPPED' : 'WORKER_CRASHED',
           ),
         );

@@ -5,7 +5,14 @@
 import * as path from 'node:path';
 import { BackendPreference, initBackend, setWasmDirectory } from '../core/backend';
 import { GptLabError } from '../core/errors';
-import type { HostToWorker, RequestMessage, WorkerEvent, WorkerMethod, WorkerRequests, WorkerToHost } from '../protocol/worker';
+import type {
+  HostToWorker,
+  RequestMessage,
+  WorkerEvent,
+  WorkerMethod,
+  WorkerRequests,
+  WorkerToHost,
+} from '../protocol/worker';
 import { runTraining, stopTraining } from './training';
 
 function send(msg: WorkerToHost): void {
@@ -38,13 +45,21 @@ const handlers: { [M in WorkerMethod]: Handler<M> } = {
 
 function isRequest(m: unknown): m is RequestMessage {
   const r = m as RequestMessage;
-  return typeof m === 'object' && m !== null && r.kind === 'request' && typeof r.id === 'number' && typeof r.method === 'string' && r.method in handlers;
+  return (
+    typeof m === 'object' &&
+    m !== null &&
+    r.kind === 'request' &&
+    typeof r.id === 'number' &&
+    typeof r.method === 'string' &&
+    r.method in handlers
+  );
 }
 
 process.on('message', async (raw: unknown) => {
   if (!isRequest(raw)) {
     const id = (raw as { id?: unknown })?.id;
-    if (typeof id === 'number') send({ kind: 'response', id, ok: false, error: { code: 'BAD_REQUEST', message: 'Malformed request.' } });
+    if (typeof id === 'number')
+      send({ kind: 'response', id, ok: false, error: { code: 'BAD_REQUEST', message: 'Malformed request.' } });
     return;
   }
   const msg = raw as HostToWorker;

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { GptLabError } from '../errors';
 
@@ -26,8 +27,7 @@ export function setWasmDirectory(dir: string): void {
 
 // Native packages are optional accelerators: require them by a computed name so bundlers leave them out.
 function requireOptional(name: string): unknown {
-  const req = eval('require') as NodeRequire;
-  return req(name);
+  return createRequire(__filename)(name);
 }
 
 async function tryBackend(name: BackendName): Promise<void> {

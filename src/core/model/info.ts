@@ -23,7 +23,6 @@ export interface ModelInfo {
   corpus?: { files: number; bytes: number; languages: { language: string; bytes: number }[] };
 }
 
-
 /** What Model Info and the GPT Lab view show, without loading weights. */
 export async function readModelInfo(modelDir: string, backend?: string): Promise<ModelInfo | null> {
   if (!checkpointExists(modelDir)) return null;
@@ -31,10 +30,13 @@ export async function readModelInfo(modelDir: string, backend?: string): Promise
   const cfg = info.config as unknown as ModelFolderConfig;
   const m = cfg.model;
   const { records } = await readHistory(modelDir);
-  const evals = records.filter((r) => typeof r.valLoss === 'number' && typeof r.step === 'number' && (r.step as number) <= info.step);
+  const evals = records.filter(
+    (r) => typeof r.valLoss === 'number' && typeof r.step === 'number' && (r.step as number) <= info.step,
+  );
   const last = evals[evals.length - 1];
   const trainer = info.trainer as { tokensSeen?: number; elapsedMs?: number; initialValLoss?: number | null };
-  const corpus = cfg.corpus as { files?: number; bytes?: number; languages?: { language: string; bytes: number }[] } | undefined;
+  const corpus = cfg.corpus as
+    { files?: number; bytes?: number; languages?: { language: string; bytes: number }[] } | undefined;
   return {
     modelDir,
     preset: cfg.preset,
@@ -52,6 +54,10 @@ export async function readModelInfo(modelDir: string, backend?: string): Promise
     valBpb: last?.valBpb as number | undefined,
     initialValLoss: (evals[0]?.valLoss as number | undefined) ?? trainer.initialValLoss ?? undefined,
     backend,
-    corpus: corpus && { files: corpus.files ?? 0, bytes: corpus.bytes ?? 0, languages: (corpus.languages ?? []).slice(0, 5) },
+    corpus: corpus && {
+      files: corpus.files ?? 0,
+      bytes: corpus.bytes ?? 0,
+      languages: (corpus.languages ?? []).slice(0, 5),
+    },
   };
 }

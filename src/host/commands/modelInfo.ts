@@ -1,0 +1,68 @@
+import * as vscode from 'vscode';
+import type { ModelInfo } from '../../core/model/info';
+import { compact, duration, megabytes } from '../format';
+import type { Lab } from '../lab';
+
+/** Model Info as a Markdown page, with the user's model beside a frontier model for a sense of scale. */
+export function modelInfoMarkdown(i: ModelInfo, backend?: string): string {
+  const langs = i.corpus?.languages.map((l) => `${l.language} ${megabytes(l.bytes)}`).join(', ') ?? '—';
+  const val =
+    i.valLoss !== undefined ? `${i.valLoss.toFixed(3)} nats/token (${i.valBpb?.toFixed(2)} bits per byte)` : '—';
+  const initial = i.initialValLoss !== undefined ? ` — it started at ${i.initialValLoss.toFixed(3)}` : '';
+  return `# GPT Lab model
+
+| | |
+|---|---|
+| Preset | ${i.preset ?? 'custom'} |
+| Parameters | ${compact(i.parameters)} (${i.parameters.toLocaleString('en-US')}) |
+| Shape | ${i.layers} layers × ${i.embedding} wide, ${i.heads} attention heads, context ${i.context} tokens |
+| Vocabulary | ${i.vocab} BPE tokens |
+| Training | ${i.step} steps, ${compact(i.tokensSeen)} tokens seen, ${duration(i.trainingMs)} |
+| Validation loss (lower is better) | ${val}${initial} |
+| Corpus | ${i.corpus ? `${i.corpus.files} files, ${megabytes(i.corpus.bytes)}: ${langs}` : '—'} |
+| Backend | ${backend ?? 'chosen when the worker starts'} |
+| Saved | ${new Date(i.savedAt).toLocaleString()} in \`${i.modelDir}\` |
+
+## Scale
+
+| | your model | GPT-4 (reported) |
+|---|---|---|
+| Parameters | ${compact(i.parameters)} | ~1.8 trillion |
+| Training text | ${compact(i.tokensSeen)} tokens | trillions of tokens |
+| Training time | ${duration(i.trainingMs)} | months |
+| Hardware | this computer | 10,000+ GPUs |
+
+The architecture is the same idea — token embeddings, attention, feed-forward layers, next-token prediction — at a
+scale you can train while you get a coffee.
+`;
+}
+
+export async function showModelInfo(lab: Lab): Promise<void> {
+  await lab.refresh();
+  if (!lab.info) {
+    const choice = await vscode.window.showInformationMessage('There is no model yet.', 'Train on Workspace');
+    if (choice) await vscode.commands.executeCommand('gptLab.train');
+    return;
+  }
+  const doc = await vscode.workspace.openTextDocument({
+    language: 'markdown',
+    content: modelInfoMarkdown(lab.info, lab.backend),
+  });
+  await vscode.commands.executeCommand('markdown.showPreview', doc.uri);
+}
+
+export async function deleteModel(lab: Lab): Promise<boolean> {
+  if (lab.training) {
+    void vscode.window.showErrorMessage('Stop training before deleting the model.');
+    return false;
+  }
+  const ok = await vscode.window.showWarningMessage(
+    'Delete the GPT Lab model of this workspace? Its weights, tokenizer and training history will be removed.',
+    { modal: true },
+    'Delete',
+  );
+  if (ok !== 'Delete') return false;
+  await lab.deleteModel();
+  void vscode.window.showInformationMessage('The GPT Lab model was deleted.');
+  return true;
+}

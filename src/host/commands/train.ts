@@ -1,0 +1,154 @@
+import * as vscode from 'vscode';
+import { formatCorpusSummary } from '../../core/corpus';
+import { parameterCount, PRESETS } from '../../core/model/config';
+import { defaultTrainConfig } from '../../core/train/config';
+import type { TrainResult } from '../../core/train/trainer';
+import type { CorpusPayload } from '../../protocol/worker';
+import { config } from '../config';
+import { collectWorkspaceCorpus, EmptyCorpusError } from '../corpus';
+import { compact, duration } from '../format';
+import type { Lab } from '../lab';
+import { log, showLog } from '../log';
+import { LossPanel } from '../panels/lossPanel';
+import { WorkerError } from '../workerClient';
+
+/** Arguments for scripted use (tests, keybindings): skip the quick pick. */
+export interface TrainArgs {
+  preset?: string;
+  minutes?: number;
+  steps?: number;
+}
+
+/** Measured training speed on 2 CPU cores with wasm (README), for the time estimates in the quick pick. */
+const TOKENS_PER_SECOND: Record<string, number> = { tiny: 4500, small: 1000, base: 120 };
+
+async function pickPreset(corpus: CorpusPayload, minutes: number): Promise<string | undefined> {
+  // ~3.5 bytes per token after BPE on code.
+  const corpusTokens = corpus.summary.bytes / 3.5;
+  const items = Object.values(PRESETS).map((p) => {
+    const tokens = (TOKENS_PER_SECOND[p.name] ?? 1000) * minutes * 60;
+    return {
+      label: p.name,
+      description: `${compact(parameterCount(p.model))} parameters · ${duration(minutes * 60_000)} · ~${(tokens / Math.max(1, corpusTokens)).toFixed(1)}× through the corpus`,
+      detail: p.description,
+      picked: p.name === config.preset(),
+    };
+  });
+  items.sort((a, b) => Number(b.picked) - Number(a.picked));
+  const choice = await vscode.window.showQuickPick(items, {
+    title: `Train on ${formatCorpusSummary(corpus.summary)}`,
+    placeHolder: `Choose a model size (budget: gptLab.trainingMinutes = ${minutes} min)`,
+    ignoreFocusOut: true,
+  });
+  return choice?.label;
+}
+
+async function collect(): Promise<CorpusPayload | undefined> {
+  try {
+    return await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Window, title: 'GPT Lab: reading workspace files…', cancellable: false },
+      () => collectWorkspaceCorpus(),
+    );
+  } catch (err) {
+    if (err instanceof EmptyCorpusError) {
+      const open = await vscode.window.showErrorMessage(err.message, 'Open Settings');
+      if (open) await vscode.commands.executeCommand('workbench.action.openSettings', 'gptLab.include');
+      return undefined;
+    }
+    throw err;
+  }
+}
+
+/** "GPT Lab: Train on Workspace" and "Resume Training". Resolves when the run ends (undefined if it did not run). */
+export async function trainOnWorkspace(
+  lab: Lab,
+  args: TrainArgs = {},
+  resume = false,
+): Promise<TrainResult | undefined> {
+  if (lab.training) {
+    const show = await vscode.window.showInformationMessage('GPT Lab is already training.', 'Show Panel');
+    if (show) LossPanel.createOrShow(lab);
+    return undefined;
+  }
+  if (!vscode.workspace.isTrusted) {
+    void vscode.window.showErrorMessage(
+      'GPT Lab trains only in a trusted workspace: it reads every file and runs a local worker. Trust this workspace, then try again.',
+    );
+    return undefined;
+  }
+  if (resume && !lab.info) {
+    void vscode.window.showErrorMessage('There is no model to resume. Run "GPT Lab: Train on Workspace" first.');
+    return undefined;
+  }
+  const corpus = await collect();
+  if (!corpus) return undefined;
+  const minutes = args.minutes ?? config.trainingMinutes();
+  const preset = resume ? (lab.info?.preset ?? 'tiny') : (args.preset ?? (await pickPreset(corpus, minutes)));
+  if (!preset) return undefined;
+  const cfg = defaultTrainConfig(
+    preset,
+    args.steps !== undefined ? { maxSteps: args.steps, maxMinutes: args.minutes } : { maxMinutes: minutes },
+  );
+
+  return vscode.window.withProgress(
+    {
+      location: vscode.ProgressLocation.Notification,
+      title: resume ? 'GPT Lab: resuming training' : `GPT Lab: training ${preset}`,
+      cancellable: true,
+    },
+    async (progress, token) => {
+      token.onCancellationRequested(() => void lab.stop().catch(() => undefined));
+      let reported = 0;
+      const sub = lab.worker.onEvent((e) => {
+        if (e.event !== 'progress') return;
+        const p = e.data;
+        const pct = Math.floor(p.fraction * 100);
+        progress.report({
+          increment: Math.max(0, pct - reported),
+          message: `${pct}% · loss ${p.loss.toFixed(2)} · ${compact(p.tokensPerSec)} tok/s · ${duration(p.etaMs)} left`,
+        });
+        reported = Math.max(reported, pct);
+      });
+      try {
+        const result = await lab.train(corpus, cfg, resume);
+        void announce(lab, result);
+        return result;
+      } catch (err) {
+        void reportFailure(lab, err);
+        return undefined;
+      } finally {
+        sub.dispose();
+      }
+    },
+  );
+}
+
+async function announce(lab: Lab, r: TrainResult): Promise<void> {
+  const what =
+    r.stopped === 'cancelled'
+      ? `Training stopped at step ${r.step} and was saved`
+      : `Training finished (${r.step} steps)`;
+  const choice = await vscode.window.showInformationMessage(
+    `${what}: validation loss ${r.initialValLoss.toFixed(2)} → ${r.valLoss.toFixed(2)} (${r.valBpb.toFixed(2)} bits per byte).`,
+    'Show Panel',
+    'Model Info',
+  );
+  if (choice === 'Show Panel') LossPanel.createOrShow(lab);
+  if (choice === 'Model Info') await vscode.commands.executeCommand('gptLab.showModelInfo');
+}
+
+async function reportFailure(lab: Lab, err: unknown): Promise<void> {
+  const code = err instanceof WorkerError ? err.code : 'INTERNAL';
+  const message = err instanceof Error ? err.message : String(err);
+  log(`training failed (${code}): ${message}`);
+  if (code === 'WORKER_CRASHED' || code === 'WORKER_STOPPED') {
+    const saved = lab.info ? ` The last checkpoint (step ${lab.info.step}) is intact.` : '';
+    const actions = lab.info ? ['Resume', 'Open Log'] : ['Open Log'];
+    const choice = await vscode.window.showErrorMessage(`${message}${saved}`, ...actions);
+    if (choice === 'Resume') await vscode.commands.executeCommand('gptLab.resume');
+    if (choice === 'Open Log') showLog();
+    return;
+  }
+  const choice = await vscode.window.showErrorMessage(`GPT Lab could not train: ${message}`, 'Open Log');
+  if (choice) showLog();
+}

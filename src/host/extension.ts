@@ -1,0 +1,54 @@
+import * as vscode from 'vscode';
+import { RESTART_SETTINGS } from './config';
+import { deleteModel, showModelInfo } from './commands/modelInfo';
+import { TrainArgs, trainOnWorkspace } from './commands/train';
+import { Lab } from './lab';
+import { disposeLog, log, showLog } from './log';
+import { ModelViewProvider } from './modelView';
+import { LossPanel } from './panels/lossPanel';
+import { createStatusBar } from './statusBar';
+
+let lab: Lab | undefined;
+
+/** Activation only wires things up: state lives in Lab, behaviour in commands/ and panels/. */
+export async function activate(context: vscode.ExtensionContext): Promise<{ lab: Lab }> {
+  try {
+    const l = (lab = new Lab(context));
+    const command = (id: string, f: (...args: never[]) => unknown) =>
+      context.subscriptions.push(vscode.commands.registerCommand(id, f));
+    context.subscriptions.push(
+      l,
+      createStatusBar(l),
+      vscode.window.registerTreeDataProvider('gptLab.model', new ModelViewProvider(l)),
+      vscode.window.registerWebviewPanelSerializer(LossPanel.viewType, {
+        deserializeWebviewPanel: async (panel) => LossPanel.revive(panel, l),
+      }),
+      vscode.workspace.onDidChangeConfiguration((e) => {
+        if (RESTART_SETTINGS.some((s) => e.affectsConfiguration(s)) && !l.training) l.worker.stop();
+      }),
+      l.worker.onExit((e) => {
+        if (!e.expected && !l.training) log('the worker exited while idle; a new one starts when needed');
+      }),
+    );
+    command('gptLab.train', (args?: TrainArgs) => trainOnWorkspace(l, args));
+    command('gptLab.resume', (args?: TrainArgs) => trainOnWorkspace(l, args, true));
+    command('gptLab.stop', async () => {
+      if (!(await l.stop())) void vscode.window.showInformationMessage('GPT Lab is not training.');
+    });
+    command('gptLab.showPanel', () => void LossPanel.createOrShow(l));
+    command('gptLab.showModelInfo', () => showModelInfo(l));
+    command('gptLab.deleteModel', () => deleteModel(l));
+    command('gptLab.refresh', () => l.refresh());
+    command('gptLab.showLog', () => showLog());
+    await l.refresh();
+    return { lab: l };
+  } catch (err) {
+    void vscode.window.showErrorMessage(`GPT Lab could not start: ${(err as Error).message}`);
+    throw err;
+  }
+}
+
+export function deactivate(): void {
+  lab?.worker.stop();
+  disposeLog();
+}

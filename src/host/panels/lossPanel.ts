@@ -1,0 +1,119 @@
+import * as vscode from 'vscode';
+import { readHistory } from '../../core/checkpoint';
+import type { LossPanelInbound, MetricPoint, PanelStatus } from '../../protocol/lossPanel';
+import { compact, duration } from '../format';
+import type { Lab } from '../lab';
+import { log } from '../log';
+import { parseLossPanelOutbound, toMetricPoints } from './lossMessages';
+import { webviewHtml, webviewOptions } from './webviewHtml';
+
+/** The training panel: live train and validation loss, learning rate and tokens/s. One per window. */
+export class LossPanel {
+  static readonly viewType = 'gptLab.lossPanel';
+  private static current: LossPanel | undefined;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  static createOrShow(lab: Lab): LossPanel {
+    if (LossPanel.current) {
+      LossPanel.current.panel.reveal(vscode.ViewColumn.Active);
+      return LossPanel.current;
+    }
+    const panel = vscode.window.createWebviewPanel(
+      LossPanel.viewType,
+      'GPT Lab: Training',
+      vscode.ViewColumn.Active,
+      webviewOptions(lab.context.extensionUri),
+    );
+    return (LossPanel.current = new LossPanel(panel, lab));
+  }
+
+  /** After a window reload, VS Code hands back the panel it saved. */
+  static revive(panel: vscode.WebviewPanel, lab: Lab): void {
+    panel.webview.options = webviewOptions(lab.context.extensionUri);
+    LossPanel.current = new LossPanel(panel, lab);
+  }
+
+  private constructor(
+    readonly panel: vscode.WebviewPanel,
+    private readonly lab: Lab,
+  ) {
+    panel.iconPath = vscode.Uri.joinPath(lab.context.extensionUri, 'media', 'gpt-lab.svg');
+    panel.webview.html = webviewHtml(panel.webview, lab.context.extensionUri, {
+      script: 'loss.js',
+      title: 'GPT Lab: Training',
+      body: `<header><h1>Training</h1><span id="status" role="status"></span><span id="actions"></span></header>
+<p class="explain">Loss is how surprised the model is by the next token (lower is better). Training loss is measured on the batches it learns from; validation loss on files it never sees.</p>
+<section><h2>Loss</h2><div class="chart" id="loss-chart" data-train-points="0" data-val-points="0"><canvas aria-label="Training and validation loss by step"></canvas></div></section>
+<section><h2>Learning rate and speed</h2><div class="chart small" id="rate-chart"><canvas aria-label="Learning rate and tokens per second by step"></canvas></div></section>`,
+    });
+    this.disposables.push(
+      panel.onDidDispose(() => this.dispose()),
+      panel.webview.onDidReceiveMessage((m) => this.onMessage(m)),
+      lab.worker.onEvent((e) => {
+        if (e.event === 'progress') {
+          this.post({
+            type: 'point',
+            point: { step: e.data.step, loss: e.data.loss, lr: e.data.lr, tokensPerSec: e.data.tokensPerSec },
+          });
+        } else if (e.event === 'eval') {
+          this.post({ type: 'point', point: { step: e.data.step, valLoss: e.data.valLoss, valBpb: e.data.valBpb } });
+        }
+      }),
+      lab.onDidChange(() => this.post({ type: 'status', status: this.status() })),
+    );
+  }
+
+  private status(): PanelStatus {
+    const { lab } = this;
+    if (lab.training) {
+      const p = lab.progress;
+      return {
+        state: 'training',
+        text: p
+          ? `Training ${Math.floor(p.fraction * 100)}% · step ${p.step} · loss ${p.loss.toFixed(3)} · ${compact(p.tokensPerSec)} tok/s · ${duration(p.etaMs)} left`
+          : 'Preparing: reading files and training the tokenizer…',
+      };
+    }
+    if (lab.info) {
+      const i = lab.info;
+      return {
+        state: 'ready',
+        text: `Model ready · step ${i.step} · val loss ${i.valLoss?.toFixed(3) ?? '—'} (${i.valBpb?.toFixed(2) ?? '—'} bits/byte)`,
+      };
+    }
+    return { state: 'none', text: 'No model yet. Train one on this workspace to see its loss fall.' };
+  }
+
+  private async onMessage(raw: unknown): Promise<void> {
+    const m = parseLossPanelOutbound(raw);
+    if (!m) {
+      log(`loss panel: ignored a malformed message ${JSON.stringify(raw)?.slice(0, 200)}`);
+      return;
+    }
+    switch (m.type) {
+      case 'ready': {
+        let points: MetricPoint[] = [];
+        try {
+          points = toMetricPoints((await readHistory(this.lab.modelDir)).records);
+        } catch {
+          // no model folder yet
+        }
+        this.post({ type: 'history', points, status: this.status() });
+        break;
+      }
+      case 'command':
+        await vscode.commands.executeCommand(`gptLab.${m.command}`);
+        break;
+    }
+  }
+
+  private post(m: LossPanelInbound): void {
+    void this.panel.webview.postMessage(m);
+  }
+
+  dispose(): void {
+    if (LossPanel.current === this) LossPanel.current = undefined;
+    for (const d of this.disposables.splice(0)) d.dispose();
+    this.panel.dispose();
+  }
+}

@@ -1,0 +1,25 @@
+/** Messages between the loss panel webview and the extension host. */
+
+/** One line of history.jsonl: a training-loss point, a validation point, or both. */
+export interface MetricPoint {
+  step: number;
+  loss?: number;
+  valLoss?: number;
+  valBpb?: number;
+  lr?: number;
+  tokensPerSec?: number;
+}
+
+export interface PanelStatus {
+  state: 'none' | 'training' | 'ready' | 'failed';
+  text: string;
+}
+
+/** host → webview */
+export type LossPanelInbound =
+  | { type: 'history'; points: MetricPoint[]; status: PanelStatus }
+  | { type: 'point'; point: MetricPoint }
+  | { type: 'status'; status: PanelStatus };
+
+/** webview → host */
+export type LossPanelOutbound = { type: 'ready' } | { type: 'command'; command: 'train' | 'stop' | 'resume' };
