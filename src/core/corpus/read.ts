@@ -22,7 +22,6 @@ import {
   type SkipCategory,
 } from './types';
 
-type Rules = ReturnType<typeof ignore>;
 
 /** Version-control metadata: never content, so skipped whatever `exclude` says, and not counted. */
 const VCS_DIRS = new Set(['.git', '.hg', '.svn']);

@@ -22,7 +22,7 @@ export interface TrainArgs {
 /** Measured training speed on 2 CPU cores with wasm (README), for the time estimates in the quick pick. */
 const TOKENS_PER_SECOND: Record<string, number> = { tiny: 4500, small: 1000, base: 120 };
 
-async function pickPreset(corpus: CorpusPayload, minutes: number): Promise<string | undefined> {
+async function pickPreset(corpus: CorpusPayload, minutes: number, replacing: boolean): Promise<string | undefined> {
   // ~3.5 bytes per token after BPE on code.
   const corpusTokens = corpus.summary.bytes / 3.5;
   const items = Object.values(PRESETS).map((p) => {
@@ -37,7 +37,7 @@ async function pickPreset(corpus: CorpusPayload, minutes: number): Promise<strin
   items.sort((a, b) => Number(b.picked) - Number(a.picked));
   const choice = await vscode.window.showQuickPick(items, {
     title: `Train on ${formatCorpusSummary(corpus.summary)}`,
-    placeHolder: `Choose a model size (budget: gptLab.trainingMinutes = ${minutes} min)`,
+    placeHolder: `Choose a model size (budget: gptLab.trainingMinutes = ${minutes} min)${replacing ? ' — replaces the current model' : ''}`,
     ignoreFocusOut: true,
   });
   return choice?.label;
@@ -83,7 +83,7 @@ export async function trainOnWorkspace(
   const corpus = await collect();
   if (!corpus) return undefined;
   const minutes = args.minutes ?? config.trainingMinutes();
-  const preset = resume ? (lab.info?.preset ?? 'tiny') : (args.preset ?? (await pickPreset(corpus, minutes)));
+  const preset = resume ? (lab.info?.preset ?? 'tiny') : (args.preset ?? (await pickPreset(corpus, minutes, lab.info !== null)));
   if (!preset) return undefined;
   const cfg = defaultTrainConfig(
     preset,

@@ -1,0 +1,109 @@
+import { strict as assert } from 'node:assert';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import * as vscode from 'vscode';
+import { loadModel } from '../../src/core/model/persist';
+import type { TrainResult } from '../../src/core/train/trainer';
+import type { Lab } from '../../src/host/lab';
+
+async function lab(): Promise<Lab> {
+  const ext = vscode.extensions.getExtension<{ lab: Lab }>('gpt-lab.gpt-lab');
+  assert.ok(ext, 'the extension is installed');
+  const api = await ext.activate();
+  return api.lab;
+}
+
+function train(args: { preset?: string; steps?: number; minutes?: number }, resume = false): Thenable<TrainResult | undefined> {
+  return vscode.commands.executeCommand<TrainResult | undefined>(resume ? 'gptLab.resume' : 'gptLab.train', { preset: 'tiny', ...args });
+}
+
+/** Resolves once the worker has reported `step` training steps. */
+function untilStep(l: Lab, step: number): Promise<void> {
+  return new Promise((resolve) => {
+    const sub = l.worker.onEvent((e) => {
+      if (e.event === 'progress' && e.data.step >= step) {
+        sub.dispose();
+        resolve();
+      }
+    });
+  });
+}
+
+describe('Train on Workspace (real extension host)', function () {
+  this.timeout(5 * 60_000);
+
+  it('trains a tiny model on the fixture workspace to a checkpoint, skipping what a user would not train on', async () => {
+    const l = await lab();
+    await l.deleteModel();
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    delay.enable();
+    const result = await train({ steps: 40 });
+    delay.disable();
+    assert.ok(result, 'training returned a result');
+    assert.equal(result.step, 40);
+    assert.ok(result.valLoss < result.initialValLoss, `val loss ${result.initialValLoss} → ${result.valLoss}`);
+
+    assert.ok(l.info, 'the model is ready');
+    assert.equal(l.info.step, 40);
+    assert.equal(l.training, false);
+    const corpus = l.lastCorpus!;
+    assert.ok(corpus.files >= 5, `${corpus.files} files`);
+    assert.ok(corpus.skipped.binary >= 1, 'the binary file was skipped');
+    assert.ok(corpus.skipped.ignored >= 1, 'the .gitignored folder was skipped');
+
+    const model = await loadModel(l.modelDir);
+    model.model.dispose();
+    assert.equal(model.checkpoint.step, 40);
+
+    // The host's event loop stayed responsive while the worker trained.
+    const p99ms = delay.percentile(99) / 1e6;
+    console.log(`event-loop delay during training: p50 ${(delay.percentile(50) / 1e6).toFixed(1)} ms, p99 ${p99ms.toFixed(1)} ms, max ${(delay.max / 1e6).toFixed(1)} ms`);
+    assert.ok(p99ms < 50, `event-loop p99 delay ${p99ms} ms`);
+  });
+
+  it('stops at a step boundary with a checkpoint, then resumes from it', async () => {
+    const l = await lab();
+    await l.deleteModel();
+    const running = train({ steps: 5000 });
+    await untilStep(l, 8);
+    await vscode.commands.executeCommand('gptLab.stop');
+    const stopped = await running;
+    assert.ok(stopped);
+    assert.equal(stopped.stopped, 'cancelled');
+    assert.ok(stopped.step >= 8 && stopped.step < 5000);
+    assert.equal(l.info?.step, stopped.step);
+
+    const resumed = await train({ steps: stopped.step + 10 }, true);
+    assert.ok(resumed);
+    assert.equal(resumed.step, stopped.step + 10);
+    assert.equal(resumed.stopped, 'budget');
+    assert.equal(l.info?.step, stopped.step + 10);
+  });
+
+  it('survives a killed worker: the extension keeps working, the checkpoint is intact, training resumes', async () => {
+    const l = await lab();
+    await l.deleteModel();
+    const first = await train({ steps: 12 });
+    assert.equal(first?.step, 12);
+
+    const running = train({ steps: 100_000 }, true);
+    await untilStep(l, 15);
+    const pid = l.worker.pid;
+    assert.ok(pid, 'the worker runs in its own process');
+    process.kill(pid, 'SIGKILL');
+    const killed = await running;
+    assert.equal(killed, undefined, 'the run reports failure instead of a result');
+    assert.equal(l.training, false);
+    assert.equal(l.info?.step, 12, 'the last checkpoint is intact');
+
+    const again = await train({ steps: 20 }, true);
+    assert.equal(again?.step, 20, 'a new worker resumes from the checkpoint');
+    assert.notEqual(l.worker.pid, pid);
+  });
+
+  it('opens the training panel as an editor tab', async () => {
+    await lab();
+    await vscode.commands.executeCommand('gptLab.showPanel');
+    const tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs);
+    assert.ok(tabs.some((t) => t.label === 'GPT Lab: Training'), 'the panel is open');
+  });
+});
