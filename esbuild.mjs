@@ -1,7 +1,7 @@
 // Bundles: the extension host (dist/extension.js), the worker process (dist/worker.js, with tfjs and its
 // .wasm files copied beside it) and each webview panel (dist/webview/*.js, for the browser).
 import * as esbuild from 'esbuild';
-import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
 const production = process.argv.includes('--production');
@@ -29,6 +29,8 @@ function copyWasm() {
   for (const f of readdirSync(from).filter((n) => n.endsWith('.wasm'))) copyFileSync(path.join(from, f), path.join('dist', f));
 }
 
+// A fresh folder each build, so no stale bundle or source map ships in the VSIX.
+if (!watch) rmSync('dist', { recursive: true, force: true });
 copyWasm();
 if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();
