@@ -9,7 +9,17 @@ const artifacts = path.join(root, '.artifacts');
 mkdirSync(artifacts, { recursive: true });
 
 /** name → command; each writes its counts to $GPT_LAB_TEST_SUMMARY. */
-const suites = [{ name: 'unit', cmd: ['npx', 'mocha', '--reporter', './test/support/summary-reporter.js'] }];
+const suites = [
+  // plain Node (.mocharc.json: out/test/unit only)
+  { name: 'unit', cmd: ['npx', 'mocha', '--reporter', './test/support/summary-reporter.js'] },
+  // mocha inside a real VS Code extension host (code-server + headless Chromium; .ci/install-code-server.sh)
+  { name: 'integration', cmd: ['node', 'test/integration/runner/code-server.mjs'] },
+  // Playwright driving the VS Code UI (same prerequisites)
+  {
+    name: 'e2e',
+    cmd: ['npx', 'mocha', '--config', '.mocharc.e2e.json', '--reporter', './test/support/summary-reporter.js'],
+  },
+];
 const only = process.argv.slice(2);
 
 let passed = 0;

@@ -27,9 +27,6 @@ describe('activation', () => {
   it('runs in a workspace with the fixture folder open', () => {
     const folders = vscode.workspace.workspaceFolders ?? [];
     assert.equal(folders.length, 1);
-    assert.ok(
-      vscode.workspace.getConfiguration('gptLab').has('preset'),
-      'the gptLab.* settings are contributed',
-    );
+    assert.ok(vscode.workspace.getConfiguration('gptLab').has('preset'), 'the gptLab.* settings are contributed');
   });
 });

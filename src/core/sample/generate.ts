@@ -18,6 +18,8 @@ export interface GenerateOptions extends SamplingParams {
   noCache?: boolean;
   /** Polled between tokens; true ends generation ('cancelled'). */
   shouldStop?: () => boolean;
+  /** Reuse this generator's KV cache (the caller disposes it); otherwise a fresh one is made and disposed. */
+  generator?: Generator;
 }
 
 export interface GenerationStep {
@@ -103,44 +105,55 @@ export class Generator {
   }
 }
 
-export function generate(model: GPT, tokenizer: Tokenizer, prompt: number[], opts: GenerateOptions): GenerateResult {
+/**
+ * The generation loop, one token per iteration: `generate` runs it through, `generateAsync` yields to the event
+ * loop between tokens so a cancel message can arrive (the worker's completions).
+ */
+function* generationLoop(model: GPT, tokenizer: Tokenizer, prompt: number[], opts: GenerateOptions): Iterator<void, GenerateResult> {
   if (prompt.length === 0) prompt = [tokenizer.specials.endOfText];
   const rng = new Rng(opts.seed ?? 0);
-  const gen = new Generator(model);
+  const gen = opts.generator ?? new Generator(model);
   const tokens = prompt.slice();
   const out: number[] = [];
   const steps: GenerationStep[] = [];
-  let stopReason: GenerateResult['stopReason'] = 'limit';
-  let text = '';
+  const result = (stopReason: GenerateResult['stopReason'], text = tokenizer.decodeText(out)): GenerateResult => ({ tokens: out, text, steps, stopReason });
   try {
     for (let i = 0; i < opts.maxTokens; i++) {
-      if (opts.shouldStop?.()) {
-        stopReason = 'cancelled';
-        break;
-      }
+      if (opts.shouldStop?.()) return result('cancelled');
       const logits = gen.next(tokens, opts.noCache);
       const token = pickToken(logits, opts, rng);
       const probs = softmax(logits, opts.temperature);
       steps.push({ token, prob: probs[token], top: opts.topProbs ? topTokens(probs, opts.topProbs) : undefined });
-      if (token === tokenizer.specials.endOfText && opts.stopAtEndOfText !== false) {
-        stopReason = 'end-of-text';
-        break;
-      }
+      if (token === tokenizer.specials.endOfText && opts.stopAtEndOfText !== false) return result('end-of-text');
       tokens.push(token);
       out.push(token);
       if (opts.stop?.length) {
-        text = tokenizer.decodeText(out);
+        const text = tokenizer.decodeText(out);
         const at = firstStop(text, opts.stop);
-        if (at >= 0) {
-          text = text.slice(0, at);
-          stopReason = 'stop';
-          return { tokens: out, text, steps, stopReason };
-        }
+        if (at >= 0) return result('stop', text.slice(0, at));
       }
+      yield;
     }
-    return { tokens: out, text: tokenizer.decodeText(out), steps, stopReason };
+    return result('limit');
   } finally {
-    gen.dispose();
+    if (!opts.generator) gen.dispose();
+  }
+}
+
+export function generate(model: GPT, tokenizer: Tokenizer, prompt: number[], opts: GenerateOptions): GenerateResult {
+  const loop = generationLoop(model, tokenizer, prompt, opts);
+  for (;;) {
+    const r = loop.next();
+    if (r.done) return r.value;
+  }
+}
+
+export async function generateAsync(model: GPT, tokenizer: Tokenizer, prompt: number[], opts: GenerateOptions): Promise<GenerateResult> {
+  const loop = generationLoop(model, tokenizer, prompt, opts);
+  for (;;) {
+    const r = loop.next();
+    if (r.done) return r.value;
+    await new Promise((resolve) => setImmediate(resolve));
   }
 }
 
