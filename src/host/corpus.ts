@@ -11,6 +11,7 @@ import {
   GitignoreLevel,
   isGitignored,
   languageOf,
+  vscodeLanguageIdOf,
   summarizeCorpus,
 } from '../core/corpus';
 import type { CorpusPayload } from '../protocol/worker';
@@ -127,5 +128,6 @@ export async function collectWorkspaceCorpus(token?: vscode.CancellationToken): 
         'Files excluded by .gitignore, files.exclude or gptLab.exclude, binary, minified and generated files are left out.',
     );
   }
-  return { root: folders[0].uri.fsPath, files: files.map(({ path, bytes }) => ({ path, bytes })), summary };
+  const languageIds = [...new Set(files.map((f) => vscodeLanguageIdOf(f.path)))].sort();
+  return { root: folders[0].uri.fsPath, files: files.map(({ path, bytes }) => ({ path, bytes })), summary, languageIds };
 }

@@ -7,11 +7,18 @@ import { disposeLog, log, showLog } from './log';
 import { ModelViewProvider } from './modelView';
 import { LossPanel } from './panels/lossPanel';
 import { createStatusBar } from './statusBar';
+import { registerCompletions } from './completions/register';
+import type { GptLabCompletionProvider } from './completions/provider';
 
 let lab: Lab | undefined;
 
 /** Activation only wires things up: state lives in Lab, behaviour in commands/ and panels/. */
-export async function activate(context: vscode.ExtensionContext): Promise<{ lab: Lab }> {
+export interface GptLabApi {
+  lab: Lab;
+  completions: GptLabCompletionProvider;
+}
+
+export async function activate(context: vscode.ExtensionContext): Promise<GptLabApi> {
   try {
     const l = (lab = new Lab(context));
     const command = (id: string, f: (...args: never[]) => unknown) =>
@@ -24,12 +31,17 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ lab:
         deserializeWebviewPanel: async (panel) => LossPanel.revive(panel, l),
       }),
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (RESTART_SETTINGS.some((s) => e.affectsConfiguration(s)) && !l.training) l.worker.stop();
+        if (RESTART_SETTINGS.some((s) => e.affectsConfiguration(s))) {
+          if (!l.training) l.worker.stop();
+          l.inference.stop();
+        }
       }),
       l.worker.onExit((e) => {
         if (!e.expected && !l.training) log('the worker exited while idle; a new one starts when needed');
       }),
     );
+    const completions = registerCompletions(l);
+    context.subscriptions.push(completions.disposable);
     command('gptLab.train', (args?: TrainArgs) => trainOnWorkspace(l, args));
     command('gptLab.resume', (args?: TrainArgs) => trainOnWorkspace(l, args, true));
     command('gptLab.stop', async () => {
@@ -41,7 +53,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ lab:
     command('gptLab.refresh', () => l.refresh());
     command('gptLab.showLog', () => showLog());
     await l.refresh();
-    return { lab: l };
+    return { lab: l, completions: completions.provider };
   } catch (err) {
     void vscode.window.showErrorMessage(`GPT Lab could not start: ${(err as Error).message}`);
     throw err;
@@ -50,5 +62,6 @@ export async function activate(context: vscode.ExtensionContext): Promise<{ lab:
 
 export function deactivate(): void {
   lab?.worker.stop();
+  lab?.inference.stop();
   disposeLog();
 }

@@ -16,7 +16,10 @@ export type LabState = 'idle' | 'training' | 'stopping';
  * is doing. Views (status bar, tree, panels) listen to `onDidChange`; commands call its methods.
  */
 export class Lab implements vscode.Disposable {
+  /** Trains. */
   readonly worker: WorkerClient;
+  /** Serves completions (and later the inspector panels) from the newest checkpoint, even while training runs. */
+  readonly inference: WorkerClient;
   readonly modelDir: string;
   state: LabState = 'idle';
   info: ModelInfo | null = null;
@@ -36,7 +39,12 @@ export class Lab implements vscode.Disposable {
       () => ({ GPT_LAB_BACKEND: config.backend() }),
       log,
     );
-    this.disposables.push(this.worker, this.changed);
+    this.inference = new WorkerClient(
+      path.join(context.extensionPath, 'dist', 'worker.js'),
+      () => ({ GPT_LAB_BACKEND: config.backend() }),
+      (line) => log(`[inference] ${line}`),
+    );
+    this.disposables.push(this.worker, this.inference, this.changed);
     this.disposables.push(
       this.worker.onEvent((e) => {
         if (e.event === 'progress') this.progress = e.data;

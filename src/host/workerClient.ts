@@ -46,12 +46,25 @@ export class WorkerClient implements vscode.Disposable {
     return this.proc !== undefined;
   }
 
-  request<M extends WorkerMethod>(method: M, params: WorkerRequests[M][0]): Promise<WorkerRequests[M][1]> {
+  /** Sends a request; a cancelled `token` tells the worker to abort it (the promise then settles as the worker says). */
+  request<M extends WorkerMethod>(method: M, params: WorkerRequests[M][0], token?: vscode.CancellationToken): Promise<WorkerRequests[M][1]> {
     const proc = this.ensure();
     const id = this.nextId++;
     const msg: RequestMessage<M> = { kind: 'request', id, method, params };
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+    const onCancel = token?.onCancellationRequested(() => {
+      if (this.proc === proc && proc.connected) proc.send({ kind: 'request', id: this.nextId++, method: 'cancel', params: { id } } satisfies RequestMessage<'cancel'>);
+    });
+    return new Promise<WorkerRequests[M][1]>((resolve, reject) => {
+      this.pending.set(id, {
+        resolve: (v) => {
+          onCancel?.dispose();
+          resolve(v as WorkerRequests[M][1]);
+        },
+        reject: (e) => {
+          onCancel?.dispose();
+          reject(e);
+        },
+      });
       proc.send(msg, (err) => {
         if (err) {
           this.pending.delete(id);

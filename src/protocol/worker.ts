@@ -11,6 +11,8 @@ export interface CorpusPayload {
   root: string;
   files: { path: string; bytes: Uint8Array }[];
   summary: CorpusSummary;
+  /** VS Code language ids of the files (completions are offered in these). */
+  languageIds: string[];
 }
 
 /** host → worker requests: method → [params, result]. */
@@ -21,6 +23,13 @@ export interface WorkerRequests {
   train: [{ corpus: CorpusPayload; config: TrainConfig; modelDir: string; resume: boolean }, TrainResult];
   /** Ask a running training to stop at the next step boundary and save. */
   stop: [Record<string, never>, { stopping: boolean }];
+  /** The raw middle at a cursor, from the newest checkpoint (greedy; one line unless multiline). */
+  complete: [
+    { modelDir: string; prefix: string; suffix: string; maxTokens: number; multiline: boolean },
+    { text: string; tokens: number; stopReason: string; ms: number; step: number; fim: boolean },
+  ];
+  /** Abort the request with this id (a keystroke made a completion stale). */
+  cancel: [{ id: number }, { cancelled: boolean }];
 }
 export type WorkerMethod = keyof WorkerRequests;
 

@@ -13,6 +13,7 @@ import type {
   WorkerRequests,
   WorkerToHost,
 } from '../protocol/worker';
+import { cancel, complete } from './inference';
 import { runTraining, stopTraining } from './training';
 
 function send(msg: WorkerToHost): void {
@@ -23,7 +24,7 @@ export function emit(event: WorkerEvent['event'], data: WorkerEvent['data']): vo
   send({ kind: 'event', event, data } as WorkerEvent);
 }
 
-type Handler<M extends WorkerMethod> = (params: WorkerRequests[M][0]) => Promise<WorkerRequests[M][1]>;
+type Handler<M extends WorkerMethod> = (params: WorkerRequests[M][0], id: number) => Promise<WorkerRequests[M][1]>;
 
 const backendReady = (async () => {
   // Bundled: the .wasm files sit next to this file.
@@ -41,6 +42,11 @@ const handlers: { [M in WorkerMethod]: Handler<M> } = {
     return runTraining(p, emit);
   },
   stop: async () => ({ stopping: stopTraining() }),
+  complete: async (p, id) => {
+    await backendReady;
+    return complete(id, p);
+  },
+  cancel: async (p) => ({ cancelled: cancel(p.id) }),
 };
 
 function isRequest(m: unknown): m is RequestMessage {
@@ -65,7 +71,7 @@ process.on('message', async (raw: unknown) => {
   const msg = raw as HostToWorker;
   try {
     const handler = handlers[msg.method] as Handler<WorkerMethod>;
-    const result = await handler(msg.params as never);
+    const result = await handler(msg.params as never, msg.id);
     send({ kind: 'response', id: msg.id, ok: true, result });
   } catch (err) {
     const code = err instanceof GptLabError ? err.code : 'INTERNAL';

@@ -20,7 +20,7 @@ export async function runTraining(
       config: p.config,
       outDir: p.modelDir,
       resume: p.resume,
-      corpusSummary: { root: p.corpus.root, ...p.corpus.summary },
+      corpusSummary: { root: p.corpus.root, ...p.corpus.summary, languageIds: p.corpus.languageIds },
       hooks: {
         shouldStop: () => stopRequested,
         onLog: (message) => emit('log', { message }),

@@ -131,10 +131,16 @@ async function startCodeServer(o) {
   fs.writeFileSync(path.join(userDataDir, 'User', 'settings.json'), JSON.stringify(quietSettings(o.settings), null, 2));
   if (o.beforeStart) o.beforeStart({ userDataDir, extensionsDir });
 
+  // Its own config file, so a developer's ~/.config/code-server/config.yaml neither applies nor gets created.
+  const configFile = path.join(o.dir, 'code-server.yaml');
+  fs.writeFileSync(configFile, 'auth: none\ncert: false\n');
+
   const port = await freePort();
   fs.mkdirSync(path.dirname(o.logFile), { recursive: true });
   const log = fs.openSync(o.logFile, 'w');
   const args = [
+    '--config',
+    configFile,
     '--auth',
     'none',
     '--bind-addr',

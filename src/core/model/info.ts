@@ -20,7 +20,7 @@ export interface ModelInfo {
   valBpb?: number;
   initialValLoss?: number;
   backend?: string;
-  corpus?: { files: number; bytes: number; languages: { language: string; bytes: number }[] };
+  corpus?: { files: number; bytes: number; languages: { language: string; bytes: number }[]; languageIds: string[] };
 }
 
 /** What Model Info and the GPT Lab view show, without loading weights. */
@@ -36,7 +36,8 @@ export async function readModelInfo(modelDir: string, backend?: string): Promise
   const last = evals[evals.length - 1];
   const trainer = info.trainer as { tokensSeen?: number; elapsedMs?: number; initialValLoss?: number | null };
   const corpus = cfg.corpus as
-    { files?: number; bytes?: number; languages?: { language: string; bytes: number }[] } | undefined;
+    | { files?: number; bytes?: number; languages?: { language: string; bytes: number }[]; languageIds?: string[] }
+    | undefined;
   return {
     modelDir,
     preset: cfg.preset,
@@ -58,6 +59,7 @@ export async function readModelInfo(modelDir: string, backend?: string): Promise
       files: corpus.files ?? 0,
       bytes: corpus.bytes ?? 0,
       languages: (corpus.languages ?? []).slice(0, 5),
+      languageIds: corpus.languageIds ?? [],
     },
   };
 }

@@ -28,6 +28,9 @@ const arg = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slic
 const timeoutMin = Number(arg('timeout-min') ?? process.env.GPT_LAB_INTEGRATION_TIMEOUT_MIN ?? 15);
 const grep = arg('grep') ?? process.env.GPT_LAB_TEST_GREP ?? '';
 
+const WORKBENCH_NOISE =
+  /^(Resolving connection token|Resolved connection token|Creating a socket|Updating additional builtin|\[Service Worker\]|ChatSessionStore|getaddrinfo ENOTFOUND|Started initializing default profile|Completed initializing default profile)/;
+
 function fail(message) {
   console.error(`integration: ${message}`);
   process.exit(1);
@@ -92,9 +95,11 @@ try {
   const exited = new Promise((res, rej) => ((resolveExit = res), (rejectExit = rej)));
   exited.catch(() => {}); // handled by the race below, even when it rejects before the race starts
   // The extension host's console (mocha's reporter, printf-style), forwarded by the workbench.
+  // The workbench's own log lines arrive the same way; the known offline noise goes to the browser log only.
   await page.exposeFunction('codeAutomationLog', (type, args) => {
     const line = util.format(...(Array.isArray(args) ? args : [args]));
-    (type === 'error' ? console.error : console.log)(line);
+    if (WORKBENCH_NOISE.test(line)) appendFileSync(browserLog, `[${type}] ${line}\n`);
+    else (type === 'error' ? console.error : console.log)(line);
   });
   // Called once with the exit code when run() settles (0: resolved, 1: rejected).
   await page.exposeFunction('codeAutomationExit', (code) => resolveExit(code));

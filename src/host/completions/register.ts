@@ -1,0 +1,38 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { Lab } from '../lab';
+import { CompletionFeedback } from './feedback';
+import { GptLabCompletionProvider } from './provider';
+import { completionsConfig } from './settings';
+
+/** The inline completion provider, its commands and its status bar toggle. */
+export function registerCompletions(lab: Lab): { provider: GptLabCompletionProvider; disposable: vscode.Disposable } {
+  const feedback = new CompletionFeedback(path.dirname(lab.modelDir));
+  const provider = new GptLabCompletionProvider(lab, feedback);
+  const toggle = vscode.window.createStatusBarItem('gptLab.completions', vscode.StatusBarAlignment.Right, 100);
+  toggle.name = 'GPT Lab Completions';
+  toggle.command = 'gptLab.toggleCompletions';
+  const render = () => {
+    const on = completionsConfig.enabled();
+    toggle.text = on ? '$(sparkle) GPT Lab' : '$(circle-slash) GPT Lab';
+    toggle.tooltip = on
+      ? `Completions from your workspace model are on${provider.lastLatencyMs !== undefined ? ` (last: ${Math.round(provider.lastLatencyMs)} ms)` : ''}. Click to pause them.`
+      : 'Completions from your workspace model are paused. Click to turn them on.';
+    if (lab.info) toggle.show();
+    else toggle.hide();
+  };
+  render();
+  const disposable = vscode.Disposable.from(
+    toggle,
+    vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, provider),
+    lab.onDidChange(render),
+    vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('gptLab.completions') && render()),
+    vscode.commands.registerCommand('gptLab.toggleCompletions', async () => {
+      await completionsConfig.setEnabled(!completionsConfig.enabled());
+      render();
+    }),
+    vscode.commands.registerCommand('gptLab.triggerCompletion', () => vscode.commands.executeCommand('editor.action.inlineSuggest.trigger')),
+    vscode.commands.registerCommand('gptLab.completionAccepted', (id: unknown) => typeof id === 'number' && feedback.accepted(id)),
+  );
+  return { provider, disposable };
+}

@@ -1,0 +1,65 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { fimPrompt } from '../core/complete';
+import { GptLabError } from '../core/errors';
+import { loadModel, LoadedModel } from '../core/model/persist';
+import { generateAsync, Generator } from '../core/sample';
+import type { WorkerRequests } from '../protocol/worker';
+
+interface Loaded extends LoadedModel {
+  dir: string;
+  stamp: string;
+  /** Trained with fill-in-the-middle: completions can use the text after the cursor. */
+  fim: boolean;
+  generator: Generator;
+}
+
+let current: Loaded | undefined;
+const cancelled = new Set<number>();
+
+/** The newest checkpoint of `dir`, loaded once and reloaded when training saves a new one. */
+async function ensureModel(dir: string): Promise<Loaded> {
+  let stamp: string;
+  try {
+    const st = await fs.stat(path.join(dir, 'state.json'));
+    stamp = `${st.mtimeMs}:${st.size}`;
+  } catch {
+    throw new GptLabError('There is no trained model yet. Run "GPT Lab: Train on Workspace".', 'NO_CHECKPOINT');
+  }
+  if (current && current.dir === dir && current.stamp === stamp) return current;
+  const loaded = await loadModel(dir);
+  disposeModel();
+  const training = (loaded.config.training ?? {}) as { fimRate?: number };
+  current = { ...loaded, dir, stamp, fim: (training.fimRate ?? 0) > 0, generator: new Generator(loaded.model) };
+  return current;
+}
+
+export function disposeModel(): void {
+  current?.generator.dispose();
+  current?.model.dispose();
+  current = undefined;
+}
+
+/** Fill in the middle at a cursor (prefix-only for a model trained without FIM); cancellable between tokens. */
+export async function complete(id: number, p: WorkerRequests['complete'][0]): Promise<WorkerRequests['complete'][1]> {
+  const t0 = performance.now();
+  const m = await ensureModel(p.modelDir);
+  const prompt = fimPrompt(m.tokenizer, p.prefix, p.suffix, { contextLength: m.model.config.contextLength, maxNewTokens: p.maxTokens, fim: m.fim });
+  try {
+    const r = await generateAsync(m.model, m.tokenizer, prompt.ids, {
+      maxTokens: p.maxTokens,
+      temperature: 0,
+      stop: p.multiline ? ['\n\n\n'] : ['\n'],
+      shouldStop: () => cancelled.has(id),
+      generator: m.generator,
+    });
+    return { text: r.text, tokens: r.tokens.length, stopReason: r.stopReason, ms: performance.now() - t0, step: m.checkpoint.step, fim: m.fim };
+  } finally {
+    cancelled.delete(id);
+  }
+}
+
+export function cancel(id: number): boolean {
+  cancelled.add(id);
+  return true;
+}
