@@ -129,5 +129,10 @@ export async function collectWorkspaceCorpus(token?: vscode.CancellationToken): 
     );
   }
   const languageIds = [...new Set(files.map((f) => vscodeLanguageIdOf(f.path)))].sort();
-  return { root: folders[0].uri.fsPath, files: files.map(({ path, bytes }) => ({ path, bytes })), summary, languageIds };
+  return {
+    root: folders[0].uri.fsPath,
+    files: files.map(({ path, bytes }) => ({ path, bytes })),
+    summary,
+    languageIds,
+  };
 }

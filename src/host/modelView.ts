@@ -70,6 +70,15 @@ export class ModelViewProvider implements vscode.TreeDataProvider<Node> {
                 : '—',
             tooltip: 'Loss on held-out files of the workspace: lower is better.',
           },
+          ...(info.completions
+            ? [
+                {
+                  label: 'Completions',
+                  description: `${(info.completions.exactMatch * 100).toFixed(0)}% exact · ${(info.completions.charsSaved * 100).toFixed(0)}% chars saved`,
+                  tooltip: `On ${info.completions.positions} cursor positions in held-out files: how often the suggested rest of the line is exactly right, and the share of characters it would have saved.`,
+                },
+              ]
+            : []),
           { label: 'Backend', description: this.lab.backend ?? 'chosen when the worker starts' },
           { label: 'Saved', description: new Date(info.savedAt).toLocaleString() },
         ],

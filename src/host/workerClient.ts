@@ -47,12 +47,22 @@ export class WorkerClient implements vscode.Disposable {
   }
 
   /** Sends a request; a cancelled `token` tells the worker to abort it (the promise then settles as the worker says). */
-  request<M extends WorkerMethod>(method: M, params: WorkerRequests[M][0], token?: vscode.CancellationToken): Promise<WorkerRequests[M][1]> {
+  request<M extends WorkerMethod>(
+    method: M,
+    params: WorkerRequests[M][0],
+    token?: vscode.CancellationToken,
+  ): Promise<WorkerRequests[M][1]> {
     const proc = this.ensure();
     const id = this.nextId++;
     const msg: RequestMessage<M> = { kind: 'request', id, method, params };
     const onCancel = token?.onCancellationRequested(() => {
-      if (this.proc === proc && proc.connected) proc.send({ kind: 'request', id: this.nextId++, method: 'cancel', params: { id } } satisfies RequestMessage<'cancel'>);
+      if (this.proc === proc && proc.connected)
+        proc.send({
+          kind: 'request',
+          id: this.nextId++,
+          method: 'cancel',
+          params: { id },
+        } satisfies RequestMessage<'cancel'>);
     });
     return new Promise<WorkerRequests[M][1]>((resolve, reject) => {
       this.pending.set(id, {

@@ -44,16 +44,29 @@ export function disposeModel(): void {
 export async function complete(id: number, p: WorkerRequests['complete'][0]): Promise<WorkerRequests['complete'][1]> {
   const t0 = performance.now();
   const m = await ensureModel(p.modelDir);
-  const prompt = fimPrompt(m.tokenizer, p.prefix, p.suffix, { contextLength: m.model.config.contextLength, maxNewTokens: p.maxTokens, fim: m.fim });
+  // At most half the context for new tokens: the rest holds the text around the cursor.
+  const maxTokens = Math.max(1, Math.min(p.maxTokens, Math.floor(m.model.config.contextLength / 2)));
+  const prompt = fimPrompt(m.tokenizer, p.prefix, p.suffix, {
+    contextLength: m.model.config.contextLength,
+    maxNewTokens: maxTokens,
+    fim: m.fim,
+  });
   try {
     const r = await generateAsync(m.model, m.tokenizer, prompt.ids, {
-      maxTokens: p.maxTokens,
+      maxTokens,
       temperature: 0,
       stop: p.multiline ? ['\n\n\n'] : ['\n'],
       shouldStop: () => cancelled.has(id),
       generator: m.generator,
     });
-    return { text: r.text, tokens: r.tokens.length, stopReason: r.stopReason, ms: performance.now() - t0, step: m.checkpoint.step, fim: m.fim };
+    return {
+      text: r.text,
+      tokens: r.tokens.length,
+      stopReason: r.stopReason,
+      ms: performance.now() - t0,
+      step: m.checkpoint.step,
+      fim: m.fim,
+    };
   } finally {
     cancelled.delete(id);
   }

@@ -1,5 +1,6 @@
 import { pretrain, TrainResult } from '../core/train/trainer';
 import { GptLabError } from '../core/errors';
+import { evaluateModelCompletions } from './completionEval';
 import type { WorkerEvent, WorkerRequests } from '../protocol/worker';
 
 let running = false;
@@ -15,7 +16,7 @@ export async function runTraining(
   stopRequested = false;
   let lastProgress = 0;
   try {
-    return await pretrain({
+    const result = await pretrain({
       files: p.corpus.files,
       config: p.config,
       outDir: p.modelDir,
@@ -36,6 +37,16 @@ export async function runTraining(
         },
       },
     });
+    emit('log', { message: 'evaluating completions on held-out files…' });
+    try {
+      const ev = await evaluateModelCompletions(p.modelDir, p.corpus.files);
+      emit('log', {
+        message: `completions: ${(ev.exactMatch * 100).toFixed(1)}% exact rest-of-line, ${(ev.charsSaved * 100).toFixed(1)}% of characters saved (${ev.positions} positions)`,
+      });
+    } catch (err) {
+      emit('log', { message: `completion evaluation failed: ${(err as Error).message}` });
+    }
+    return result;
   } finally {
     running = false;
   }

@@ -12,8 +12,14 @@ async function lab(): Promise<Lab> {
   return api.lab;
 }
 
-function train(args: { preset?: string; steps?: number; minutes?: number }, resume = false): Thenable<TrainResult | undefined> {
-  return vscode.commands.executeCommand<TrainResult | undefined>(resume ? 'gptLab.resume' : 'gptLab.train', { preset: 'tiny', ...args });
+function train(
+  args: { preset?: string; steps?: number; minutes?: number },
+  resume = false,
+): Thenable<TrainResult | undefined> {
+  return vscode.commands.executeCommand<TrainResult | undefined>(resume ? 'gptLab.resume' : 'gptLab.train', {
+    preset: 'tiny',
+    ...args,
+  });
 }
 
 /** Resolves once the worker has reported `step` training steps. */
@@ -56,7 +62,9 @@ describe('Train on Workspace (real extension host)', function () {
 
     // The host's event loop stayed responsive while the worker trained.
     const p99ms = delay.percentile(99) / 1e6;
-    console.log(`event-loop delay during training: p50 ${(delay.percentile(50) / 1e6).toFixed(1)} ms, p99 ${p99ms.toFixed(1)} ms, max ${(delay.max / 1e6).toFixed(1)} ms`);
+    console.log(
+      `event-loop delay during training: p50 ${(delay.percentile(50) / 1e6).toFixed(1)} ms, p99 ${p99ms.toFixed(1)} ms, max ${(delay.max / 1e6).toFixed(1)} ms`,
+    );
     assert.ok(p99ms < 50, `event-loop p99 delay ${p99ms} ms`);
   });
 
@@ -104,6 +112,9 @@ describe('Train on Workspace (real extension host)', function () {
     await lab();
     await vscode.commands.executeCommand('gptLab.showPanel');
     const tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs);
-    assert.ok(tabs.some((t) => t.label === 'GPT Lab: Training'), 'the panel is open');
+    assert.ok(
+      tabs.some((t) => t.label === 'GPT Lab: Training'),
+      'the panel is open',
+    );
   });
 });

@@ -160,16 +160,14 @@ async function startCodeServer(o) {
   let exited = null;
   proc.on('exit', (code, signal) => (exited = { code, signal }));
 
+  // TERM the whole group (server, extension host, the extension's worker...), KILL what is left after 5 s, and
+  // return once the group is empty (or after 5 s more).
   const stop = async () => {
-    if (exited) return;
-    const gone = new Promise((r) => proc.once('exit', r));
+    if (!groupAlive(proc.pid)) return;
     killGroup(proc.pid, 'SIGTERM');
-    if (await Promise.race([gone.then(() => true), sleep(5000).then(() => false)])) {
-      killGroup(proc.pid, 'SIGKILL'); // children that outlived the server (the worker, ...)
-      return;
-    }
+    for (let t = 0; t < 50 && !exited; t++) await sleep(100);
     killGroup(proc.pid, 'SIGKILL');
-    await Promise.race([gone, sleep(2000)]);
+    for (let t = 0; t < 50 && groupAlive(proc.pid); t++) await sleep(100);
   };
   // Never leave a server behind, even when the caller dies first.
   const onExit = () => killGroup(proc.pid, 'SIGKILL');
@@ -188,6 +186,15 @@ async function startCodeServer(o) {
     await sleep(200);
   }
   return { url, port, pid: proc.pid, userDataDir, extensionsDir, process: proc, stop };
+}
+
+function groupAlive(pid) {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function killGroup(pid, signal) {

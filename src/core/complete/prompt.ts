@@ -51,8 +51,8 @@ export function fimPrompt(tok: Tokenizer, prefix: string, suffix: string, opts: 
 }
 
 /**
- * A token's text is at most 64 bytes (MAX_PRETOKEN_BYTES), and a re-cut text only tokenizes differently in its
- * first (or last) pre-token, so a window with this many spare tokens agrees with the full encoding where kept.
+ * Text cut at a window edge only tokenizes differently in the pre-token at that edge (a token is at most 64
+ * bytes), so with this many spare tokens the kept ones match the full encoding — barring one over-long run.
  */
 const SPARE_TOKENS = 64;
 

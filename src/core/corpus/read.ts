@@ -22,7 +22,6 @@ import {
   type SkipCategory,
 } from './types';
 
-
 /** Version-control metadata: never content, so skipped whatever `exclude` says, and not counted. */
 const VCS_DIRS = new Set(['.git', '.hg', '.svn']);
 /** Files read concurrently; enough to hide disk latency without holding many fds. */

@@ -1,3 +1,5 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
 import { checkpointExists, loadCheckpointConfig, readHistory } from '../checkpoint';
 import { parameterCount } from './config';
 import type { ModelFolderConfig } from './persist';
@@ -20,6 +22,8 @@ export interface ModelInfo {
   valBpb?: number;
   initialValLoss?: number;
   backend?: string;
+  /** Held-out completion quality, measured after training (completion-eval.json). */
+  completions?: { positions: number; exactMatch: number; charsSaved: number; shown: number };
   corpus?: { files: number; bytes: number; languages: { language: string; bytes: number }[]; languageIds: string[] };
 }
 
@@ -39,6 +43,7 @@ export async function readModelInfo(modelDir: string, backend?: string): Promise
     | { files?: number; bytes?: number; languages?: { language: string; bytes: number }[]; languageIds?: string[] }
     | undefined;
   return {
+    completions: await readCompletionEval(modelDir),
     modelDir,
     preset: cfg.preset,
     parameters: parameterCount(m),
@@ -62,4 +67,16 @@ export async function readModelInfo(modelDir: string, backend?: string): Promise
       languageIds: corpus.languageIds ?? [],
     },
   };
+}
+
+async function readCompletionEval(modelDir: string): Promise<ModelInfo['completions']> {
+  try {
+    const j = JSON.parse(await fs.readFile(path.join(modelDir, 'completion-eval.json'), 'utf8'));
+    const ok = ['positions', 'exactMatch', 'charsSaved', 'shown'].every((k) => typeof j[k] === 'number');
+    return ok
+      ? { positions: j.positions, exactMatch: j.exactMatch, charsSaved: j.charsSaved, shown: j.shown }
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }

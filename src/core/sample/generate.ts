@@ -109,14 +109,24 @@ export class Generator {
  * The generation loop, one token per iteration: `generate` runs it through, `generateAsync` yields to the event
  * loop between tokens so a cancel message can arrive (the worker's completions).
  */
-function* generationLoop(model: GPT, tokenizer: Tokenizer, prompt: number[], opts: GenerateOptions): Iterator<void, GenerateResult> {
+function* generationLoop(
+  model: GPT,
+  tokenizer: Tokenizer,
+  prompt: number[],
+  opts: GenerateOptions,
+): Iterator<void, GenerateResult> {
   if (prompt.length === 0) prompt = [tokenizer.specials.endOfText];
   const rng = new Rng(opts.seed ?? 0);
   const gen = opts.generator ?? new Generator(model);
   const tokens = prompt.slice();
   const out: number[] = [];
   const steps: GenerationStep[] = [];
-  const result = (stopReason: GenerateResult['stopReason'], text = tokenizer.decodeText(out)): GenerateResult => ({ tokens: out, text, steps, stopReason });
+  const result = (stopReason: GenerateResult['stopReason'], text = tokenizer.decodeText(out)): GenerateResult => ({
+    tokens: out,
+    text,
+    steps,
+    stopReason,
+  });
   try {
     for (let i = 0; i < opts.maxTokens; i++) {
       if (opts.shouldStop?.()) return result('cancelled');
@@ -148,7 +158,12 @@ export function generate(model: GPT, tokenizer: Tokenizer, prompt: number[], opt
   }
 }
 
-export async function generateAsync(model: GPT, tokenizer: Tokenizer, prompt: number[], opts: GenerateOptions): Promise<GenerateResult> {
+export async function generateAsync(
+  model: GPT,
+  tokenizer: Tokenizer,
+  prompt: number[],
+  opts: GenerateOptions,
+): Promise<GenerateResult> {
   const loop = generationLoop(model, tokenizer, prompt, opts);
   for (;;) {
     const r = loop.next();

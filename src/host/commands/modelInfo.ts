@@ -4,6 +4,8 @@ import { compact, duration, megabytes } from '../format';
 import type { Lab } from '../lab';
 
 /** Model Info as a Markdown page, with the user's model beside a frontier model for a sense of scale. */
+const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+
 export function modelInfoMarkdown(i: ModelInfo, backend?: string): string {
   const langs = i.corpus?.languages.map((l) => `${l.language} ${megabytes(l.bytes)}`).join(', ') ?? '—';
   const val =
@@ -19,6 +21,7 @@ export function modelInfoMarkdown(i: ModelInfo, backend?: string): string {
 | Vocabulary | ${i.vocab} BPE tokens |
 | Training | ${i.step} steps, ${compact(i.tokensSeen)} tokens seen, ${duration(i.trainingMs)} |
 | Validation loss (lower is better) | ${val}${initial} |
+| Completions on held-out files | ${i.completions ? `${pct(i.completions.exactMatch)} of suggestions equal the real rest of the line; ${pct(i.completions.charsSaved)} of characters saved (${i.completions.positions} cursor positions)` : 'not measured yet'} |
 | Corpus | ${i.corpus ? `${i.corpus.files} files, ${megabytes(i.corpus.bytes)}: ${langs}` : '—'} |
 | Backend | ${backend ?? 'chosen when the worker starts'} |
 | Saved | ${new Date(i.savedAt).toLocaleString()} in \`${i.modelDir}\` |

@@ -83,7 +83,9 @@ export async function trainOnWorkspace(
   const corpus = await collect();
   if (!corpus) return undefined;
   const minutes = args.minutes ?? config.trainingMinutes();
-  const preset = resume ? (lab.info?.preset ?? 'tiny') : (args.preset ?? (await pickPreset(corpus, minutes, lab.info !== null)));
+  const preset = resume
+    ? (lab.info?.preset ?? 'tiny')
+    : (args.preset ?? (await pickPreset(corpus, minutes, lab.info !== null)));
   if (!preset) return undefined;
   const cfg = defaultTrainConfig(
     preset,

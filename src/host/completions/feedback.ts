@@ -45,7 +45,14 @@ export class CompletionFeedback {
   }
 
   private async write(c: ShownCompletion, accepted: boolean): Promise<void> {
-    const record = { prompt: c.prompt, completion: c.completion, accepted, language: c.languageId, modelStep: c.modelStep, time: new Date().toISOString() };
+    const record = {
+      prompt: c.prompt,
+      completion: c.completion,
+      accepted,
+      language: c.languageId,
+      modelStep: c.modelStep,
+      time: new Date().toISOString(),
+    };
     try {
       await appendLineSafe(this.file, JSON.stringify(record));
     } catch {

@@ -66,15 +66,25 @@ export class GptLabCompletionProvider implements vscode.InlineCompletionItemProv
     const trimContext = {
       linePrefix: line.slice(0, pos.character),
       lineSuffix: line.slice(pos.character),
-      previousLines: Array.from({ length: Math.min(CONTEXT_LINES, pos.line) }, (_, i) => doc.lineAt(pos.line - Math.min(CONTEXT_LINES, pos.line) + i).text),
-      nextLines: Array.from({ length: Math.min(CONTEXT_LINES, doc.lineCount - pos.line - 1) }, (_, i) => doc.lineAt(pos.line + 1 + i).text),
+      previousLines: Array.from(
+        { length: Math.min(CONTEXT_LINES, pos.line) },
+        (_, i) => doc.lineAt(pos.line - Math.min(CONTEXT_LINES, pos.line) + i).text,
+      ),
+      nextLines: Array.from(
+        { length: Math.min(CONTEXT_LINES, doc.lineCount - pos.line - 1) },
+        (_, i) => doc.lineAt(pos.line + 1 + i).text,
+      ),
       multiline: false,
     };
     trimContext.multiline = wantsMultiline(trimContext.linePrefix, trimContext.previousLines);
 
     let text = this.cache.get(prefix, suffix) ?? this.cache.reuse(prefix, suffix);
     if (text === undefined) {
-      if (ctx.triggerKind === vscode.InlineCompletionTriggerKind.Automatic && !(await sleep(completionsConfig.debounceMs(), token))) return [];
+      if (
+        ctx.triggerKind === vscode.InlineCompletionTriggerKind.Automatic &&
+        !(await sleep(completionsConfig.debounceMs(), token))
+      )
+        return [];
       const maxTokens = completionsConfig.maxTokens() * (trimContext.multiline ? 4 : 1);
       try {
         const r = await this.lab.inference.request(
@@ -86,7 +96,8 @@ export class GptLabCompletionProvider implements vscode.InlineCompletionItemProv
         text = trimCompletion(r.text, trimContext);
         this.cache.set(prefix, suffix, text);
       } catch (err) {
-        if (!(err instanceof WorkerError && err.code === 'NO_CHECKPOINT')) log(`completion failed: ${(err as Error).message}`);
+        if (!(err instanceof WorkerError && err.code === 'NO_CHECKPOINT'))
+          log(`completion failed: ${(err as Error).message}`);
         return [];
       }
     }
@@ -94,7 +105,11 @@ export class GptLabCompletionProvider implements vscode.InlineCompletionItemProv
 
     if (ctx.selectedCompletionInfo) {
       const sel = ctx.selectedCompletionInfo;
-      const extended = extendsSelectedItem(text, { text: sel.text, replaceStartInLine: sel.range.start.character }, trimContext.linePrefix);
+      const extended = extendsSelectedItem(
+        text,
+        { text: sel.text, replaceStartInLine: sel.range.start.character },
+        trimContext.linePrefix,
+      );
       if (extended === undefined) return [];
       text = extended;
     }

@@ -31,8 +31,13 @@ export function registerCompletions(lab: Lab): { provider: GptLabCompletionProvi
       await completionsConfig.setEnabled(!completionsConfig.enabled());
       render();
     }),
-    vscode.commands.registerCommand('gptLab.triggerCompletion', () => vscode.commands.executeCommand('editor.action.inlineSuggest.trigger')),
-    vscode.commands.registerCommand('gptLab.completionAccepted', (id: unknown) => typeof id === 'number' && feedback.accepted(id)),
+    vscode.commands.registerCommand('gptLab.triggerCompletion', () =>
+      vscode.commands.executeCommand('editor.action.inlineSuggest.trigger'),
+    ),
+    vscode.commands.registerCommand(
+      'gptLab.completionAccepted',
+      (id: unknown) => typeof id === 'number' && feedback.accepted(id),
+    ),
   );
   return { provider, disposable };
 }
