@@ -1,0 +1,94 @@
+import { strict as assert } from 'node:assert';
+import * as vscode from 'vscode';
+import type { GptLabApi } from '../../src/host/extension';
+
+async function api(): Promise<GptLabApi> {
+  const ext = vscode.extensions.getExtension<GptLabApi>('gpt-lab.gpt-lab');
+  assert.ok(ext);
+  return ext.activate();
+}
+
+async function openScratch(name: string, text: string): Promise<vscode.TextDocument> {
+  const folder = vscode.workspace.workspaceFolders![0].uri;
+  const uri = vscode.Uri.joinPath(folder, 'src', name);
+  await vscode.workspace.fs.writeFile(uri, new TextEncoder().encode(text));
+  return vscode.workspace.openTextDocument(uri);
+}
+
+const invoke: vscode.InlineCompletionContext = { triggerKind: vscode.InlineCompletionTriggerKind.Invoke, selectedCompletionInfo: undefined };
+
+describe('Inline completions from the workspace model (real extension host)', function () {
+  this.timeout(5 * 60_000);
+
+  before(async () => {
+    const { lab } = await api();
+    if (!lab.info || lab.info.step < 150) {
+      const r = await vscode.commands.executeCommand('gptLab.train', { preset: 'tiny', steps: 150 });
+      assert.ok(r, 'trained a model for the completion tests');
+    }
+  });
+
+  it('suggests the repeated pattern of the repository at the cursor, as one trimmed line', async () => {
+    const { completions } = await api();
+    const doc = await openScratch('greet2.ts', "export function greet2(): void {\n    console.\n}\n");
+    const items = await completions.provideInlineCompletionItems(doc, new vscode.Position(1, 12), invoke, new vscode.CancellationTokenSource().token);
+    assert.equal(items.length, 1, 'one suggestion');
+    const text = String(items[0].insertText);
+    console.log(`suggestion: ${JSON.stringify(text)} in ${Math.round(completions.lastLatencyMs ?? -1)} ms`);
+    assert.match(text, /^log\('hello/);
+    assert.ok(!text.includes('\n'), 'single line');
+  });
+
+  it('offers nothing where the model has no model languages or completions are paused', async () => {
+    const { completions } = await api();
+    const doc = await openScratch('notes.rs', 'fn main() {\n    \n}\n');
+    assert.equal(completions.enabledFor('rust'), false, 'rust is not in the training corpus');
+    const none = await completions.provideInlineCompletionItems(doc, new vscode.Position(1, 4), invoke, new vscode.CancellationTokenSource().token);
+    assert.deepEqual(none, []);
+    await vscode.commands.executeCommand('gptLab.toggleCompletions');
+    try {
+      assert.equal(completions.enabledFor('typescript'), false);
+    } finally {
+      await vscode.commands.executeCommand('gptLab.toggleCompletions');
+    }
+    assert.equal(completions.enabledFor('typescript'), true);
+  });
+
+  it('aborts a cancelled request in the worker, not only in the host', async () => {
+    const { lab } = await api();
+    const source = new vscode.CancellationTokenSource();
+    const pending = lab.inference.request(
+      'complete',
+      { modelDir: lab.modelDir, prefix: 'export function ', suffix: '', maxTokens: 32, multiline: true },
+      source.token,
+    );
+    source.cancel();
+    const r = await pending;
+    assert.equal(r.stopReason, 'cancelled', 'the worker stopped generating');
+    assert.ok(r.tokens < 32);
+  });
+
+  it('reuses the suggestion while the user types what it predicted', async () => {
+    const { completions } = await api();
+    const doc = await openScratch('greet3.ts', "export function greet3(): void {\n    console.\n}\n");
+    const token = new vscode.CancellationTokenSource().token;
+    const first = String((await completions.provideInlineCompletionItems(doc, new vscode.Position(1, 12), invoke, token))[0].insertText);
+    const edit = new vscode.WorkspaceEdit();
+    edit.insert(doc.uri, new vscode.Position(1, 12), first.slice(0, 3));
+    await vscode.workspace.applyEdit(edit);
+    const { lab } = await api();
+    const request = lab.inference.request.bind(lab.inference);
+    let requests = 0;
+    lab.inference.request = ((...args: Parameters<typeof request>) => {
+      requests++;
+      return request(...args);
+    }) as typeof request;
+    try {
+      const second = await completions.provideInlineCompletionItems(doc, new vscode.Position(1, 15), invoke, token);
+      assert.equal(String(second[0].insertText), first.slice(3));
+      assert.equal(requests, 0, 'served from the cache, without asking the worker');
+    } finally {
+      lab.inference.request = request;
+    }
+  });
+});
