@@ -9,7 +9,15 @@ const watch = process.argv.includes('--watch');
 const common = { bundle: true, sourcemap: !production, minify: production, logLevel: 'warning' };
 
 const builds = [
-  { ...common, entryPoints: ['src/host/extension.ts'], outfile: 'dist/extension.js', platform: 'node', format: 'cjs', target: 'node20', external: ['vscode'] },
+  {
+    ...common,
+    entryPoints: ['src/host/extension.ts'],
+    outfile: 'dist/extension.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['vscode'],
+  },
   {
     ...common,
     entryPoints: ['src/worker/main.ts'],
@@ -20,13 +28,21 @@ const builds = [
     // Optional native accelerators are loaded at run time only if installed.
     external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'],
   },
-  { ...common, entryPoints: ['webview/loss/main.ts'], outfile: 'dist/webview/loss.js', platform: 'browser', format: 'iife', target: 'es2022' },
+  {
+    ...common,
+    entryPoints: ['webview/loss/main.ts'],
+    outfile: 'dist/webview/loss.js',
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+  },
 ];
 
 function copyWasm() {
   const from = 'node_modules/@tensorflow/tfjs-backend-wasm/dist';
   mkdirSync('dist', { recursive: true });
-  for (const f of readdirSync(from).filter((n) => n.endsWith('.wasm'))) copyFileSync(path.join(from, f), path.join('dist', f));
+  for (const f of readdirSync(from).filter((n) => n.endsWith('.wasm')))
+    copyFileSync(path.join(from, f), path.join('dist', f));
 }
 
 // A fresh folder each build, so no stale bundle or source map ships in the VSIX.

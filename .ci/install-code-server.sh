@@ -42,7 +42,12 @@ else
 fi
 
 # --- code-server -----------------------------------------------------------------------------------------
-works() { [[ -f "$DIR/.installed" && -x "$BIN" ]] && "$BIN" --version 2>/dev/null | grep -q "^$CODE_SERVER_VERSION "; }
+# (an empty --config: otherwise code-server writes a default ~/.config/code-server/config.yaml)
+works() {
+  [[ -f "$DIR/.installed" && -x "$BIN" ]] || return 1
+  : >"$DIR/empty-config.yaml"
+  "$BIN" --config "$DIR/empty-config.yaml" --version 2>/dev/null | grep -q "^$CODE_SERVER_VERSION "
+}
 if works; then
   log "code-server $CODE_SERVER_VERSION already installed: $BIN"
   exit 0

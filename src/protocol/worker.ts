@@ -4,6 +4,7 @@
  * Only plain data and typed arrays cross: the process channel uses structured clone ("advanced" serialization).
  */
 import type { CorpusSummary } from '../core/corpus';
+import type { AttentionData, StepData } from './inspect';
 import type { TrainConfig } from '../core/train/config';
 import type { EvalResult, TrainProgress, TrainResult } from '../core/train/trainer';
 
@@ -28,6 +29,10 @@ export interface WorkerRequests {
     { modelDir: string; prefix: string; suffix: string; maxTokens: number; multiline: boolean },
     { text: string; tokens: number; stopReason: string; ms: number; step: number; fim: boolean },
   ];
+  /** Attention of every layer and head over a text (the attention inspector). */
+  inspect: [{ modelDir: string; text: string }, AttentionData];
+  /** The next-token distribution and logit lens after a prompt given as text or token ids (the stepper). */
+  step: [{ modelDir: string; text?: string; ids?: number[] }, StepData];
   /** Abort the request with this id (a keystroke made a completion stale). */
   cancel: [{ id: number }, { cancelled: boolean }];
 }

@@ -5,6 +5,7 @@ import { GptLabError } from '../core/errors';
 import { loadModel, LoadedModel } from '../core/model/persist';
 import { generateAsync, Generator } from '../core/sample';
 import type { WorkerRequests } from '../protocol/worker';
+import { attentionOf, stepOf } from './inspect';
 
 interface Loaded extends LoadedModel {
   dir: string;
@@ -75,4 +76,14 @@ export async function complete(id: number, p: WorkerRequests['complete'][0]): Pr
 export function cancel(id: number): boolean {
   cancelled.add(id);
   return true;
+}
+
+export async function inspect(p: WorkerRequests['inspect'][0]): Promise<WorkerRequests['inspect'][1]> {
+  const m = await ensureModel(p.modelDir);
+  return attentionOf(m.model, m.tokenizer, p.text);
+}
+
+export async function step(p: WorkerRequests['step'][0]): Promise<WorkerRequests['step'][1]> {
+  const m = await ensureModel(p.modelDir);
+  return stepOf(m.model, m.tokenizer, p.ids ?? m.tokenizer.encode(p.text ?? ''));
 }

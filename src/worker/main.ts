@@ -13,7 +13,7 @@ import type {
   WorkerRequests,
   WorkerToHost,
 } from '../protocol/worker';
-import { cancel, complete } from './inference';
+import { cancel, complete, inspect, step } from './inference';
 import { runTraining, stopTraining } from './training';
 
 function send(msg: WorkerToHost): void {
@@ -47,6 +47,14 @@ const handlers: { [M in WorkerMethod]: Handler<M> } = {
     return complete(id, p);
   },
   cancel: async (p) => ({ cancelled: cancel(p.id) }),
+  inspect: async (p) => {
+    await backendReady;
+    return inspect(p);
+  },
+  step: async (p) => {
+    await backendReady;
+    return step(p);
+  },
 };
 
 function isRequest(m: unknown): m is RequestMessage {

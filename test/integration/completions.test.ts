@@ -15,7 +15,10 @@ async function openScratch(name: string, text: string): Promise<vscode.TextDocum
   return vscode.workspace.openTextDocument(uri);
 }
 
-const invoke: vscode.InlineCompletionContext = { triggerKind: vscode.InlineCompletionTriggerKind.Invoke, selectedCompletionInfo: undefined };
+const invoke: vscode.InlineCompletionContext = {
+  triggerKind: vscode.InlineCompletionTriggerKind.Invoke,
+  selectedCompletionInfo: undefined,
+};
 
 describe('Inline completions from the workspace model (real extension host)', function () {
   this.timeout(5 * 60_000);
@@ -30,8 +33,13 @@ describe('Inline completions from the workspace model (real extension host)', fu
 
   it('suggests the repeated pattern of the repository at the cursor, as one trimmed line', async () => {
     const { completions } = await api();
-    const doc = await openScratch('greet2.ts', "export function greet2(): void {\n    console.\n}\n");
-    const items = await completions.provideInlineCompletionItems(doc, new vscode.Position(1, 12), invoke, new vscode.CancellationTokenSource().token);
+    const doc = await openScratch('greet2.ts', 'export function greet2(): void {\n    console.\n}\n');
+    const items = await completions.provideInlineCompletionItems(
+      doc,
+      new vscode.Position(1, 12),
+      invoke,
+      new vscode.CancellationTokenSource().token,
+    );
     assert.equal(items.length, 1, 'one suggestion');
     const text = String(items[0].insertText);
     console.log(`suggestion: ${JSON.stringify(text)} in ${Math.round(completions.lastLatencyMs ?? -1)} ms`);
@@ -43,7 +51,12 @@ describe('Inline completions from the workspace model (real extension host)', fu
     const { completions } = await api();
     const doc = await openScratch('notes.rs', 'fn main() {\n    \n}\n');
     assert.equal(completions.enabledFor('rust'), false, 'rust is not in the training corpus');
-    const none = await completions.provideInlineCompletionItems(doc, new vscode.Position(1, 4), invoke, new vscode.CancellationTokenSource().token);
+    const none = await completions.provideInlineCompletionItems(
+      doc,
+      new vscode.Position(1, 4),
+      invoke,
+      new vscode.CancellationTokenSource().token,
+    );
     assert.deepEqual(none, []);
     await vscode.commands.executeCommand('gptLab.toggleCompletions');
     try {
@@ -70,9 +83,11 @@ describe('Inline completions from the workspace model (real extension host)', fu
 
   it('reuses the suggestion while the user types what it predicted', async () => {
     const { completions } = await api();
-    const doc = await openScratch('greet3.ts', "export function greet3(): void {\n    console.\n}\n");
+    const doc = await openScratch('greet3.ts', 'export function greet3(): void {\n    console.\n}\n');
     const token = new vscode.CancellationTokenSource().token;
-    const first = String((await completions.provideInlineCompletionItems(doc, new vscode.Position(1, 12), invoke, token))[0].insertText);
+    const first = String(
+      (await completions.provideInlineCompletionItems(doc, new vscode.Position(1, 12), invoke, token))[0].insertText,
+    );
     const edit = new vscode.WorkspaceEdit();
     edit.insert(doc.uri, new vscode.Position(1, 12), first.slice(0, 3));
     await vscode.workspace.applyEdit(edit);

@@ -1,0 +1,65 @@
+/**
+ * Attention inspector and generation stepper: what the worker computes and what the panels receive.
+ * Attention travels as one Float32Array, never as nested JSON.
+ */
+
+/** The BPE tokens of a text, with where each sits in it (for editor decorations). */
+export interface TokenStrip {
+  ids: number[];
+  /** Human-readable token text, whitespace made visible (·, →, ↵). */
+  display: string[];
+  /** Each token's [start, end) in UTF-16 code units of the inspected text. */
+  offsets: [number, number][];
+}
+
+export interface AttentionData {
+  tokens: TokenStrip;
+  layers: number;
+  heads: number;
+  /** T = tokens.ids.length. */
+  /** Softmaxed weights, row-major [layer][head][query][key], length layers·heads·T·T; zero above the diagonal. */
+  weights: Float32Array;
+}
+
+export interface TokenChoice {
+  token: number;
+  display: string;
+  logit: number;
+}
+
+export interface StepData {
+  tokens: TokenStrip;
+  /** Every next-token logit [V]: the panel computes exact probabilities at any temperature, top-k and top-p. */
+  logits: Float32Array;
+  /** The most likely next tokens by raw logit, best first (up to 50), with their text. */
+  candidates: TokenChoice[];
+  /** Logit lens: for each layer (after its block, through the final LayerNorm and head), its top guesses. */
+  lens: { layer: number; top: { display: string; prob: number }[] }[];
+  /** Positions the model can see; the prompt was cut on the left to fit. */
+  contextLength: number;
+}
+
+/** host → inspector webview */
+export type InspectorInbound =
+  | { type: 'attention'; data: AttentionData; source: string }
+  | { type: 'focus'; token: number }
+  | { type: 'error'; message: string };
+
+/** inspector webview → host */
+export type InspectorOutbound =
+  | { type: 'ready' }
+  /** The user hovers or selects a token (-1: none): the editor tints what it attends to. */
+  | { type: 'hover'; token: number; layer: number; head: number | 'mean' }
+  | { type: 'export'; format: 'svg' | 'png'; data: string };
+
+/** host → stepper webview */
+export type StepperInbound = { type: 'step'; data: StepData } | { type: 'busy' } | { type: 'error'; message: string };
+
+/** stepper webview → host */
+export type StepperOutbound =
+  | { type: 'ready' }
+  /** Append this token to the prompt and compute the next step. */
+  | { type: 'choose'; token: number }
+  /** Drop the last appended token. */
+  | { type: 'undo' }
+  | { type: 'reset' };

@@ -1,0 +1,77 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { GPT } from '../core/model/gpt';
+import { softmax, topTokens } from '../core/sample';
+import type { Tokenizer } from '../core/tokenizer';
+import type { AttentionData, StepData, TokenStrip } from '../protocol/inspect';
+
+/** Tokens of `text` with their UTF-16 spans, keeping the last `max` (the model's context). */
+export function tokenStrip(tok: Tokenizer, text: string, max: number): { strip: TokenStrip; startOffset: number } {
+  const bytes = new TextEncoder().encode(text);
+  // UTF-8 byte offset → UTF-16 offset, so spans can become editor ranges.
+  const utf16At = new Int32Array(bytes.length + 1);
+  let b = 0;
+  for (let i = 0; i < text.length; i++) {
+    const cp = text.codePointAt(i)!;
+    const n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    for (let k = 0; k < n; k++) utf16At[b + k] = i;
+    b += n;
+    if (cp >= 0x10000) i++;
+  }
+  utf16At[bytes.length] = text.length;
+  const all = tok.encode(bytes);
+  const offsets: [number, number][] = [];
+  let pos = 0;
+  for (const id of all) {
+    const len = tok.tokenBytes(id).length;
+    offsets.push([utf16At[pos], utf16At[pos + len]]);
+    pos += len;
+  }
+  const from = Math.max(0, all.length - max);
+  const ids = all.slice(from);
+  return {
+    strip: { ids, display: ids.map((id) => tok.tokenDisplay(id)), offsets: offsets.slice(from) },
+    startOffset: from < offsets.length ? offsets[from][0] : text.length,
+  };
+}
+
+/** Every layer's and head's attention over the text, as one Float32Array [L, H, T, T]. */
+export function attentionOf(model: GPT, tok: Tokenizer, text: string): AttentionData {
+  const { strip } = tokenStrip(tok, text, model.config.contextLength);
+  const { nLayer: L, nHead: H } = model.config;
+  const T = strip.ids.length;
+  if (T === 0) return { tokens: strip, layers: L, heads: H, weights: new Float32Array(0) };
+  const weights = new Float32Array(L * H * T * T);
+  tf.tidy(() => {
+    const { trace } = model.forward(tf.tensor2d([strip.ids], [1, T], 'int32'), { trace: true, lastOnly: true });
+    trace!.attention.forEach((a, l) => weights.set(a.dataSync(), l * H * T * T)); // each [1, H, T, T]
+  });
+  return { tokens: strip, layers: L, heads: H, weights };
+}
+
+/** The next-token distribution after `ids`, plus what each layer would predict (the logit lens). */
+export function stepOf(model: GPT, tok: Tokenizer, ids: number[]): StepData {
+  const ctx = model.config.contextLength;
+  const kept = ids.length ? ids.slice(-ctx) : [tok.specials.endOfText];
+  const T = kept.length;
+  let logits: Float32Array = new Float32Array(0);
+  const lens: StepData['lens'] = [];
+  tf.tidy(() => {
+    const r = model.forward(tf.tensor2d([kept], [1, T], 'int32'), { trace: true, lastOnly: true });
+    logits = r.logits.dataSync() as Float32Array;
+    r.trace!.hidden.forEach((h, layer) => {
+      const last = tf.reshape(tf.slice(h, [0, T - 1, 0], [1, 1, model.config.nEmbd]), [
+        1,
+        model.config.nEmbd,
+      ]) as tf.Tensor2D;
+      const p = softmax(model.head(model.finalNorm(last)).dataSync());
+      lens.push({ layer, top: topTokens(p, 3).map((t) => ({ display: tok.tokenDisplay(t.token), prob: t.prob })) });
+    });
+  });
+  const candidates = topTokens(logits, 50).map((t) => ({
+    token: t.token,
+    display: tok.tokenDisplay(t.token),
+    logit: logits[t.token],
+  }));
+  const display = kept.map((id) => tok.tokenDisplay(id));
+  return { tokens: { ids: kept, display, offsets: [] }, logits, candidates, lens, contextLength: ctx };
+}
