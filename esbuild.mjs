@@ -36,6 +36,22 @@ const builds = [
     format: 'iife',
     target: 'es2022',
   },
+  {
+    ...common,
+    entryPoints: ['webview/inspector/main.ts'],
+    outfile: 'dist/webview/inspector.js',
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+  },
+  {
+    ...common,
+    entryPoints: ['webview/stepper/main.ts'],
+    outfile: 'dist/webview/stepper.js',
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+  },
 ];
 
 function copyWasm() {

@@ -50,10 +50,14 @@ export type InspectorOutbound =
   | { type: 'ready' }
   /** The user hovers or selects a token (-1: none): the editor tints what it attends to. */
   | { type: 'hover'; token: number; layer: number; head: number | 'mean' }
-  | { type: 'export'; format: 'svg' | 'png'; data: string };
+  | { type: 'export'; format: 'svg' | 'png'; data: string }
+  /** The panel has drawn the data it was sent (for the benchmark of command → drawn panel). */
+  | { type: 'drawn' };
 
 /** host → stepper webview */
-export type StepperInbound = { type: 'step'; data: StepData } | { type: 'busy' } | { type: 'error'; message: string };
+export type StepperInbound =
+  /** promptLength: how many of data.tokens are the user's prompt (the rest were chosen in the panel). */
+  { type: 'step'; data: StepData; promptLength: number } | { type: 'busy' } | { type: 'error'; message: string };
 
 /** stepper webview → host */
 export type StepperOutbound =

@@ -5,8 +5,22 @@ import { splitByFile } from '../core/corpus';
 import { loadModel } from '../core/model/persist';
 import { generate, Generator } from '../core/sample';
 import type { TrainConfig } from '../core/train/config';
+import type { Tokenizer } from '../core/tokenizer';
 
 export const COMPLETION_EVAL_FILE = 'completion-eval.json';
+
+/** completion-eval.json: the better prompt format's figures, which format that is, and both formats' figures. */
+export interface SavedCompletionEval extends CompletionEval {
+  mode: 'fim' | 'prefix';
+  modes: { prefix: Omit<CompletionEval, 'examples'>; fim?: Omit<CompletionEval, 'examples'> };
+}
+
+const summary = ({ examples: _examples, ...rest }: CompletionEval) => rest;
+
+/** Generation of a middle ends at any special token (the next FIM piece or end-of-text). */
+export function specialTokens(tok: Tokenizer): number[] {
+  return Object.values(tok.specials);
+}
 
 /**
  * After training: how often the model's single-line suggestion equals the real rest of the line, on held-out
@@ -16,16 +30,15 @@ export async function evaluateModelCompletions(
   modelDir: string,
   files: { path: string; bytes: Uint8Array }[],
   positions = 100,
-): Promise<CompletionEval> {
+): Promise<SavedCompletionEval> {
   const { model, tokenizer, config } = await loadModel(modelDir);
   const generator = new Generator(model);
   try {
     const training = (config.training ?? {}) as Partial<TrainConfig>;
     const { val } = splitByFile(files, training.valFraction ?? 0.1, training.seed ?? 1337);
     const held = (val.length ? val : files).map((f) => ({ path: f.path, text: new TextDecoder().decode(f.bytes) }));
-    const fim = (training.fimRate ?? 0) > 0;
     const maxNewTokens = 24;
-    const complete = (prefix: string, suffix: string) => {
+    const complete = (fim: boolean) => (prefix: string, suffix: string) => {
       const prompt = fimPrompt(tokenizer, prefix, suffix, {
         contextLength: model.config.contextLength,
         maxNewTokens,
@@ -35,6 +48,7 @@ export async function evaluateModelCompletions(
         maxTokens: maxNewTokens,
         temperature: 0,
         stop: ['\n'],
+        stopTokens: specialTokens(tokenizer),
         generator,
       });
       const lineStart = prefix.lastIndexOf('\n') + 1;
@@ -46,7 +60,18 @@ export async function evaluateModelCompletions(
         multiline: false,
       });
     };
-    const result = await evaluateCompletions(complete, held, { positions, seed: training.seed ?? 1337 });
+    const opts = { positions, seed: training.seed ?? 1337 };
+    // A model trained with FIM may still complete better from the prefix alone (early in training FIM lags):
+    // measure both prompt formats on the same positions and serve completions with the better one.
+    const prefixOnly = await evaluateCompletions(complete(false), held, opts);
+    const withFim = (training.fimRate ?? 0) > 0 ? await evaluateCompletions(complete(true), held, opts) : undefined;
+    const score = (e: CompletionEval) => e.exactMatch + e.charsSaved;
+    const best = withFim && score(withFim) >= score(prefixOnly) ? withFim : prefixOnly;
+    const result: SavedCompletionEval = {
+      ...best,
+      mode: best === withFim ? 'fim' : 'prefix',
+      modes: { prefix: summary(prefixOnly), ...(withFim && { fim: summary(withFim) }) },
+    };
     await writeFileAtomic(path.join(modelDir, COMPLETION_EVAL_FILE), JSON.stringify(result, null, 2) + '\n');
     return result;
   } finally {

@@ -5,6 +5,7 @@ import { GptLabError } from '../core/errors';
 import { loadModel, LoadedModel } from '../core/model/persist';
 import { generateAsync, Generator } from '../core/sample';
 import type { WorkerRequests } from '../protocol/worker';
+import { COMPLETION_EVAL_FILE, specialTokens } from './completionEval';
 import { attentionOf, stepOf } from './inspect';
 
 interface Loaded extends LoadedModel {
@@ -23,7 +24,8 @@ async function ensureModel(dir: string): Promise<Loaded> {
   let stamp: string;
   try {
     const st = await fs.stat(path.join(dir, 'state.json'));
-    stamp = `${st.mtimeMs}:${st.size}`;
+    const ev = await fs.stat(path.join(dir, COMPLETION_EVAL_FILE)).catch(() => undefined);
+    stamp = `${st.mtimeMs}:${st.size}:${ev?.mtimeMs ?? 0}`;
   } catch {
     throw new GptLabError('There is no trained model yet. Run "GPT Lab: Train on Workspace".', 'NO_CHECKPOINT');
   }
@@ -31,8 +33,20 @@ async function ensureModel(dir: string): Promise<Loaded> {
   const loaded = await loadModel(dir);
   disposeModel();
   const training = (loaded.config.training ?? {}) as { fimRate?: number };
-  current = { ...loaded, dir, stamp, fim: (training.fimRate ?? 0) > 0, generator: new Generator(loaded.model) };
+  const measured = await measuredMode(dir);
+  const fim = measured ? measured === 'fim' : (training.fimRate ?? 0) > 0;
+  current = { ...loaded, dir, stamp, fim, generator: new Generator(loaded.model) };
   return current;
+}
+
+/** The prompt format the held-out evaluation found better, if it ran. */
+async function measuredMode(dir: string): Promise<'fim' | 'prefix' | undefined> {
+  try {
+    const mode = JSON.parse(await fs.readFile(path.join(dir, COMPLETION_EVAL_FILE), 'utf8')).mode;
+    return mode === 'fim' || mode === 'prefix' ? mode : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function disposeModel(): void {
@@ -57,6 +71,7 @@ export async function complete(id: number, p: WorkerRequests['complete'][0]): Pr
       maxTokens,
       temperature: 0,
       stop: p.multiline ? ['\n\n\n'] : ['\n'],
+      stopTokens: specialTokens(m.tokenizer),
       shouldStop: () => cancelled.has(id),
       generator: m.generator,
     });

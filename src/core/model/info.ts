@@ -23,7 +23,7 @@ export interface ModelInfo {
   initialValLoss?: number;
   backend?: string;
   /** Held-out completion quality, measured after training (completion-eval.json). */
-  completions?: { positions: number; exactMatch: number; charsSaved: number; shown: number };
+  completions?: { positions: number; exactMatch: number; charsSaved: number; shown: number; mode: 'fim' | 'prefix' };
   corpus?: { files: number; bytes: number; languages: { language: string; bytes: number }[]; languageIds: string[] };
 }
 
@@ -74,7 +74,13 @@ async function readCompletionEval(modelDir: string): Promise<ModelInfo['completi
     const j = JSON.parse(await fs.readFile(path.join(modelDir, 'completion-eval.json'), 'utf8'));
     const ok = ['positions', 'exactMatch', 'charsSaved', 'shown'].every((k) => typeof j[k] === 'number');
     return ok
-      ? { positions: j.positions, exactMatch: j.exactMatch, charsSaved: j.charsSaved, shown: j.shown }
+      ? {
+          positions: j.positions,
+          exactMatch: j.exactMatch,
+          charsSaved: j.charsSaved,
+          shown: j.shown,
+          mode: j.mode === 'fim' ? 'fim' : 'prefix',
+        }
       : undefined;
   } catch {
     return undefined;

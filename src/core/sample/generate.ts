@@ -12,6 +12,8 @@ export interface GenerateOptions extends SamplingParams {
   stop?: string[];
   /** Stop at end-of-text (default true). */
   stopAtEndOfText?: boolean;
+  /** Also stop at these tokens (not returned), e.g. the FIM specials after a generated middle. */
+  stopTokens?: number[];
   /** Also return the k most likely next tokens at each step (the generation stepper). */
   topProbs?: number;
   /** Recompute the whole window each step instead of using the KV cache (for tests and benchmarks). */
@@ -135,6 +137,7 @@ function* generationLoop(
       const probs = softmax(logits, opts.temperature);
       steps.push({ token, prob: probs[token], top: opts.topProbs ? topTokens(probs, opts.topProbs) : undefined });
       if (token === tokenizer.specials.endOfText && opts.stopAtEndOfText !== false) return result('end-of-text');
+      if (opts.stopTokens?.includes(token)) return result('stop');
       tokens.push(token);
       out.push(token);
       if (opts.stop?.length) {

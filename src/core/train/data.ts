@@ -46,17 +46,39 @@ function concat(parts: number[][]): Int32Array {
   return out;
 }
 
-/** Tokenizes the split corpus; a share `fimRate` of training documents get the FIM transformation. */
+/**
+ * Context-level FIM: a document is cut into pieces of about `chunkTokens` tokens and each piece is rearranged on
+ * its own, so a whole example — prefix, suffix and the middle that joins them — fits in one training window.
+ * (Rearranging a whole file would put the prefix's end thousands of tokens before the middle it must continue.)
+ */
+export function fimChunks(doc: Uint8Array, tok: Tokenizer, rng: Rng, chunkTokens: number): number[] {
+  const ids = tok.encode(doc);
+  const out: number[] = [];
+  let byte = 0;
+  for (let i = 0; i < ids.length; i += chunkTokens) {
+    let len = 0;
+    for (const id of ids.slice(i, i + chunkTokens)) len += tok.tokenBytes(id).length;
+    for (const t of fimTokens(doc.subarray(byte, byte + len), tok, rng)) out.push(t);
+    byte += len;
+  }
+  return out;
+}
+
+/**
+ * Tokenizes the split corpus; a share `fimRate` of training documents get the FIM transformation, in pieces of
+ * `fimChunkTokens` (half the context leaves a random window a fair chance of holding a whole example).
+ */
 export function buildDataset(
   tok: Tokenizer,
   trainDocs: Uint8Array[],
   valDocs: Uint8Array[],
-  opts: { fimRate: number; seed: number },
+  opts: { fimRate: number; seed: number; fimChunkTokens?: number },
 ): Dataset {
   const rng = new Rng(opts.seed ^ 0x5f1a);
   const eot = tok.specials.endOfText;
+  const chunk = Math.max(8, opts.fimChunkTokens ?? 64);
   const train = trainDocs.map((d) => {
-    const ids = rng.next() < opts.fimRate && d.length > 1 ? fimTokens(d, tok, rng) : tok.encode(d);
+    const ids = rng.next() < opts.fimRate && d.length > 1 ? fimChunks(d, tok, rng, chunk) : tok.encode(d);
     ids.push(eot);
     return ids;
   });

@@ -108,7 +108,7 @@ export async function pretrain(req: TrainRequest): Promise<TrainResult> {
       tokenizer,
       train.map((f) => f.bytes),
       (val.length ? val : train).map((f) => f.bytes),
-      { fimRate: cfg.fimRate, seed: cfg.seed },
+      { fimRate: cfg.fimRate, seed: cfg.seed, fimChunkTokens: Math.floor(cfg.model.contextLength / 2) },
     );
     const T = cfg.model.contextLength;
     if (data.train.length < T + 1) {

@@ -21,7 +21,7 @@ export function modelInfoMarkdown(i: ModelInfo, backend?: string): string {
 | Vocabulary | ${i.vocab} BPE tokens |
 | Training | ${i.step} steps, ${compact(i.tokensSeen)} tokens seen, ${duration(i.trainingMs)} |
 | Validation loss (lower is better) | ${val}${initial} |
-| Completions on held-out files | ${i.completions ? `${pct(i.completions.exactMatch)} of suggestions equal the real rest of the line; ${pct(i.completions.charsSaved)} of characters saved (${i.completions.positions} cursor positions)` : 'not measured yet'} |
+| Completions on held-out files | ${i.completions ? `${pct(i.completions.exactMatch)} of suggestions equal the real rest of the line; ${pct(i.completions.charsSaved)} of characters saved (${i.completions.positions} cursor positions; prompts ${i.completions.mode === 'fim' ? 'fill in the middle' : 'use the text before the cursor'}, which measured better)` : 'not measured yet'} |
 | Corpus | ${i.corpus ? `${i.corpus.files} files, ${megabytes(i.corpus.bytes)}: ${langs}` : '—'} |
 | Backend | ${backend ?? 'chosen when the worker starts'} |
 | Saved | ${new Date(i.savedAt).toLocaleString()} in \`${i.modelDir}\` |

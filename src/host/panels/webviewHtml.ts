@@ -14,11 +14,13 @@ export function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewPanelOpt
 export function webviewHtml(
   webview: vscode.Webview,
   extensionUri: vscode.Uri,
-  opts: { script: string; title: string; body: string },
+  opts: { script: string; title: string; body: string; css?: string[] },
 ): string {
   const nonce = randomBytes(16).toString('base64');
   const script = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'dist', 'webview', opts.script));
-  const css = webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', 'panel.css'));
+  const css = ['panel.css', ...(opts.css ?? [])].map((f) =>
+    webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, 'media', f)),
+  );
   const csp = [
     "default-src 'none'",
     `img-src ${webview.cspSource} data:`,
@@ -32,7 +34,7 @@ export function webviewHtml(
 <meta charset="UTF-8">
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
-<link rel="stylesheet" href="${css}">
+${css.map((href) => `<link rel="stylesheet" href="${href}">`).join('\n')}
 <title>${opts.title}</title>
 </head>
 <body>

@@ -1,0 +1,144 @@
+import * as vscode from 'vscode';
+import type { StepperInbound, StepperOutbound } from '../../protocol/inspect';
+import type { Lab } from '../lab';
+import { log } from '../log';
+import { webviewHtml, webviewOptions } from './webviewHtml';
+
+const MAX_PROMPT_CHARS = 4000;
+
+/** The prompt for stepping: the selection, or the text before the cursor. */
+export function promptAt(editor: vscode.TextEditor): string {
+  const doc = editor.document;
+  if (!editor.selection.isEmpty) return doc.getText(editor.selection);
+  const end = doc.offsetAt(editor.selection.active);
+  return doc.getText(new vscode.Range(doc.positionAt(Math.max(0, end - MAX_PROMPT_CHARS)), editor.selection.active));
+}
+
+function validOutbound(m: unknown): StepperOutbound | undefined {
+  if (typeof m !== 'object' || m === null) return undefined;
+  const o = m as Record<string, unknown>;
+  switch (o.type) {
+    case 'ready':
+    case 'undo':
+    case 'reset':
+      return { type: o.type };
+    case 'choose':
+      return typeof o.token === 'number' && Number.isInteger(o.token) && o.token >= 0
+        ? { type: 'choose', token: o.token }
+        : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** "GPT Lab: Step Through Generation": next-token probabilities, one choice at a time. */
+export class StepperPanel {
+  static readonly viewType = 'gptLab.stepper';
+  static current: StepperPanel | undefined;
+  /** The prompt's tokens, then the chosen ones. */
+  private ids: number[] = [];
+  private promptLength = 0;
+  private pendingText: string | undefined;
+  private readonly disposables: vscode.Disposable[] = [];
+
+  static async show(lab: Lab, prompt: string): Promise<StepperPanel> {
+    const p =
+      StepperPanel.current ??
+      new StepperPanel(
+        vscode.window.createWebviewPanel(
+          StepperPanel.viewType,
+          'GPT Lab: Generation',
+          vscode.ViewColumn.Beside,
+          webviewOptions(lab.context.extensionUri),
+        ),
+        lab,
+      );
+    StepperPanel.current = p;
+    p.panel.reveal(vscode.ViewColumn.Beside, true);
+    await p.start(prompt);
+    return p;
+  }
+
+  static async revive(panel: vscode.WebviewPanel, lab: Lab, state: unknown): Promise<void> {
+    panel.webview.options = webviewOptions(lab.context.extensionUri);
+    const p = (StepperPanel.current = new StepperPanel(panel, lab));
+    const s = state as { ids?: unknown; promptLength?: unknown } | undefined;
+    const ids = Array.isArray(s?.ids) ? s.ids.filter((x): x is number => Number.isInteger(x)) : [];
+    if (ids.length === 0)
+      return p.post({ type: 'error', message: 'Run "GPT Lab: Step Through Generation" from the editor to start.' });
+    p.ids = ids;
+    p.promptLength = typeof s?.promptLength === 'number' ? Math.min(s.promptLength, ids.length) : ids.length;
+    await p.compute();
+  }
+
+  private constructor(
+    readonly panel: vscode.WebviewPanel,
+    private readonly lab: Lab,
+  ) {
+    panel.iconPath = vscode.Uri.joinPath(lab.context.extensionUri, 'media', 'gpt-lab.svg');
+    panel.webview.html = webviewHtml(panel.webview, lab.context.extensionUri, {
+      script: 'stepper.js',
+      title: 'GPT Lab: Generation',
+      body: '<main id="app"></main>',
+      css: ['stepper.css'],
+    });
+    this.disposables.push(
+      panel.onDidDispose(() => this.dispose()),
+      panel.webview.onDidReceiveMessage((m) => this.onMessage(m)),
+    );
+  }
+
+  private async start(prompt: string): Promise<void> {
+    this.pendingText = prompt;
+    this.ids = [];
+    await this.compute();
+  }
+
+  private async compute(): Promise<void> {
+    this.post({ type: 'busy' });
+    try {
+      const params = this.pendingText !== undefined ? { text: this.pendingText } : { ids: this.ids };
+      const data = await this.lab.inference.request('step', { modelDir: this.lab.modelDir, ...params });
+      if (this.pendingText !== undefined) {
+        this.ids = data.tokens.ids.slice();
+        this.promptLength = this.ids.length;
+        this.pendingText = undefined;
+      }
+      this.post({ type: 'step', data, promptLength: this.promptLength });
+    } catch (err) {
+      this.post({ type: 'error', message: (err as Error).message });
+    }
+  }
+
+  private async onMessage(raw: unknown): Promise<void> {
+    const m = validOutbound(raw);
+    if (!m) return log('stepper: ignored a malformed message');
+    switch (m.type) {
+      case 'ready':
+        if (this.ids.length || this.pendingText !== undefined) await this.compute();
+        break;
+      case 'choose':
+        this.ids.push(m.token);
+        await this.compute();
+        break;
+      case 'undo':
+        if (this.ids.length > this.promptLength) this.ids.pop();
+        await this.compute();
+        break;
+      case 'reset':
+        this.ids = this.ids.slice(0, this.promptLength);
+        await this.compute();
+        break;
+    }
+  }
+
+  private post(m: StepperInbound): void {
+    void this.panel.webview.postMessage(m);
+  }
+
+  dispose(): void {
+    if (StepperPanel.current === this) StepperPanel.current = undefined;
+    for (const d of this.disposables.splice(0)) d.dispose();
+    this.panel.dispose();
+  }
+}
