@@ -5,7 +5,9 @@ import { TrainArgs, trainOnWorkspace } from './commands/train';
 import { Lab } from './lab';
 import { disposeLog, log, showLog } from './log';
 import { ModelViewProvider } from './modelView';
+import { InspectorPanel, textToInspect } from './panels/inspectorPanel';
 import { LossPanel } from './panels/lossPanel';
+import { promptAt, StepperPanel } from './panels/stepperPanel';
 import { createStatusBar } from './statusBar';
 import { registerCompletions } from './completions/register';
 import type { GptLabCompletionProvider } from './completions/provider';
@@ -30,6 +32,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<GptLab
       vscode.window.registerWebviewPanelSerializer(LossPanel.viewType, {
         deserializeWebviewPanel: async (panel) => LossPanel.revive(panel, l),
       }),
+      vscode.window.registerWebviewPanelSerializer(InspectorPanel.viewType, {
+        deserializeWebviewPanel: (panel, state) => InspectorPanel.revive(panel, l, state),
+      }),
+      vscode.window.registerWebviewPanelSerializer(StepperPanel.viewType, {
+        deserializeWebviewPanel: (panel, state) => StepperPanel.revive(panel, l, state),
+      }),
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (RESTART_SETTINGS.some((s) => e.affectsConfiguration(s))) {
           if (!l.training) l.worker.stop();
@@ -48,6 +56,27 @@ export async function activate(context: vscode.ExtensionContext): Promise<GptLab
       if (!(await l.stop())) void vscode.window.showInformationMessage('GPT Lab is not training.');
     });
     command('gptLab.showPanel', () => void LossPanel.createOrShow(l));
+    const withEditorAndModel = (f: (editor: vscode.TextEditor) => unknown) => async () => {
+      const editor = vscode.window.activeTextEditor;
+      if (!editor) return void vscode.window.showErrorMessage('Open a file and select some code first.');
+      if (!l.info) {
+        const choice = await vscode.window.showErrorMessage(
+          'There is no model yet: train one on this workspace first.',
+          'Train on Workspace',
+        );
+        if (choice) await vscode.commands.executeCommand('gptLab.train');
+        return;
+      }
+      return f(editor);
+    };
+    command(
+      'gptLab.inspectAttention',
+      withEditorAndModel((editor) => InspectorPanel.show(l, textToInspect(editor))),
+    );
+    command(
+      'gptLab.stepGeneration',
+      withEditorAndModel((editor) => StepperPanel.show(l, promptAt(editor))),
+    );
     command('gptLab.showModelInfo', () => showModelInfo(l));
     command('gptLab.deleteModel', () => deleteModel(l));
     command('gptLab.refresh', () => l.refresh());

@@ -52,6 +52,14 @@ $.content.append(
   el('div', { class: 'actions' }, $.take, $.sample, $.undo, $.reset),
   el('h2', {}, 'Next token'),
   el('p', { class: 'explain' }, 'Click a bar to append that token.'),
+  el(
+    'div',
+    { class: 'bar-head', 'aria-hidden': 'true' },
+    el('span', {}, 'token'),
+    el('span', {}, 'probability'),
+    el('span'),
+    el('span', {}, 'score'),
+  ),
   $.bars,
   $.rest,
   el('h2', {}, 'Logit lens'),
@@ -71,6 +79,9 @@ interface Saved {
   temperature: number;
   topK: number;
   topP: number;
+  /** The host restores the prompt from these after a window reload. */
+  ids?: number[];
+  promptLength?: number;
 }
 const saved: Saved = { temperature: 1, topK: 0, topP: 1, ...(vscode.getState() as Saved | undefined) };
 let { temperature, topK, topP } = saved;
@@ -96,7 +107,14 @@ const exposed = {
 const post = (m: StepperOutbound) => vscode.postMessage(m);
 
 function save(): void {
-  vscode.setState({ temperature, topK, topP } satisfies Saved);
+  const ids = data?.tokens.ids;
+  vscode.setState({
+    temperature,
+    topK,
+    topP,
+    ids,
+    promptLength: ids ? ids.length - appended : undefined,
+  } satisfies Saved);
   Object.assign(exposed, {
     prompt: data?.tokens.display ?? [],
     bars: shown.map((b) => ({ display: b.display, prob: b.prob })),

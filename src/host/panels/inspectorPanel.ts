@@ -54,6 +54,10 @@ export class InspectorPanel {
   static readonly viewType = 'gptLab.inspector';
   static current: InspectorPanel | undefined;
   private data: AttentionData | undefined;
+  /** What the panel shows (for tests and the export). */
+  get attention(): AttentionData | undefined {
+    return this.data;
+  }
   private source: InspectSource | undefined;
   private readonly decorations = new AttentionDecorations();
   private readonly disposables: vscode.Disposable[] = [];

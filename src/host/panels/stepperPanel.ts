@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { StepperInbound, StepperOutbound } from '../../protocol/inspect';
+import type { StepData, StepperInbound, StepperOutbound } from '../../protocol/inspect';
 import type { Lab } from '../lab';
 import { log } from '../log';
 import { webviewHtml, webviewOptions } from './webviewHtml';
@@ -37,6 +37,8 @@ export class StepperPanel {
   static current: StepperPanel | undefined;
   /** The prompt's tokens, then the chosen ones. */
   private ids: number[] = [];
+  /** The last step shown (for tests). */
+  last: StepData | undefined;
   private promptLength = 0;
   private pendingText: string | undefined;
   private readonly disposables: vscode.Disposable[] = [];
@@ -104,6 +106,7 @@ export class StepperPanel {
         this.promptLength = this.ids.length;
         this.pendingText = undefined;
       }
+      this.last = data;
       this.post({ type: 'step', data, promptLength: this.promptLength });
     } catch (err) {
       this.post({ type: 'error', message: (err as Error).message });
