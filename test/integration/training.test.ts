@@ -110,11 +110,11 @@ describe('Train on Workspace (real extension host)', function () {
 
   it('opens the training panel as an editor tab', async () => {
     await lab();
+    const labels = () => vscode.window.tabGroups.all.flatMap((g) => g.tabs).map((t) => t.label);
     await vscode.commands.executeCommand('gptLab.showPanel');
-    const tabs = vscode.window.tabGroups.all.flatMap((g) => g.tabs);
-    assert.ok(
-      tabs.some((t) => t.label === 'GPT Lab: Training'),
-      'the panel is open',
-    );
+    // The tab appears a moment after the command returns.
+    for (let i = 0; i < 50 && !labels().includes('GPT Lab: Training'); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    assert.ok(labels().includes('GPT Lab: Training'), `the panel is open (tabs: ${labels().join(', ')})`);
   });
 });

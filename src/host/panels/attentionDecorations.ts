@@ -47,21 +47,3 @@ export class AttentionDecorations implements vscode.Disposable {
     for (const t of [...this.levels, this.focused]) t.dispose();
   }
 }
-
-/** Row `query` of head `head` (or the mean of heads) of layer `layer`, from weights [L, H, T, T]. */
-export function attentionRow(
-  weights: Float32Array,
-  heads: number,
-  T: number,
-  layer: number,
-  head: number | 'mean',
-  query: number,
-): Float32Array {
-  const row = new Float32Array(T);
-  const hs = head === 'mean' ? Array.from({ length: heads }, (_, h) => h) : [head];
-  for (const h of hs) {
-    const base = ((layer * heads + h) * T + query) * T;
-    for (let k = 0; k < T; k++) row[k] += weights[base + k] / hs.length;
-  }
-  return row;
-}

@@ -3,7 +3,9 @@ import * as vscode from 'vscode';
 import type { AttentionData, InspectorInbound, InspectorOutbound } from '../../protocol/inspect';
 import type { Lab } from '../lab';
 import { log } from '../log';
-import { AttentionDecorations, attentionRow } from './attentionDecorations';
+// The same pure function the panel uses to draw, so the editor tints match the panel.
+import { attentionRow } from '../../../webview/inspector/viewModel';
+import { AttentionDecorations } from './attentionDecorations';
 import { webviewHtml, webviewOptions } from './webviewHtml';
 
 /** Where the inspected text came from, so the editor can be tinted and the panel restored after a reload. */
@@ -176,6 +178,7 @@ export class InspectorPanel {
         if (m.token < 0 || m.token >= T) return this.decorations.clear(editor);
         const row = attentionRow(
           d.weights,
+          d.layers,
           d.heads,
           T,
           Math.min(m.layer, d.layers - 1),
