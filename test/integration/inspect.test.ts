@@ -47,5 +47,9 @@ describe('Look inside: attention inspector and generation stepper (real extensio
     const first = panel.last;
     assert.ok(first, 'the first step arrived');
     assert.ok(first.candidates.length > 0 && first.lens.length === (await api()).lab.info!.layers);
+    await panel.choose(first.candidates[0].token);
+    const next = panel.last!;
+    assert.equal(next.tokens.ids.length, first.tokens.ids.length + 1);
+    assert.equal(next.tokens.ids[next.tokens.ids.length - 1], first.candidates[0].token);
   });
 });

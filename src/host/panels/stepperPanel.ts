@@ -121,8 +121,7 @@ export class StepperPanel {
         if (this.ids.length || this.pendingText !== undefined) await this.compute();
         break;
       case 'choose':
-        this.ids.push(m.token);
-        await this.compute();
+        await this.choose(m.token);
         break;
       case 'undo':
         if (this.ids.length > this.promptLength) this.ids.pop();
@@ -133,6 +132,12 @@ export class StepperPanel {
         await this.compute();
         break;
     }
+  }
+
+  /** Appends a token to the prompt and computes the next step. */
+  async choose(token: number): Promise<void> {
+    this.ids.push(token);
+    await this.compute();
   }
 
   private post(m: StepperInbound): void {

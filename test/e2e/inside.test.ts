@@ -1,0 +1,143 @@
+import { strict as assert } from 'node:assert';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { FrameLocator, Page } from 'playwright-core';
+import { notifications, runCommand, startWorkbench, statusBarItem, Workbench } from './support/codeServer';
+
+/** The webview panel that is visible now (others may exist, hidden). */
+function visibleWebview(page: Page): FrameLocator {
+  return page.frameLocator('iframe.webview.ready >> visible=true').frameLocator('iframe#active-frame');
+}
+
+async function openFile(page: Page, name: string): Promise<void> {
+  await page.keyboard.press('Control+P');
+  const input = page.locator('.quick-input-widget .quick-input-box input');
+  await input.waitFor();
+  await input.fill(name);
+  await page
+    .locator('.quick-input-list .monaco-list-row.focused')
+    .filter({ hasText: name })
+    .waitFor({ timeout: 30_000 });
+  await page.keyboard.press('Enter');
+  await page.locator(`.tab.active[aria-label^="${name}"]`).waitFor({ timeout: 30_000 });
+}
+
+async function goTo(page: Page, line: number, column: number): Promise<void> {
+  await page.keyboard.press('Control+G');
+  await page.locator('.quick-input-widget .quick-input-box input').fill(`${line}:${column}`);
+  await page.keyboard.press('Enter');
+}
+
+describe('Completions, attention and generation in the editor (code-server + Chromium)', function () {
+  this.timeout(10 * 60_000);
+  let wb: Workbench;
+
+  before(async () => {
+    wb = await startWorkbench({ name: 'inside', settings: { 'gptLab.trainingMinutes': 0.6 } });
+    await fs.writeFile(
+      path.join(wb.workspace, 'src', 'scratch.ts'),
+      'export function hello(): void {\n    console.\n}\n',
+    );
+    const status = statusBarItem(wb.page, 'gptLab.status');
+    await status.waitFor({ timeout: 60_000 });
+    await runCommand(wb.page, 'GPT Lab: Train on Workspace');
+    await wb.page
+      .locator('.quick-input-widget .quick-input-list .monaco-list-row.focused')
+      .filter({ hasText: 'tiny' })
+      .waitFor({ timeout: 60_000 });
+    await wb.page.keyboard.press('Enter');
+    await status.filter({ hasText: 'model ready' }).waitFor({ timeout: 4 * 60_000 });
+    await notifications(wb.page).filter({ hasText: 'Training finished' }).waitFor({ timeout: 60_000 });
+    await wb.page.keyboard.press('Escape');
+  });
+  after(async () => wb?.stop());
+
+  it('shows ghost text from the workspace model as you type; Tab accepts it into the saved file', async () => {
+    const { page } = wb;
+    await openFile(page, 'scratch.ts');
+    await goTo(page, 2, 13);
+    await page.keyboard.type('l');
+    const ghost = page.locator('.editor-instance .monaco-editor .ghost-text-decoration');
+    await ghost.first().waitFor({ timeout: 30_000 });
+    const shown = (await ghost.first().innerText()).replace(/\u00a0/g, ' ');
+    await wb.screenshot('ghost-text');
+    assert.match(shown, /og\('hello/, `ghost text: ${shown}`);
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Control+S');
+    await page.waitForTimeout(1000);
+    const saved = await fs.readFile(path.join(wb.workspace, 'src', 'scratch.ts'), 'utf8');
+    assert.match(saved, /console\.log\('hello from the fixture'\);/, saved);
+    await wb.screenshot('accepted');
+  });
+
+  it('inspects attention on a selection: the token strip matches, hovering a token changes what is highlighted', async () => {
+    const { page } = wb;
+    await openFile(page, 'index.ts');
+    await goTo(page, 8, 1);
+    await page.keyboard.press('Shift+Down');
+    await page.keyboard.press('Shift+Down');
+    await page.keyboard.press('Shift+End');
+    await runCommand(page, 'GPT Lab: Inspect Attention');
+    const view = visibleWebview(page);
+    await view.locator('#app[data-state="ready"]').waitFor({ timeout: 60_000 });
+    const chips = view.locator('#tokens .tok');
+    const tokens = await chips.allInnerTexts();
+    const joined = tokens.join('').replace(/·/g, ' ').replace(/↵/g, '\n');
+    assert.ok(joined.startsWith('export function allShapes'), joined.slice(0, 60));
+    const read = () =>
+      view
+        .locator('body')
+        .evaluate(
+          () =>
+            (globalThis as unknown as { gptLabInspector: { hovered: number; highlighted: number[] } }).gptLabInspector,
+        );
+    await chips.nth(6).hover();
+    await view.locator('#app[data-hovered="6"]').waitFor();
+    const a = await read();
+    await wb.screenshot('inspector-hover-6');
+    await chips.nth(12).hover();
+    await view.locator('#app[data-hovered="12"]').waitFor();
+    const b = await read();
+    assert.notDeepEqual(a.highlighted, b.highlighted, 'hovering another token highlights other tokens');
+    assert.ok(
+      b.highlighted.every((i) => i <= 12),
+      'a token attends only to itself and earlier tokens',
+    );
+    await wb.screenshot('inspector-hover-12');
+  });
+
+  it('steps through a generation: probability bars, and taking the top token appends it to the prompt', async () => {
+    const { page } = wb;
+    await openFile(page, 'index.ts');
+    await goTo(page, 9, 10);
+    await runCommand(page, 'GPT Lab: Step Through Generation');
+    const view = visibleWebview(page);
+    const bars = view.locator('#bars .bar-row');
+    await bars.first().waitFor({ timeout: 60_000 });
+    const read = () =>
+      view
+        .locator('body')
+        .evaluate(
+          () =>
+            (
+              globalThis as unknown as {
+                gptLabStepper: { prompt: string[]; bars: { display: string; prob: number }[] };
+              }
+            ).gptLabStepper,
+        );
+    const before = await read();
+    assert.ok(before.bars.length > 1);
+    assert.ok(before.bars[0].prob >= before.bars[1].prob);
+    await wb.screenshot('stepper');
+    await view.locator('#take').click();
+    await view.locator('#app:not([data-busy="true"])').waitFor();
+    for (let i = 0; i < 50; i++) {
+      if ((await read()).prompt.length === before.prompt.length + 1) break;
+      await page.waitForTimeout(100);
+    }
+    const after = await read();
+    assert.equal(after.prompt.length, before.prompt.length + 1);
+    assert.equal(after.prompt[after.prompt.length - 1], before.bars[0].display);
+    await wb.screenshot('stepper-after-take');
+  });
+});
