@@ -1,11 +1,11 @@
 import * as path from 'node:path';
 import { writeFileAtomic } from '../core/checkpoint';
-import { CompletionEval, evaluateCompletions, fimPrompt, trimCompletion } from '../core/complete';
+import { CompletionEval, evaluateCompletions, trimCompletion } from '../core/complete';
 import { splitByFile } from '../core/corpus';
 import { loadModel } from '../core/model/persist';
-import { generate, Generator } from '../core/sample';
+import { Generator } from '../core/sample';
 import type { TrainConfig } from '../core/train/config';
-import type { Tokenizer } from '../core/tokenizer';
+import { completeAt } from './completeAt';
 
 export const COMPLETION_EVAL_FILE = 'completion-eval.json';
 
@@ -16,11 +16,6 @@ export interface SavedCompletionEval extends CompletionEval {
 }
 
 const summary = ({ examples: _examples, ...rest }: CompletionEval) => rest;
-
-/** Generation of a middle ends at any special token (the next FIM piece or end-of-text). */
-export function specialTokens(tok: Tokenizer): number[] {
-  return Object.values(tok.specials);
-}
 
 /**
  * After training: how often the model's single-line suggestion equals the real rest of the line, on held-out
@@ -37,28 +32,17 @@ export async function evaluateModelCompletions(
     const training = (config.training ?? {}) as Partial<TrainConfig>;
     const { val } = splitByFile(files, training.valFraction ?? 0.1, training.seed ?? 1337);
     const held = (val.length ? val : files).map((f) => ({ path: f.path, text: new TextDecoder().decode(f.bytes) }));
-    const maxNewTokens = 24;
-    const complete = (fim: boolean) => (prefix: string, suffix: string) => {
-      const prompt = fimPrompt(tokenizer, prefix, suffix, {
-        contextLength: model.config.contextLength,
-        maxNewTokens,
-        fim,
-      });
-      const r = generate(model, tokenizer, prompt.ids, {
-        maxTokens: maxNewTokens,
-        temperature: 0,
-        stop: ['\n'],
-        stopTokens: specialTokens(tokenizer),
-        generator,
-      });
+    const complete = (fim: boolean) => async (prefix: string, suffix: string) => {
+      const r = await completeAt(model, tokenizer, prefix, suffix, { fim, maxTokens: 24, multiline: false, generator });
       const lineStart = prefix.lastIndexOf('\n') + 1;
-      return trimCompletion(r.text, {
+      const context = {
         linePrefix: prefix.slice(lineStart),
         lineSuffix: '',
         previousLines: [],
         nextLines: [],
         multiline: false,
-      });
+      };
+      return trimCompletion(r.text, context);
     };
     const opts = { positions, seed: training.seed ?? 1337 };
     // A model trained with FIM may still complete better from the prefix alone (early in training FIM lags):

@@ -1,11 +1,11 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { fimPrompt } from '../core/complete';
 import { GptLabError } from '../core/errors';
 import { loadModel, LoadedModel } from '../core/model/persist';
-import { generateAsync, Generator } from '../core/sample';
+import { Generator } from '../core/sample';
 import type { WorkerRequests } from '../protocol/worker';
-import { COMPLETION_EVAL_FILE, specialTokens } from './completionEval';
+import { COMPLETION_EVAL_FILE } from './completionEval';
+import { completeAt } from './completeAt';
 import { attentionOf, stepOf } from './inspect';
 
 interface Loaded extends LoadedModel {
@@ -59,19 +59,11 @@ export function disposeModel(): void {
 export async function complete(id: number, p: WorkerRequests['complete'][0]): Promise<WorkerRequests['complete'][1]> {
   const t0 = performance.now();
   const m = await ensureModel(p.modelDir);
-  // At most half the context for new tokens: the rest holds the text around the cursor.
-  const maxTokens = Math.max(1, Math.min(p.maxTokens, Math.floor(m.model.config.contextLength / 2)));
-  const prompt = fimPrompt(m.tokenizer, p.prefix, p.suffix, {
-    contextLength: m.model.config.contextLength,
-    maxNewTokens: maxTokens,
-    fim: m.fim,
-  });
   try {
-    const r = await generateAsync(m.model, m.tokenizer, prompt.ids, {
-      maxTokens,
-      temperature: 0,
-      stop: p.multiline ? ['\n\n\n'] : ['\n'],
-      stopTokens: specialTokens(m.tokenizer),
+    const r = await completeAt(m.model, m.tokenizer, p.prefix, p.suffix, {
+      fim: m.fim,
+      maxTokens: p.maxTokens,
+      multiline: p.multiline,
       shouldStop: () => cancelled.has(id),
       generator: m.generator,
     });

@@ -9,23 +9,19 @@ function visibleWebview(page: Page): FrameLocator {
   return page.frameLocator('iframe.webview.ready >> visible=true').frameLocator('iframe#active-frame');
 }
 
-async function openFile(page: Page, name: string): Promise<void> {
+/** Opens a file of the workspace with Quick Open ("name:line:column" puts the cursor there). */
+async function openFile(page: Page, name: string, line = 1, column = 1): Promise<void> {
   await page.keyboard.press('Control+P');
   const input = page.locator('.quick-input-widget .quick-input-box input');
   await input.waitFor();
-  await input.fill(name);
+  await input.fill(`${name}:${line}:${column}`);
   await page
     .locator('.quick-input-list .monaco-list-row.focused')
     .filter({ hasText: name })
     .waitFor({ timeout: 30_000 });
   await page.keyboard.press('Enter');
-  await page.locator(`.tab.active[aria-label^="${name}"]`).waitFor({ timeout: 30_000 });
-}
-
-async function goTo(page: Page, line: number, column: number): Promise<void> {
-  await page.keyboard.press('Control+G');
-  await page.locator('.quick-input-widget .quick-input-box input').fill(`${line}:${column}`);
-  await page.keyboard.press('Enter');
+  await page.locator(`.tab.active[aria-label^="${name}"]`).first().waitFor({ timeout: 30_000 });
+  await page.locator('.editor-instance .monaco-editor.focused').waitFor({ timeout: 10_000 });
 }
 
 describe('Completions, attention and generation in the editor (code-server + Chromium)', function () {
@@ -33,7 +29,11 @@ describe('Completions, attention and generation in the editor (code-server + Chr
   let wb: Workbench;
 
   before(async () => {
-    wb = await startWorkbench({ name: 'inside', settings: { 'gptLab.trainingMinutes': 0.6 } });
+    wb = await startWorkbench({
+      name: 'inside',
+      settings: { 'gptLab.trainingMinutes': 0.8 },
+      env: { GPT_LAB_TRACE: '1' },
+    });
     await fs.writeFile(
       path.join(wb.workspace, 'src', 'scratch.ts'),
       'export function hello(): void {\n    console.\n}\n',
@@ -54,11 +54,16 @@ describe('Completions, attention and generation in the editor (code-server + Chr
 
   it('shows ghost text from the workspace model as you type; Tab accepts it into the saved file', async () => {
     const { page } = wb;
-    await openFile(page, 'scratch.ts');
-    await goTo(page, 2, 13);
+    await openFile(page, 'scratch.ts', 2, 13);
     await page.keyboard.type('l');
     const ghost = page.locator('.editor-instance .monaco-editor .ghost-text-decoration');
-    await ghost.first().waitFor({ timeout: 30_000 });
+    await ghost
+      .first()
+      .waitFor({ timeout: 30_000 })
+      .catch(async (e) => {
+        await wb.screenshot('no-ghost-text');
+        throw e;
+      });
     const shown = (await ghost.first().innerText()).replace(/\u00a0/g, ' ');
     await wb.screenshot('ghost-text');
     assert.match(shown, /og\('hello/, `ghost text: ${shown}`);
@@ -72,10 +77,9 @@ describe('Completions, attention and generation in the editor (code-server + Chr
 
   it('inspects attention on a selection: the token strip matches, hovering a token changes what is highlighted', async () => {
     const { page } = wb;
-    await openFile(page, 'index.ts');
-    await goTo(page, 8, 1);
-    await page.keyboard.press('Shift+Down');
-    await page.keyboard.press('Shift+Down');
+    await openFile(page, 'index.ts', 8, 1);
+    await page.keyboard.press('Shift+ArrowDown');
+    await page.keyboard.press('Shift+ArrowDown');
     await page.keyboard.press('Shift+End');
     await runCommand(page, 'GPT Lab: Inspect Attention');
     const view = visibleWebview(page);
@@ -108,23 +112,20 @@ describe('Completions, attention and generation in the editor (code-server + Chr
 
   it('steps through a generation: probability bars, and taking the top token appends it to the prompt', async () => {
     const { page } = wb;
-    await openFile(page, 'index.ts');
-    await goTo(page, 9, 10);
+    await openFile(page, 'index.ts', 9, 10);
     await runCommand(page, 'GPT Lab: Step Through Generation');
     const view = visibleWebview(page);
     const bars = view.locator('#bars .bar-row');
     await bars.first().waitFor({ timeout: 60_000 });
     const read = () =>
-      view
-        .locator('body')
-        .evaluate(
-          () =>
-            (
-              globalThis as unknown as {
-                gptLabStepper: { prompt: string[]; bars: { display: string; prob: number }[] };
-              }
-            ).gptLabStepper,
-        );
+      view.locator('body').evaluate(
+        () =>
+          (
+            globalThis as unknown as {
+              gptLabStepper: { prompt: string[]; bars: { display: string; prob: number }[] };
+            }
+          ).gptLabStepper,
+      );
     const before = await read();
     assert.ok(before.bars.length > 1);
     assert.ok(before.bars[0].prob >= before.bars[1].prob);

@@ -47,6 +47,17 @@ describe('Inline completions from the workspace model (real extension host)', fu
     assert.ok(!text.includes('\n'), 'single line');
   });
 
+  it('is asked by the editor itself when inline suggestions are triggered', async () => {
+    const { completions } = await api();
+    const doc = await openScratch('greet4.ts', 'export function greet4(): void {\n    console.\n}\n');
+    const editor = await vscode.window.showTextDocument(doc);
+    editor.selection = new vscode.Selection(1, 12, 1, 12);
+    const before = completions.requests;
+    await vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
+    for (let i = 0; i < 50 && completions.requests === before; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(completions.requests > before, 'the editor called the provider');
+  });
+
   it('offers nothing where the model has no model languages or completions are paused', async () => {
     const { completions } = await api();
     const doc = await openScratch('notes.rs', 'fn main() {\n    \n}\n');

@@ -9,3 +9,4 @@ export {
   type CompletionExample,
   type EvaluateOptions,
 } from './evaluate';
+export { healingText, tokensStartingWith } from './heal';

@@ -14,6 +14,8 @@ export interface GenerateOptions extends SamplingParams {
   stopAtEndOfText?: boolean;
   /** Also stop at these tokens (not returned), e.g. the FIM specials after a generated middle. */
   stopTokens?: number[];
+  /** The first token must be one of these (token healing). */
+  firstTokens?: Set<number>;
   /** Also return the k most likely next tokens at each step (the generation stepper). */
   topProbs?: number;
   /** Recompute the whole window each step instead of using the KV cache (for tests and benchmarks). */
@@ -133,6 +135,8 @@ function* generationLoop(
     for (let i = 0; i < opts.maxTokens; i++) {
       if (opts.shouldStop?.()) return result('cancelled');
       const logits = gen.next(tokens, opts.noCache);
+      if (i === 0 && opts.firstTokens?.size)
+        for (let t = 0; t < logits.length; t++) if (!opts.firstTokens.has(t)) logits[t] = -Infinity;
       const token = pickToken(logits, opts, rng);
       const probs = softmax(logits, opts.temperature);
       steps.push({ token, prob: probs[token], top: opts.topProbs ? topTokens(probs, opts.topProbs) : undefined });

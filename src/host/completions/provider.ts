@@ -7,6 +7,8 @@ import { completionsConfig } from './settings';
 import { CompletionFeedback } from './feedback';
 
 const CONTEXT_LINES = 8;
+/** GPT_LAB_TRACE=1 logs every completion decision to the output channel (for tests and bug reports). */
+const trace = process.env.GPT_LAB_TRACE ? (m: string) => log(`completion: ${m}`) : () => undefined;
 
 function sleep(ms: number, token: vscode.CancellationToken): Promise<boolean> {
   return new Promise((resolve) => {
@@ -28,6 +30,8 @@ export class GptLabCompletionProvider implements vscode.InlineCompletionItemProv
   readonly cache = new CompletionCache();
   /** Latency of the last answered request, for the status bar tooltip and tests. */
   lastLatencyMs: number | undefined;
+  /** Requests the editor made (for tests). */
+  requests = 0;
 
   constructor(
     private readonly lab: Lab,
@@ -58,7 +62,11 @@ export class GptLabCompletionProvider implements vscode.InlineCompletionItemProv
     ctx: vscode.InlineCompletionContext,
     token: vscode.CancellationToken,
   ): Promise<vscode.InlineCompletionItem[]> {
-    if (!this.enabledFor(doc.languageId)) return [];
+    this.requests++;
+    if (!this.enabledFor(doc.languageId)) {
+      trace(`off for ${doc.languageId}`);
+      return [];
+    }
     const started = performance.now();
     const prefix = doc.getText(new vscode.Range(new vscode.Position(0, 0), pos));
     const suffix = doc.getText(new vscode.Range(pos, doc.lineAt(doc.lineCount - 1).range.end));
@@ -92,8 +100,12 @@ export class GptLabCompletionProvider implements vscode.InlineCompletionItemProv
           { modelDir: this.lab.modelDir, prefix, suffix, maxTokens, multiline: trimContext.multiline },
           token,
         );
-        if (r.stopReason === 'cancelled' || token.isCancellationRequested) return [];
+        if (r.stopReason === 'cancelled' || token.isCancellationRequested) {
+          trace('cancelled');
+          return [];
+        }
         text = trimCompletion(r.text, trimContext);
+        trace(`${Math.round(r.ms)} ms in the worker: ${JSON.stringify(r.text)} → ${JSON.stringify(text)}`);
         this.cache.set(prefix, suffix, text);
       } catch (err) {
         if (!(err instanceof WorkerError && err.code === 'NO_CHECKPOINT'))
