@@ -17,6 +17,7 @@ interface Loaded extends LoadedModel {
 }
 
 let current: Loaded | undefined;
+const active = new Set<number>();
 const cancelled = new Set<number>();
 
 /** The newest checkpoint of `dir`, loaded once and reloaded when training saves a new one. */
@@ -58,7 +59,13 @@ export function disposeModel(): void {
 /** Fill in the middle at a cursor (prefix-only for a model trained without FIM); cancellable between tokens. */
 export async function complete(id: number, p: WorkerRequests['complete'][0]): Promise<WorkerRequests['complete'][1]> {
   const t0 = performance.now();
-  const m = await ensureModel(p.modelDir);
+  active.add(id);
+  const m = await ensureModel(p.modelDir).catch((err) => {
+    active.delete(id);
+    throw err;
+  });
+  // Let a cancel that is already on its way win before any compute is spent (the user kept typing).
+  await new Promise((resolve) => setImmediate(resolve));
   try {
     const r = await completeAt(m.model, m.tokenizer, p.prefix, p.suffix, {
       fim: m.fim,
@@ -76,11 +83,14 @@ export async function complete(id: number, p: WorkerRequests['complete'][0]): Pr
       fim: m.fim,
     };
   } finally {
+    active.delete(id);
     cancelled.delete(id);
   }
 }
 
+/** Marks a running completion as stale; its generation stops before the next token. */
 export function cancel(id: number): boolean {
+  if (!active.has(id)) return false;
   cancelled.add(id);
   return true;
 }
