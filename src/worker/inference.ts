@@ -17,7 +17,7 @@ interface Loaded extends LoadedModel {
 }
 
 let current: Loaded | undefined;
-const active = new Set<number>();
+/** Ids of completions the host no longer wants; a cancel may arrive before its request has started. */
 const cancelled = new Set<number>();
 
 /** The newest checkpoint of `dir`, loaded once and reloaded when training saves a new one. */
@@ -59,11 +59,7 @@ export function disposeModel(): void {
 /** Fill in the middle at a cursor (prefix-only for a model trained without FIM); cancellable between tokens. */
 export async function complete(id: number, p: WorkerRequests['complete'][0]): Promise<WorkerRequests['complete'][1]> {
   const t0 = performance.now();
-  active.add(id);
-  const m = await ensureModel(p.modelDir).catch((err) => {
-    active.delete(id);
-    throw err;
-  });
+  const m = await ensureModel(p.modelDir);
   // Let a cancel that is already on its way win before any compute is spent (the user kept typing).
   await new Promise((resolve) => setImmediate(resolve));
   try {
@@ -83,15 +79,15 @@ export async function complete(id: number, p: WorkerRequests['complete'][0]): Pr
       fim: m.fim,
     };
   } finally {
-    active.delete(id);
     cancelled.delete(id);
   }
 }
 
 /** Marks a running completion as stale; its generation stops before the next token. */
 export function cancel(id: number): boolean {
-  if (!active.has(id)) return false;
   cancelled.add(id);
+  // A cancel for a request that already finished stays behind: keep the set small.
+  if (cancelled.size > 1000) cancelled.delete(cancelled.values().next().value!);
   return true;
 }
 

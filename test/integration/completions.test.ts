@@ -80,16 +80,26 @@ describe('Inline completions from the workspace model (real extension host)', fu
 
   it('aborts a cancelled request in the worker, not only in the host', async () => {
     const { lab } = await api();
-    const source = new vscode.CancellationTokenSource();
-    const pending = lab.inference.request(
-      'complete',
-      { modelDir: lab.modelDir, prefix: 'export function ', suffix: '', maxTokens: 32, multiline: true },
-      source.token,
+    // Inside the repeated loop of greet.ts the model would write line after line up to the token limit.
+    const folder = vscode.workspace.workspaceFolders![0].uri;
+    const greet = new TextDecoder().decode(
+      await vscode.workspace.fs.readFile(vscode.Uri.joinPath(folder, 'src', 'greet.ts')),
     );
+    const cut = greet.indexOf('\n', greet.indexOf("console.log('hello")) + 1;
+    const request = (token?: vscode.CancellationToken) =>
+      lab.inference.request(
+        'complete',
+        { modelDir: lab.modelDir, prefix: greet.slice(0, cut), suffix: '', maxTokens: 32, multiline: true },
+        token,
+      );
+    const full = await request();
+    assert.ok(full.tokens >= 8, `an uncancelled request generates many tokens (${full.tokens})`);
+    const source = new vscode.CancellationTokenSource();
+    const pending = request(source.token);
     source.cancel();
     const r = await pending;
     assert.equal(r.stopReason, 'cancelled', 'the worker stopped generating');
-    assert.ok(r.tokens < 32);
+    assert.ok(r.tokens < full.tokens, `${r.tokens} tokens after the cancel, ${full.tokens} without`);
   });
 
   it('reuses the suggestion while the user types what it predicted', async () => {
