@@ -9,7 +9,12 @@ const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..')
 const r = spawnSync('node', ['test/integration/runner/code-server.mjs'], {
   cwd: root,
   stdio: ['ignore', 'inherit', 'inherit'],
-  env: { ...process.env, GPT_LAB_BENCH: '1', GPT_LAB_TEST_GREP: 'benchmark', GPT_LAB_TEST_SUMMARY: path.join(root, '.artifacts', 'summary-bench.json') },
+  env: {
+    ...process.env,
+    GPT_LAB_BENCH: '1',
+    GPT_LAB_TEST_GREP: 'benchmark',
+    GPT_LAB_TEST_SUMMARY: path.join(root, '.artifacts', 'summary-bench.json'),
+  },
 });
 if (r.status !== 0) process.exit(r.status ?? 1);
 process.stdout.write(readFileSync(path.join(root, '.artifacts', 'bench-inspector.json'), 'utf8'));
