@@ -1,5 +1,6 @@
 import { pretrain, TrainResult } from '../core/train/trainer';
 import { GptLabError } from '../core/errors';
+import { parameterCount } from '../core/model/config';
 import { evaluateModelCompletions } from './completionEval';
 import type { WorkerEvent, WorkerRequests } from '../protocol/worker';
 
@@ -39,7 +40,7 @@ export async function runTraining(
     });
     emit('log', { message: 'evaluating completions on held-out files…' });
     try {
-      const ev = await evaluateModelCompletions(p.modelDir, p.corpus.files);
+      const ev = await evaluateModelCompletions(p.modelDir, p.corpus.files, completionEvalPositions(p.config));
       emit('log', {
         message: `completions: ${(ev.exactMatch * 100).toFixed(1)}% exact rest-of-line, ${(ev.charsSaved * 100).toFixed(1)}% of characters saved (${ev.positions} positions)`,
       });
@@ -56,4 +57,9 @@ export function stopTraining(): boolean {
   if (!running) return false;
   stopRequested = true;
   return true;
+}
+
+/** Cursor positions for the held-out completion check: fewer for big models, whose completions cost more. */
+function completionEvalPositions(cfg: WorkerRequests['train'][0]['config']): number {
+  return parameterCount(cfg.model) > 5e6 ? 30 : 100;
 }

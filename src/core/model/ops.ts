@@ -40,13 +40,27 @@ export const matMulPlain = customOp<tf.Tensor2D>(([x, w], save) => {
 export const batchMatMulPlain = customOp<tf.Tensor3D>(([a, b], save) => {
   save([a, b]);
   return {
-    value: tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D),
+    value: bmm(a as tf.Tensor3D, b as tf.Tensor3D),
     gradFunc: (dy, [as, bs]) => [
-      tf.matMul(dy as tf.Tensor3D, tf.transpose(bs, [0, 2, 1]) as tf.Tensor3D),
-      tf.matMul(tf.transpose(as, [0, 2, 1]) as tf.Tensor3D, dy as tf.Tensor3D),
+      bmm(dy as tf.Tensor3D, tf.transpose(bs, [0, 2, 1]) as tf.Tensor3D),
+      bmm(tf.transpose(as, [0, 2, 1]) as tf.Tensor3D, dy as tf.Tensor3D),
     ],
   };
 }) as (a: tf.Tensor3D, b: tf.Tensor3D) => tf.Tensor3D;
+
+/**
+ * [B, M, K] × [B, K, N]. wasm multiplies a batch (B > 1) in a slow scalar loop, but a single 2-D product on
+ * XNNPACK's fast path. Cutting the batch into 2-D products pays off once each product is large (measured:
+ * 1.2× faster training for `base` (256·64·256 per product), 1.4–2× slower for `small` and configs A and B).
+ */
+const SPLIT_BATCH_MIN_MACS = 2 ** 22;
+function bmm(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
+  const [B, M, K] = a.shape;
+  if (B === 1 || M * K * b.shape[2] < SPLIT_BATCH_MIN_MACS || tf.getBackend() !== 'wasm') return tf.matMul(a, b);
+  const as = tf.unstack(a) as tf.Tensor2D[];
+  const bs = tf.unstack(b) as tf.Tensor2D[];
+  return tf.stack(as.map((x, i) => tf.matMul(x, bs[i]))) as tf.Tensor3D;
+}
 
 /** x·W + b for x [N, in]. */
 export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D {

@@ -20,7 +20,7 @@ export interface TrainArgs {
 }
 
 /** Measured training speed on 2 CPU cores with wasm (README), for the time estimates in the quick pick. */
-const TOKENS_PER_SECOND: Record<string, number> = { tiny: 4500, small: 1000, base: 120 };
+const TOKENS_PER_SECOND: Record<string, number> = { tiny: 4500, small: 700, base: 120 };
 
 async function pickPreset(corpus: CorpusPayload, minutes: number, replacing: boolean): Promise<string | undefined> {
   // ~3.5 bytes per token after BPE on code.

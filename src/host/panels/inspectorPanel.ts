@@ -74,7 +74,8 @@ export class InspectorPanel {
         vscode.window.createWebviewPanel(
           InspectorPanel.viewType,
           'GPT Lab: Attention',
-          vscode.ViewColumn.Beside,
+          // The editor keeps the focus: moving its cursor onto a token is half of the inspector.
+          { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
           webviewOptions(lab.context.extensionUri),
         ),
         lab,
