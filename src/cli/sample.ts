@@ -37,6 +37,8 @@ export async function sampleCommand(o: SampleCliOptions): Promise<void> {
       topP: n(o.topP, '--top-p'),
       seed: n(o.seed, '--seed'),
       stop: o.stop,
+      // Plain continuation: the fill-in-the-middle markers mean nothing here.
+      suppressTokens: [tokenizer.specials.fimPrefix, tokenizer.specials.fimMiddle, tokenizer.specials.fimSuffix],
     });
     const ms = performance.now() - t0;
     if (o.json)

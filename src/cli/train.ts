@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { initBackend, BackendPreference } from '../core/backend';
+import { completionEvalPositions, evaluateModelCompletions } from '../core/complete/modelEval';
 import { formatCorpusSummary, readCorpus } from '../core/corpus';
 import { GptLabError } from '../core/errors';
 import { formatCount, parameterCount } from '../core/model/config';
@@ -120,6 +121,14 @@ export async function trainCommand(dir: string, o: TrainCliOptions): Promise<voi
         `${formatCount(result.tokensSeen)} tokens seen`,
     );
     out.info(`model saved in ${outDir}`);
+    if (result.stopped === 'budget') {
+      // The same honest check the extension shows in Model Info: completions on held-out files.
+      const ev = await evaluateModelCompletions(outDir, corpus.files, completionEvalPositions(config.model));
+      out.info(
+        `completions on held-out files: ${(ev.exactMatch * 100).toFixed(1)}% of suggestions equal the rest of the line, ${(ev.charsSaved * 100).toFixed(1)}% of characters saved (${ev.positions} positions, ${ev.mode === 'fim' ? 'fill-in-the-middle' : 'prefix-only'} prompts)`,
+      );
+      out.event('completions', { ...ev, examples: ev.examples.slice(0, 3) });
+    }
     out.event('done', { ...result, losses: undefined, outDir, backend: backend.name });
   } finally {
     process.off('SIGINT', onSigint);

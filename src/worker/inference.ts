@@ -4,8 +4,8 @@ import { GptLabError } from '../core/errors';
 import { loadModel, LoadedModel } from '../core/model/persist';
 import { Generator } from '../core/sample';
 import type { WorkerRequests } from '../protocol/worker';
-import { COMPLETION_EVAL_FILE } from './completionEval';
-import { completeAt } from './completeAt';
+import { COMPLETION_EVAL_FILE } from '../core/complete/modelEval';
+import { completeAt } from '../core/complete/completeAt';
 import { attentionOf, stepOf } from './inspect';
 
 interface Loaded extends LoadedModel {

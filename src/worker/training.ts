@@ -1,7 +1,6 @@
 import { pretrain, TrainResult } from '../core/train/trainer';
 import { GptLabError } from '../core/errors';
-import { parameterCount } from '../core/model/config';
-import { evaluateModelCompletions } from './completionEval';
+import { completionEvalPositions, evaluateModelCompletions } from '../core/complete/modelEval';
 import type { WorkerEvent, WorkerRequests } from '../protocol/worker';
 
 let running = false;
@@ -40,7 +39,7 @@ export async function runTraining(
     });
     emit('log', { message: 'evaluating completions on held-out files…' });
     try {
-      const ev = await evaluateModelCompletions(p.modelDir, p.corpus.files, completionEvalPositions(p.config));
+      const ev = await evaluateModelCompletions(p.modelDir, p.corpus.files, completionEvalPositions(p.config.model));
       emit('log', {
         message: `completions: ${(ev.exactMatch * 100).toFixed(1)}% exact rest-of-line, ${(ev.charsSaved * 100).toFixed(1)}% of characters saved (${ev.positions} positions)`,
       });
@@ -57,9 +56,4 @@ export function stopTraining(): boolean {
   if (!running) return false;
   stopRequested = true;
   return true;
-}
-
-/** Cursor positions for the held-out completion check: fewer for big models, whose completions cost more. */
-function completionEvalPositions(cfg: WorkerRequests['train'][0]['config']): number {
-  return parameterCount(cfg.model) > 5e6 ? 30 : 100;
 }

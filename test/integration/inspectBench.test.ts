@@ -30,7 +30,10 @@ import type { InspectorPanel } from '../../src/host/panels/inspectorPanel';
         for (let i = 0; i < 6; i++) {
           const t0 = performance.now();
           const panel = await vscode.commands.executeCommand<InspectorPanel | undefined>('gptLab.inspectAttention');
-        assert.ok(panel, `the command ran (editor: ${vscode.window.activeTextEditor?.document.fileName}, model: ${lab.info?.step})`);
+          assert.ok(
+            panel,
+            `the command ran (editor: ${vscode.window.activeTextEditor?.document.fileName}, model: ${lab.info?.step})`,
+          );
           const before = panel.lastDrawMs;
           while (panel.lastDrawMs === before || panel.lastDrawMs === undefined)
             await new Promise((r) => setTimeout(r, 5));

@@ -1,3 +1,4 @@
+// Pure completion logic (no tensors: the extension host imports it). Model-backed parts: completeAt.ts, modelEval.ts.
 export { fimPrompt, type FimPrompt, type FimPromptOptions } from './prompt';
 export { trimCompletion, wantsMultiline, type CompletionContext, type TrimOptions } from './trim';
 export { extendsSelectedItem, type SelectedSuggestion } from './select';

@@ -24,6 +24,8 @@ export interface Preset {
   batchSize: number;
   /** Peak learning rate. */
   learningRate: number;
+  /** Share of training documents rearranged for fill-in-the-middle. */
+  fimRate: number;
 }
 
 export const PRESETS: Record<string, Preset> = {
@@ -33,6 +35,9 @@ export const PRESETS: Record<string, Preset> = {
     model: { vocabSize: 1024, contextLength: 64, nEmbd: 64, nLayer: 2, nHead: 4, positionEncoding: 'learned' },
     batchSize: 16,
     learningRate: 3e-3,
+    // FIM costs a 2-minute model plain next-token skill (val loss after 300 steps on this repository: 4.76 with
+    // none, 4.94 with 25%, 5.17 with 50%), and tiny models complete better from the prefix anyway: a little.
+    fimRate: 0.2,
   },
   small: {
     name: 'small',
@@ -41,6 +46,7 @@ export const PRESETS: Record<string, Preset> = {
     // 8 × 256 tokens a step keeps a step near 3 s, so Stop and progress stay prompt.
     batchSize: 8,
     learningRate: 1.5e-3,
+    fimRate: 0.5,
   },
   base: {
     name: 'base',
@@ -49,6 +55,7 @@ export const PRESETS: Record<string, Preset> = {
     // A step of 8 × 256 tokens needs more than the 4 GB a wasm heap can hold; 4 fits.
     batchSize: 4,
     learningRate: 6e-4,
+    fimRate: 0.5,
   },
 };
 

@@ -16,6 +16,8 @@ export interface GenerateOptions extends SamplingParams {
   stopTokens?: number[];
   /** The first token must be one of these (token healing). */
   firstTokens?: Set<number>;
+  /** Never generate these (e.g. the FIM markers, in plain left-to-right text). */
+  suppressTokens?: number[];
   /** Also return the k most likely next tokens at each step (the generation stepper). */
   topProbs?: number;
   /** Recompute the whole window each step instead of using the KV cache (for tests and benchmarks). */
@@ -135,6 +137,7 @@ function* generationLoop(
     for (let i = 0; i < opts.maxTokens; i++) {
       if (opts.shouldStop?.()) return result('cancelled');
       const logits = gen.next(tokens, opts.noCache);
+      for (const t of opts.suppressTokens ?? []) logits[t] = -Infinity;
       if (i === 0 && opts.firstTokens?.size)
         for (let t = 0; t < logits.length; t++) if (!opts.firstTokens.has(t)) logits[t] = -Infinity;
       const token = pickToken(logits, opts, rng);

@@ -56,7 +56,7 @@ export function defaultTrainConfig(presetName = 'tiny', overrides: Partial<Train
     checkpointInterval: 200,
     logInterval: 5,
     seed: 1337,
-    fimRate: 0.5,
+    fimRate: preset.fimRate,
     valFraction: 0.1,
     tokenizerSampleBytes: 4 * 1024 * 1024,
     ...overrides,

@@ -8,6 +8,7 @@
 //   await webviewFrame(wb.page).locator('text=Loss').waitFor();
 //   await wb.screenshot('panel');
 //   await wb.stop();
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -15,7 +16,7 @@ import type { Browser, FrameLocator, Page } from 'playwright-core';
 import type * as CodeServerLib from '../../support/code-server';
 
 /** out/test/e2e/support → the repo root. */
-const repoRoot = path.resolve(__dirname, '..', '..', '..', '..');
+export const repoRoot = path.resolve(__dirname, '..', '..', '..', '..');
 // Plain JS shared with the integration runner; required by absolute path because out/ holds no copy of it.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const cs: typeof CodeServerLib = require(path.join(repoRoot, 'test', 'support', 'code-server.js'));
@@ -36,7 +37,7 @@ export interface WorkbenchOptions {
    * 'development': loaded through the payload's extensionDevelopmentPath (title "[Extension Development Host]").
    * 'none': not loaded at all.
    */
-  install?: 'extensionsDir' | 'development' | 'none';
+  install?: 'extensionsDir' | 'development' | 'none' | { vsix: string };
   viewport?: { width: number; height: number };
 }
 
@@ -79,7 +80,27 @@ export async function startWorkbench(options: WorkbenchOptions = {}): Promise<Wo
     settings: options.settings,
     env: { GPT_LAB_ARTIFACTS: artifacts, ...options.env },
     logFile: path.join(artifacts, `code-server-e2e-${name}.log`),
-    beforeStart: ({ extensionsDir }) => {
+    beforeStart: ({ extensionsDir, userDataDir }) => {
+      if (typeof install === 'object') {
+        // As a user installs it: `code-server --install-extension gpt-lab.vsix`.
+        const config = path.join(tmp, 'install.yaml');
+        fs.writeFileSync(config, 'auth: none\n');
+        execFileSync(
+          cs.findCodeServer(),
+          [
+            '--config',
+            config,
+            '--user-data-dir',
+            userDataDir,
+            '--extensions-dir',
+            extensionsDir,
+            '--install-extension',
+            install.vsix,
+          ],
+          { stdio: 'pipe', timeout: 120_000 },
+        );
+        return;
+      }
       if (install !== 'extensionsDir') return;
       const { version } = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
       fs.symlinkSync(repoRoot, path.join(extensionsDir, `${EXTENSION_ID}-${version}`), 'dir');

@@ -1,13 +1,19 @@
 import * as path from 'node:path';
-import { writeFileAtomic } from '../core/checkpoint';
-import { CompletionEval, evaluateCompletions, trimCompletion } from '../core/complete';
-import { splitByFile } from '../core/corpus';
-import { loadModel } from '../core/model/persist';
-import { Generator } from '../core/sample';
-import type { TrainConfig } from '../core/train/config';
+import { writeFileAtomic } from '../checkpoint';
+import { CompletionEval, evaluateCompletions, trimCompletion } from '.';
+import { splitByFile } from '../corpus';
+import { GPTConfig, parameterCount } from '../model/config';
+import { loadModel } from '../model/persist';
+import { Generator } from '../sample';
+import type { TrainConfig } from '../train/config';
 import { completeAt } from './completeAt';
 
 export const COMPLETION_EVAL_FILE = 'completion-eval.json';
+
+/** Cursor positions for the held-out completion check: fewer for big models, whose completions cost more. */
+export function completionEvalPositions(model: GPTConfig): number {
+  return parameterCount(model) > 5e6 ? 30 : 100;
+}
 
 /** completion-eval.json: the better prompt format's figures, which format that is, and both formats' figures. */
 export interface SavedCompletionEval extends CompletionEval {

@@ -1,7 +1,7 @@
-import { fimPrompt, healingText, tokensStartingWith } from '../core/complete';
-import type { GPT } from '../core/model/gpt';
-import { generateAsync, GenerateResult, Generator } from '../core/sample';
-import type { Tokenizer } from '../core/tokenizer';
+import { fimPrompt, healingText, tokensStartingWith } from '.';
+import type { GPT } from '../model/gpt';
+import { generateAsync, GenerateResult, Generator } from '../sample';
+import type { Tokenizer } from '../tokenizer';
 
 export interface CompleteOptions {
   fim: boolean;
