@@ -2,11 +2,10 @@ import { promises as fs } from 'node:fs';
 import * as vscode from 'vscode';
 import type { AttentionData, InspectorInbound, InspectorOutbound } from '../../protocol/inspect';
 import type { Lab } from '../lab';
-import { log } from '../log';
 // The same pure function the panel uses to draw, so the editor tints match the panel.
 import { attentionRow } from '../../../webview/inspector/viewModel';
 import { AttentionDecorations } from './attentionDecorations';
-import { webviewHtml, webviewOptions } from './webviewHtml';
+import { GptLabPanel } from './panel';
 
 /** Where the inspected text came from, so the editor can be tinted and the panel restored after a reload. */
 export interface InspectSource {
@@ -32,7 +31,7 @@ export function textToInspect(editor: vscode.TextEditor): InspectSource & { text
   return { uri: doc.uri.toString(), start: doc.offsetAt(range.start), end: doc.offsetAt(range.end), label, text };
 }
 
-function validOutbound(m: unknown): InspectorOutbound | undefined {
+function parseInspectorOutbound(m: unknown): InspectorOutbound | undefined {
   if (typeof m !== 'object' || m === null) return undefined;
   const o = m as Record<string, unknown>;
   const int = (v: unknown) => typeof v === 'number' && Number.isInteger(v);
@@ -52,7 +51,7 @@ function validOutbound(m: unknown): InspectorOutbound | undefined {
 }
 
 /** "GPT Lab: Inspect Attention": the panel, and the editor tinted by what the hovered token attends to. */
-export class InspectorPanel {
+export class InspectorPanel extends GptLabPanel<InspectorInbound, InspectorOutbound> {
   static readonly viewType = 'gptLab.inspector';
   static current: InspectorPanel | undefined;
   private data: AttentionData | undefined;
@@ -62,7 +61,6 @@ export class InspectorPanel {
   }
   private source: InspectSource | undefined;
   private readonly decorations = new AttentionDecorations();
-  private readonly disposables: vscode.Disposable[] = [];
   /** Command → drawn panel, for the benchmark. */
   lastDrawMs: number | undefined;
   private requestedAt = 0;
@@ -71,13 +69,11 @@ export class InspectorPanel {
     const p =
       InspectorPanel.current ??
       new InspectorPanel(
-        vscode.window.createWebviewPanel(
-          InspectorPanel.viewType,
-          'GPT Lab: Attention',
-          // The editor keeps the focus: moving its cursor onto a token is half of the inspector.
-          { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
-          webviewOptions(lab.context.extensionUri),
-        ),
+        // The editor keeps the focus: moving its cursor onto a token is half of the inspector.
+        GptLabPanel.create(InspectorPanel.viewType, lab, 'GPT Lab: Attention', {
+          viewColumn: vscode.ViewColumn.Beside,
+          preserveFocus: true,
+        }),
         lab,
       );
     InspectorPanel.current = p;
@@ -87,8 +83,7 @@ export class InspectorPanel {
   }
 
   static async revive(panel: vscode.WebviewPanel, lab: Lab, state: unknown): Promise<void> {
-    panel.webview.options = webviewOptions(lab.context.extensionUri);
-    const p = (InspectorPanel.current = new InspectorPanel(panel, lab));
+    const p = (InspectorPanel.current = new InspectorPanel(GptLabPanel.restore(panel, lab), lab));
     const src = (state as { source?: InspectSource } | undefined)?.source;
     if (!src || typeof src.uri !== 'string')
       return p.post({ type: 'error', message: 'Select some code and run "GPT Lab: Inspect Attention" again.' });
@@ -104,23 +99,14 @@ export class InspectorPanel {
     }
   }
 
-  private constructor(
-    readonly panel: vscode.WebviewPanel,
-    private readonly lab: Lab,
-  ) {
-    panel.iconPath = vscode.Uri.joinPath(lab.context.extensionUri, 'media', 'gpt-lab.svg');
-    panel.webview.html = webviewHtml(panel.webview, lab.context.extensionUri, {
+  private constructor(panel: vscode.WebviewPanel, lab: Lab) {
+    super(panel, lab, {
       script: 'inspector.js',
       title: 'GPT Lab: Attention',
       body: '<main id="app"></main>',
       css: ['inspector.css'],
     });
-    this.disposables.push(
-      panel.onDidDispose(() => this.dispose()),
-      panel.webview.onDidReceiveMessage((m) => this.onMessage(m)),
-      vscode.window.onDidChangeTextEditorSelection((e) => this.onCursor(e)),
-      this.decorations,
-    );
+    this.disposables.push(vscode.window.onDidChangeTextEditorSelection((e) => this.onCursor(e)));
   }
 
   private async load(source: InspectSource & { text: string }): Promise<void> {
@@ -157,12 +143,11 @@ export class InspectorPanel {
     if (i >= 0) this.post({ type: 'focus', token: i });
   }
 
-  private async onMessage(raw: unknown): Promise<void> {
-    const m = validOutbound(raw);
-    if (!m) {
-      log(`inspector: ignored a malformed message`);
-      return;
-    }
+  protected parse(raw: unknown): InspectorOutbound | undefined {
+    return parseInspectorOutbound(raw);
+  }
+
+  protected async handle(m: InspectorOutbound): Promise<void> {
     switch (m.type) {
       case 'ready':
         this.sendData();
@@ -212,14 +197,9 @@ export class InspectorPanel {
     );
   }
 
-  private post(m: InspectorInbound): void {
-    void this.panel.webview.postMessage(m);
-  }
-
-  dispose(): void {
+  protected closed(): void {
     if (InspectorPanel.current === this) InspectorPanel.current = undefined;
     this.decorations.clear(this.editor());
-    for (const d of this.disposables.splice(0)) d.dispose();
-    this.panel.dispose();
+    this.decorations.dispose();
   }
 }

@@ -1,44 +1,34 @@
 import * as vscode from 'vscode';
 import { readHistory } from '../../core/checkpoint';
-import type { LossPanelInbound, MetricPoint, PanelStatus } from '../../protocol/lossPanel';
+import type { LossPanelInbound, LossPanelOutbound, MetricPoint, PanelStatus } from '../../protocol/lossPanel';
 import { compact, duration } from '../format';
 import type { Lab } from '../lab';
-import { log } from '../log';
 import { parseLossPanelOutbound, toMetricPoints } from './lossMessages';
-import { webviewHtml, webviewOptions } from './webviewHtml';
+import { GptLabPanel } from './panel';
 
 /** The training panel: live train and validation loss, learning rate and tokens/s. One per window. */
-export class LossPanel {
+export class LossPanel extends GptLabPanel<LossPanelInbound, LossPanelOutbound> {
   static readonly viewType = 'gptLab.lossPanel';
   private static current: LossPanel | undefined;
-  private readonly disposables: vscode.Disposable[] = [];
 
   static createOrShow(lab: Lab): LossPanel {
     if (LossPanel.current) {
       LossPanel.current.panel.reveal(vscode.ViewColumn.Active);
       return LossPanel.current;
     }
-    const panel = vscode.window.createWebviewPanel(
-      LossPanel.viewType,
-      'GPT Lab: Training',
-      vscode.ViewColumn.Active,
-      webviewOptions(lab.context.extensionUri),
-    );
+    const panel = GptLabPanel.create(LossPanel.viewType, lab, 'GPT Lab: Training', {
+      viewColumn: vscode.ViewColumn.Active,
+    });
     return (LossPanel.current = new LossPanel(panel, lab));
   }
 
   /** After a window reload, VS Code hands back the panel it saved. */
   static revive(panel: vscode.WebviewPanel, lab: Lab): void {
-    panel.webview.options = webviewOptions(lab.context.extensionUri);
-    LossPanel.current = new LossPanel(panel, lab);
+    LossPanel.current = new LossPanel(GptLabPanel.restore(panel, lab), lab);
   }
 
-  private constructor(
-    readonly panel: vscode.WebviewPanel,
-    private readonly lab: Lab,
-  ) {
-    panel.iconPath = vscode.Uri.joinPath(lab.context.extensionUri, 'media', 'gpt-lab.svg');
-    panel.webview.html = webviewHtml(panel.webview, lab.context.extensionUri, {
+  private constructor(panel: vscode.WebviewPanel, lab: Lab) {
+    super(panel, lab, {
       script: 'loss.js',
       title: 'GPT Lab: Training',
       body: `<header><h1>Training</h1><span id="status" role="status"></span><span id="actions"></span></header>
@@ -47,8 +37,6 @@ export class LossPanel {
 <section><h2>Learning rate and speed</h2><div class="chart small" id="rate-chart"><canvas aria-label="Learning rate and tokens per second by step"></canvas></div></section>`,
     });
     this.disposables.push(
-      panel.onDidDispose(() => this.dispose()),
-      panel.webview.onDidReceiveMessage((m) => this.onMessage(m)),
       lab.worker.onEvent((e) => {
         if (e.event === 'progress') {
           this.post({
@@ -84,12 +72,11 @@ export class LossPanel {
     return { state: 'none', text: 'No model yet. Train one on this workspace to see its loss fall.' };
   }
 
-  private async onMessage(raw: unknown): Promise<void> {
-    const m = parseLossPanelOutbound(raw);
-    if (!m) {
-      log(`loss panel: ignored a malformed message ${JSON.stringify(raw)?.slice(0, 200)}`);
-      return;
-    }
+  protected parse(raw: unknown): LossPanelOutbound | undefined {
+    return parseLossPanelOutbound(raw);
+  }
+
+  protected async handle(m: LossPanelOutbound): Promise<void> {
     switch (m.type) {
       case 'ready': {
         let points: MetricPoint[] = [];
@@ -107,13 +94,7 @@ export class LossPanel {
     }
   }
 
-  private post(m: LossPanelInbound): void {
-    void this.panel.webview.postMessage(m);
-  }
-
-  dispose(): void {
+  protected closed(): void {
     if (LossPanel.current === this) LossPanel.current = undefined;
-    for (const d of this.disposables.splice(0)) d.dispose();
-    this.panel.dispose();
   }
 }

@@ -1,8 +1,7 @@
 import * as vscode from 'vscode';
 import type { StepData, StepperInbound, StepperOutbound } from '../../protocol/inspect';
 import type { Lab } from '../lab';
-import { log } from '../log';
-import { webviewHtml, webviewOptions } from './webviewHtml';
+import { GptLabPanel } from './panel';
 
 const MAX_PROMPT_CHARS = 4000;
 
@@ -14,7 +13,7 @@ export function promptAt(editor: vscode.TextEditor): string {
   return doc.getText(new vscode.Range(doc.positionAt(Math.max(0, end - MAX_PROMPT_CHARS)), editor.selection.active));
 }
 
-function validOutbound(m: unknown): StepperOutbound | undefined {
+function parseStepperOutbound(m: unknown): StepperOutbound | undefined {
   if (typeof m !== 'object' || m === null) return undefined;
   const o = m as Record<string, unknown>;
   switch (o.type) {
@@ -32,7 +31,7 @@ function validOutbound(m: unknown): StepperOutbound | undefined {
 }
 
 /** "GPT Lab: Step Through Generation": next-token probabilities, one choice at a time. */
-export class StepperPanel {
+export class StepperPanel extends GptLabPanel<StepperInbound, StepperOutbound> {
   static readonly viewType = 'gptLab.stepper';
   static current: StepperPanel | undefined;
   /** The prompt's tokens, then the chosen ones. */
@@ -41,18 +40,12 @@ export class StepperPanel {
   last: StepData | undefined;
   private promptLength = 0;
   private pendingText: string | undefined;
-  private readonly disposables: vscode.Disposable[] = [];
 
   static async show(lab: Lab, prompt: string): Promise<StepperPanel> {
     const p =
       StepperPanel.current ??
       new StepperPanel(
-        vscode.window.createWebviewPanel(
-          StepperPanel.viewType,
-          'GPT Lab: Generation',
-          vscode.ViewColumn.Beside,
-          webviewOptions(lab.context.extensionUri),
-        ),
+        GptLabPanel.create(StepperPanel.viewType, lab, 'GPT Lab: Generation', { viewColumn: vscode.ViewColumn.Beside }),
         lab,
       );
     StepperPanel.current = p;
@@ -62,8 +55,7 @@ export class StepperPanel {
   }
 
   static async revive(panel: vscode.WebviewPanel, lab: Lab, state: unknown): Promise<void> {
-    panel.webview.options = webviewOptions(lab.context.extensionUri);
-    const p = (StepperPanel.current = new StepperPanel(panel, lab));
+    const p = (StepperPanel.current = new StepperPanel(GptLabPanel.restore(panel, lab), lab));
     const s = state as { ids?: unknown; promptLength?: unknown } | undefined;
     const ids = Array.isArray(s?.ids) ? s.ids.filter((x): x is number => Number.isInteger(x)) : [];
     if (ids.length === 0)
@@ -73,21 +65,13 @@ export class StepperPanel {
     await p.compute();
   }
 
-  private constructor(
-    readonly panel: vscode.WebviewPanel,
-    private readonly lab: Lab,
-  ) {
-    panel.iconPath = vscode.Uri.joinPath(lab.context.extensionUri, 'media', 'gpt-lab.svg');
-    panel.webview.html = webviewHtml(panel.webview, lab.context.extensionUri, {
+  private constructor(panel: vscode.WebviewPanel, lab: Lab) {
+    super(panel, lab, {
       script: 'stepper.js',
       title: 'GPT Lab: Generation',
       body: '<main id="app"></main>',
       css: ['stepper.css'],
     });
-    this.disposables.push(
-      panel.onDidDispose(() => this.dispose()),
-      panel.webview.onDidReceiveMessage((m) => this.onMessage(m)),
-    );
   }
 
   private async start(prompt: string): Promise<void> {
@@ -113,9 +97,11 @@ export class StepperPanel {
     }
   }
 
-  private async onMessage(raw: unknown): Promise<void> {
-    const m = validOutbound(raw);
-    if (!m) return log('stepper: ignored a malformed message');
+  protected parse(raw: unknown): StepperOutbound | undefined {
+    return parseStepperOutbound(raw);
+  }
+
+  protected async handle(m: StepperOutbound): Promise<void> {
     switch (m.type) {
       case 'ready':
         if (this.ids.length || this.pendingText !== undefined) await this.compute();
@@ -140,13 +126,7 @@ export class StepperPanel {
     await this.compute();
   }
 
-  private post(m: StepperInbound): void {
-    void this.panel.webview.postMessage(m);
-  }
-
-  dispose(): void {
+  protected closed(): void {
     if (StepperPanel.current === this) StepperPanel.current = undefined;
-    for (const d of this.disposables.splice(0)) d.dispose();
-    this.panel.dispose();
   }
 }
