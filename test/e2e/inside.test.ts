@@ -1,12 +1,17 @@
 import { strict as assert } from 'node:assert';
 import { promises as fs, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { FrameLocator, Page } from 'playwright-core';
+import type { Frame, Page } from 'playwright-core';
 import { notifications, runCommand, startWorkbench, statusBarItem, Workbench } from './support/codeServer';
 
-/** The webview panel that is visible now (others may exist, hidden). */
-function visibleWebview(page: Page): FrameLocator {
-  return page.frameLocator('iframe.webview.ready >> visible=true').frameLocator('iframe#active-frame');
+/** The webview panel whose page holds `selector` (several panels may be open side by side). */
+async function panelWith(page: Page, selector: string, timeout = 60_000): Promise<Frame> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    for (const f of page.frames()) if (await f.$(selector).catch(() => null)) return f;
+    if (Date.now() > deadline) throw new Error(`no webview shows ${selector}`);
+    await page.waitForTimeout(250);
+  }
 }
 
 /** The extension's output channel ("GPT Lab"), as VS Code logged it: for failure messages. */
@@ -118,8 +123,7 @@ describe('Completions, attention and generation in the editor (code-server + Chr
     await page.keyboard.press('Shift+ArrowDown');
     await page.keyboard.press('Shift+End');
     await runCommand(page, 'GPT Lab: Inspect Attention');
-    const view = visibleWebview(page);
-    await view.locator('#app[data-state="ready"]').waitFor({ timeout: 60_000 });
+    const view = await panelWith(page, '#app[data-state="ready"] #tokens');
     const chips = view.locator('#tokens .tok');
     const tokens = await chips.allInnerTexts();
     const joined = tokens.join('').replace(/·/g, ' ').replace(/↵/g, '\n');
@@ -148,11 +152,15 @@ describe('Completions, attention and generation in the editor (code-server + Chr
 
   it('steps through a generation: probability bars, and taking the top token appends it to the prompt', async () => {
     const { page } = wb;
+    await runCommand(page, 'View: Close All Editors');
     // A short prompt (one selected line), so appending a token grows it rather than sliding the context window.
     await openFile(page, 'index.ts', 8, 1);
     await page.keyboard.press('Shift+End');
     await runCommand(page, 'GPT Lab: Step Through Generation');
-    const view = visibleWebview(page);
+    const view = await panelWith(page, '#bars .bar-row').catch(async (e) => {
+      await wb.screenshot('no-stepper');
+      throw new Error(`${(e as Error).message}\nGPT Lab log:\n${outputLog(wb)}`);
+    });
     const bars = view.locator('#bars .bar-row');
     await bars.first().waitFor({ timeout: 60_000 });
     const read = () =>
