@@ -11,6 +11,12 @@ type Node = {
   children?: Node[];
 };
 
+const action = (label: string, icon: string, command: string): Node => ({
+  label,
+  icon,
+  command: { command, title: label },
+});
+
 /** The GPT Lab view: the model, the corpus it learnt from, and what to do next. */
 export class ModelViewProvider implements vscode.TreeDataProvider<Node> {
   private readonly changed = new vscode.EventEmitter<void>();
@@ -98,43 +104,13 @@ export class ModelViewProvider implements vscode.TreeDataProvider<Node> {
       icon: 'rocket',
       children: [
         ...(this.lab.training
-          ? [
-              {
-                label: 'Stop Training',
-                icon: 'debug-stop',
-                command: { command: 'gptLab.stop', title: 'Stop Training' },
-              },
-            ]
+          ? [action('Stop Training', 'debug-stop', 'gptLab.stop')]
           : [
-              {
-                label: 'Train on Workspace',
-                icon: 'play',
-                command: { command: 'gptLab.train', title: 'Train on Workspace' },
-              },
-              ...(info
-                ? [
-                    {
-                      label: 'Resume Training',
-                      icon: 'debug-continue',
-                      command: { command: 'gptLab.resume', title: 'Resume Training' },
-                    },
-                  ]
-                : []),
+              action('Train on Workspace', 'play', 'gptLab.train'),
+              ...(info ? [action('Resume Training', 'debug-continue', 'gptLab.resume')] : []),
             ]),
-        {
-          label: 'Show Training Panel',
-          icon: 'graph-line',
-          command: { command: 'gptLab.showPanel', title: 'Show Training Panel' },
-        },
-        ...(info
-          ? [
-              {
-                label: 'Show Model Info',
-                icon: 'info',
-                command: { command: 'gptLab.showModelInfo', title: 'Show Model Info' },
-              },
-            ]
-          : []),
+        action('Show Training Panel', 'graph-line', 'gptLab.showPanel'),
+        ...(info ? [action('Show Model Info', 'info', 'gptLab.showModelInfo')] : []),
       ],
     });
     return roots;
