@@ -2,7 +2,14 @@ import { strict as assert } from 'node:assert';
 import { promises as fs, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Frame, Page } from 'playwright-core';
-import { notifications, runCommand, startWorkbench, statusBarItem, Workbench } from './support/codeServer';
+import {
+  notifications,
+  reloadWindow,
+  runCommand,
+  startWorkbench,
+  statusBarItem,
+  Workbench,
+} from './support/codeServer';
 
 /** The webview panel whose page holds `selector` (several panels may be open side by side). */
 async function panelWith(page: Page, selector: string, timeout = 60_000): Promise<Frame> {
@@ -148,6 +155,16 @@ describe('Completions, attention and generation in the editor (code-server + Chr
       'a token attends only to itself and earlier tokens',
     );
     await wb.screenshot('inspector-hover-12');
+
+    // After a window reload the panel comes back with the same tokens (recomputed from the saved source range).
+    await reloadWindow(page);
+    await statusBarItem(page, 'gptLab.status').filter({ hasText: 'model ready' }).waitFor({ timeout: 90_000 });
+    const revived = await panelWith(page, '#app[data-state="ready"] #tokens .tok').catch(async (e) => {
+      await wb.screenshot('inspector-not-revived');
+      throw new Error(`${(e as Error).message}\nGPT Lab log:\n${outputLog(wb)}`);
+    });
+    assert.deepEqual(await revived.locator('#tokens .tok').allInnerTexts(), tokens);
+    await wb.screenshot('inspector-after-reload');
   });
 
   it('steps through a generation: probability bars, and taking the top token appends it to the prompt', async () => {
@@ -186,5 +203,15 @@ describe('Completions, attention and generation in the editor (code-server + Chr
     assert.equal(after.prompt.length, before.prompt.length + 1);
     assert.equal(after.prompt[after.prompt.length - 1], before.bars[0].display);
     await wb.screenshot('stepper-after-take');
+
+    // After a window reload the stepper comes back with the prompt and the appended token.
+    await reloadWindow(page);
+    await statusBarItem(page, 'gptLab.status').filter({ hasText: 'model ready' }).waitFor({ timeout: 90_000 });
+    const revived = await panelWith(page, '#bars .bar-row');
+    const restored = await revived
+      .locator('body')
+      .evaluate(() => (globalThis as unknown as { gptLabStepper: { prompt: string[] } }).gptLabStepper.prompt);
+    assert.deepEqual(restored, after.prompt);
+    await wb.screenshot('stepper-after-reload');
   });
 });

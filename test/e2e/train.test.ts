@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import {
   notifications,
+  reloadWindow,
   runCommand,
   startWorkbench,
   statusBarItem,
@@ -64,7 +65,7 @@ describe('Train on Workspace from the command palette (code-server + Chromium)',
     await wb.screenshot('loss-panel');
 
     // A window reload: the model is still there and the panel comes back with its history.
-    await page.reload();
+    await reloadWindow(page);
     await status.filter({ hasText: 'model ready' }).waitFor({ timeout: 90_000 });
     await webviewFrame(page).locator('#loss-chart[data-val-points]').waitFor({ timeout: 60_000 });
     await page.waitForTimeout(1000);

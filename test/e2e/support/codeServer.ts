@@ -206,3 +206,9 @@ export function statusBarItem(page: Page, itemId: string) {
 export function notifications(page: Page) {
   return page.locator('.notification-toast');
 }
+
+/** "Developer: Reload Window": VS Code saves its layout (open panels and their state) before it reloads. */
+export async function reloadWindow(page: Page): Promise<void> {
+  await runCommand(page, 'Developer: Reload Window');
+  await page.waitForLoadState('load');
+}
