@@ -9,6 +9,7 @@ import {
   startWorkbench,
   statusBarItem,
   Workbench,
+  trainFromPalette,
 } from './support/codeServer';
 
 /** The webview panel whose page holds `selector` (several panels may be open side by side). */
@@ -73,12 +74,7 @@ describe('Completions, attention and generation in the editor (code-server + Chr
     );
     const status = statusBarItem(wb.page, 'gptLab.status');
     await status.waitFor({ timeout: 60_000 });
-    await runCommand(wb.page, 'GPT Lab: Train on Workspace');
-    await wb.page
-      .locator('.quick-input-widget .quick-input-list .monaco-list-row.focused')
-      .filter({ hasText: 'tiny' })
-      .waitFor({ timeout: 60_000 });
-    await wb.page.keyboard.press('Enter');
+    await trainFromPalette(wb.page);
     await status.filter({ hasText: 'model ready' }).waitFor({ timeout: 4 * 60_000 });
     await notifications(wb.page).filter({ hasText: 'Training finished' }).waitFor({ timeout: 60_000 });
     await wb.page.keyboard.press('Escape');

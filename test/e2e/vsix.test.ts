@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, statSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { repoRoot, runCommand, startWorkbench, statusBarItem, Workbench } from './support/codeServer';
+import { repoRoot, startWorkbench, statusBarItem, trainFromPalette, Workbench } from './support/codeServer';
 
 describe('The VSIX, installed as a user installs it (code-server --install-extension)', function () {
   this.timeout(8 * 60_000);
@@ -23,12 +23,7 @@ describe('The VSIX, installed as a user installs it (code-server --install-exten
     wb = await startWorkbench({ name: 'vsix', install: { vsix }, settings: { 'gptLab.trainingMinutes': 0.15 } });
     const status = statusBarItem(wb.page, 'gptLab.status');
     await status.filter({ hasText: 'no model' }).waitFor({ timeout: 60_000 });
-    await runCommand(wb.page, 'GPT Lab: Train on Workspace');
-    await wb.page
-      .locator('.quick-input-widget .quick-input-list .monaco-list-row.focused')
-      .filter({ hasText: 'tiny' })
-      .waitFor({ timeout: 60_000 });
-    await wb.page.keyboard.press('Enter');
+    await trainFromPalette(wb.page);
     await status.filter({ hasText: 'model ready' }).waitFor({ timeout: 3 * 60_000 });
     await wb.screenshot('vsix-model-ready');
   });

@@ -212,3 +212,13 @@ export async function reloadWindow(page: Page): Promise<void> {
   await runCommand(page, 'Developer: Reload Window');
   await page.waitForLoadState('load');
 }
+
+/** "GPT Lab: Train on Workspace" from the palette, then `preset` in the quick pick; resolves once training starts. */
+export async function trainFromPalette(page: Page, preset = 'tiny'): Promise<void> {
+  await runCommand(page, 'GPT Lab: Train on Workspace');
+  await page
+    .locator('.quick-input-widget .quick-input-list .monaco-list-row.focused')
+    .filter({ hasText: preset })
+    .waitFor({ timeout: 60_000 });
+  await page.keyboard.press('Enter');
+}
