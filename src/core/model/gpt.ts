@@ -1,7 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../rng';
 import { GPTConfig, validateConfig } from './config';
-import { batchMatMulPlain, causalMask, crossEntropy, embedding, gelu, layerNorm, linear, sinusoids } from './ops';
+import {
+  batchMatMulPlain,
+  causalMask,
+  crossEntropy,
+  embedding,
+  gelu,
+  layerNorm,
+  linear,
+  maskedCrossEntropy,
+  sinusoids,
+  tokenLogProbs,
+} from './ops';
 
 /** Keys and values of earlier positions, per layer: [1, H, Tc, hs] each. Batch 1 (generation). */
 export interface KVCache {
@@ -32,6 +43,28 @@ export interface ForwardResult {
   logits: tf.Tensor3D;
   cache?: KVCache;
   trace?: ForwardTrace;
+}
+
+export interface HiddenResult {
+  /** The residual stream after the final LayerNorm: [B, T, C], or [B, 1, C] with lastOnly. */
+  hidden: tf.Tensor3D;
+  cache?: KVCache;
+  trace?: ForwardTrace;
+}
+
+/**
+ * A parameter beyond GPT-2's own: a head on the hidden states (a reward model's `score`, PPO's `v_head`).
+ * Heads are listed in config.json, so they save, load and resume like the rest.
+ */
+export interface HeadSpec {
+  name: string;
+  shape: number[];
+}
+
+export interface GPTOptions {
+  heads?: HeadSpec[];
+  /** false for a frozen model (a reference): its variables never get gradients, so never reach an optimizer. */
+  trainable?: boolean;
 }
 
 /** Hugging Face GPT-2 names of every parameter, in a stable order. */
@@ -89,23 +122,18 @@ let modelCounter = 0; // tfjs variable names must be unique per process
 export class GPT {
   readonly config: GPTConfig;
   readonly params = new Map<string, tf.Variable>();
+  readonly heads: HeadSpec[] = [];
+  readonly trainable: boolean;
+  private readonly id: number;
   private readonly mask: tf.Tensor2D; // [ctx, ctx] additive causal mask
   private readonly fixedPositions?: tf.Tensor2D; // [ctx, C] sinusoids
 
-  constructor(config: GPTConfig, weights: Map<string, Float32Array>) {
+  constructor(config: GPTConfig, weights: Map<string, Float32Array>, opts: GPTOptions = {}) {
     this.config = validateConfig(config);
-    modelCounter++;
-    for (const name of parameterNames(config)) {
-      const data = weights.get(name);
-      const shape = parameterShape(config, name);
-      if (!data || data.length !== shape.reduce((x, y) => x * y, 1)) {
-        throw new Error(`weights for ${name} are missing or not of shape [${shape}]`);
-      }
-      this.params.set(
-        name,
-        tf.tidy(() => tf.variable(tf.tensor(data, shape), true, `gpt${modelCounter}/${name}`)),
-      );
-    }
+    this.id = ++modelCounter;
+    this.trainable = opts.trainable ?? true;
+    for (const name of parameterNames(config)) this.addParameter(name, parameterShape(config, name), weights.get(name));
+    for (const h of opts.heads ?? []) this.addHead(h, weights.get(h.name));
     this.mask = causalMask(config.contextLength);
     if (config.positionEncoding === 'sinusoidal') {
       this.fixedPositions = tf.tensor2d(sinusoids(config.contextLength, config.nEmbd), [
@@ -119,6 +147,28 @@ export class GPT {
     return new GPT(config, initialWeights(config, seed));
   }
 
+  /** Adds a head (zeros unless `data` is given). Its name must not be one of GPT-2's. */
+  addHead(spec: HeadSpec, data?: Float32Array): void {
+    if (this.params.has(spec.name)) throw new Error(`parameter ${spec.name} already exists`);
+    this.addParameter(spec.name, spec.shape, data ?? new Float32Array(spec.shape.reduce((x, y) => x * y, 1)));
+    this.heads.push({ name: spec.name, shape: [...spec.shape] });
+  }
+
+  private addParameter(name: string, shape: number[], data: Float32Array | undefined): void {
+    if (!data || data.length !== shape.reduce((x, y) => x * y, 1)) {
+      throw new Error(`weights for ${name} are missing or not of shape [${shape}]`);
+    }
+    this.params.set(
+      name,
+      tf.tidy(() => tf.variable(tf.tensor(data, shape), this.trainable, `gpt${this.id}/${name}`)),
+    );
+  }
+
+  /** The parameter `name` as a tensor (heads included). */
+  param<R extends tf.Rank>(name: string): tf.Tensor<R> {
+    return this.p<R>(name);
+  }
+
   private p<R extends tf.Rank>(name: string): tf.Tensor<R> {
     const v = this.params.get(name);
     if (!v) throw new Error(`no parameter ${name}`);
@@ -127,6 +177,14 @@ export class GPT {
 
   /** Logits for token ids [B, T] (int32) starting at position `cache.length` (or 0). Call inside tf.tidy. */
   forward(ids: tf.Tensor2D, opts: ForwardOptions = {}): ForwardResult {
+    const { hidden, cache, trace } = this.hidden(ids, opts);
+    const [B, T, C] = hidden.shape;
+    const logits = this.logits(tf.reshape(hidden, [B * T, C]) as tf.Tensor2D); // [B·T, V]
+    return { logits: tf.reshape(logits, [B, T, this.config.vocabSize]), cache, trace };
+  }
+
+  /** The residual stream after the final LayerNorm, [B, T, C]: what the LM head and any other head read. */
+  hidden(ids: tf.Tensor2D, opts: ForwardOptions = {}): HiddenResult {
     const { nEmbd: C, nLayer, contextLength } = this.config;
     const [B, T] = ids.shape;
     const pos0 = opts.cache?.length ?? 0;
@@ -152,21 +210,32 @@ export class GPT {
       trace?.hidden.push(tf.reshape(x, [B, T, C]));
     }
 
-    let xf = layerNorm(x, this.p('ln_f.weight'), this.p('ln_f.bias')); // [B·T, C]
-    let Tout = T;
-    if (opts.lastOnly) {
-      xf = tf.reshape(tf.slice(tf.reshape(xf, [B, T, C]), [0, T - 1, 0], [B, 1, C]), [B, C]);
-      Tout = 1;
-    }
-    const logits = this.head(xf); // [B·Tout, V]
-    return { logits: tf.reshape(logits, [B, Tout, this.config.vocabSize]), cache: newCache, trace };
+    const xf = tf.reshape(layerNorm(x, this.p('ln_f.weight'), this.p('ln_f.bias')), [B, T, C]) as tf.Tensor3D;
+    const hidden = opts.lastOnly ? (tf.slice(xf, [0, T - 1, 0], [B, 1, C]) as tf.Tensor3D) : xf;
+    return { hidden, cache: newCache, trace };
   }
 
-  /** Mean next-token cross-entropy of inputs [B, T] against targets [B, T] (nats per token). */
-  loss(ids: tf.Tensor2D, targets: tf.Tensor2D): tf.Scalar {
+  /** Next-token logits [N, V] of hidden states [N, C]. */
+  logits(hidden: tf.Tensor2D): tf.Tensor2D {
+    return this.head(hidden);
+  }
+
+  /**
+   * Mean next-token cross-entropy of inputs [B, T] against targets [B, T] (nats per token); with a mask [B, T],
+   * the mean over the positions where it is 1 (the others carry no loss and no gradient).
+   */
+  loss(ids: tf.Tensor2D, targets: tf.Tensor2D, mask?: tf.Tensor2D): tf.Scalar {
     const [B, T] = ids.shape;
-    const { logits } = this.forward(ids);
-    return crossEntropy(tf.reshape(logits, [B * T, this.config.vocabSize]), tf.reshape(targets, [B * T]));
+    const logits = tf.reshape(this.forward(ids).logits, [B * T, this.config.vocabSize]) as tf.Tensor2D;
+    const y = tf.reshape(targets, [B * T]) as tf.Tensor1D;
+    return mask ? maskedCrossEntropy(logits, y, tf.reshape(mask, [B * T])) : crossEntropy(logits, y);
+  }
+
+  /** log p(target | prefix) of every position, [B, T]: masked, summed or ratioed by SFT, DPO and PPO. */
+  tokenLogProbs(ids: tf.Tensor2D, targets: tf.Tensor2D): tf.Tensor2D {
+    const [B, T] = ids.shape;
+    const logits = tf.reshape(this.forward(ids).logits, [B * T, this.config.vocabSize]) as tf.Tensor2D;
+    return tf.reshape(tokenLogProbs(logits, tf.reshape(targets, [B * T])), [B, T]);
   }
 
   /** The output head, tied to the token embedding: x·wteᵀ. */

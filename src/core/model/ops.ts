@@ -142,6 +142,30 @@ export function crossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Scal
   return f(logits, targets);
 }
 
+/**
+ * Log-probability of each target under logits [N, V] → [N], with the fused gradient dy·(one-hot − softmax) per
+ * row: what SFT masks, DPO sums over a completion and PPO ratios need, without autodiff through log-softmax.
+ */
+export function tokenLogProbs(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Tensor1D {
+  const f = customOp<tf.Tensor1D>(([l, t], save) => {
+    const V = l.shape[1] as number;
+    const logp = tf.logSoftmax(l as tf.Tensor2D); // [N, V]
+    const oneHot = tf.oneHot(t as tf.Tensor1D, V); // [N, V]
+    save([logp, oneHot]);
+    return {
+      value: tf.sum(tf.mul(logp, oneHot), 1) as tf.Tensor1D,
+      gradFunc: (dy, [lp, oh]) => [tf.mul(tf.sub(oh, tf.exp(lp)), tf.expandDims(dy, 1)), tf.zerosLike(t)],
+    };
+  });
+  return f(logits, targets);
+}
+
+/** Mean cross-entropy over the positions where `mask` [N] is 1 (SFT: completion tokens only). */
+export function maskedCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, mask: tf.Tensor1D): tf.Scalar {
+  const n = tf.maximum(tf.sum(mask), 1);
+  return tf.neg(tf.div(tf.sum(tf.mul(tokenLogProbs(logits, targets), mask)), n)) as tf.Scalar;
+}
+
 /** Additive causal mask [T, T]: 0 on and below the diagonal, −1e9 above (a constant, so no gradient needed). */
 export function causalMask(T: number): tf.Tensor2D {
   const m = new Float32Array(T * T);

@@ -2,7 +2,7 @@ import { GptLabError } from '../errors';
 import { loadCheckpoint, LoadedCheckpoint, NamedTensors } from '../checkpoint';
 import { Tokenizer } from '../tokenizer';
 import { GPTConfig, validateConfig } from './config';
-import { GPT, parameterNames, parameterShape } from './gpt';
+import { GPT, HeadSpec, parameterNames, parameterShape } from './gpt';
 
 export const CONFIG_FORMAT = 'gpt-lab-config';
 
@@ -13,6 +13,10 @@ export interface ModelFolderConfig {
   preset?: string;
   training?: Record<string, unknown>;
   corpus?: Record<string, unknown>;
+  /** Parameters beyond GPT-2's (a reward model's `score`, PPO's `v_head`), saved beside the rest. */
+  heads?: HeadSpec[];
+  /** Which stage made this version, from which parent, on what data, with what results (see versions.ts). */
+  lineage?: Record<string, unknown>;
 }
 
 export function toNamedTensors(arrays: Map<string, Float32Array>, shapeOf: (name: string) => number[]): NamedTensors {
@@ -65,7 +69,27 @@ export function readModelFolder(
     }
     weights.set(name, t.data as Float32Array);
   }
+  for (const h of headSpecs(dir, cfg)) {
+    const t = ckpt.weights.get(h.name);
+    if (!t) throw bad(dir, 'model.safetensors', `has no tensor '${h.name}' (a head config.json lists)`);
+    if (t.dtype !== 'F32' || t.shape.join() !== h.shape.join()) {
+      throw bad(dir, 'model.safetensors', `has '${h.name}' as ${t.dtype}[${t.shape}], expected F32[${h.shape}]`);
+    }
+    weights.set(h.name, t.data as Float32Array);
+  }
   return { config: cfg, tokenizer, weights };
+}
+
+function headSpecs(dir: string, cfg: ModelFolderConfig): HeadSpec[] {
+  const heads = cfg.heads ?? [];
+  const gpt2 = new Set(parameterNames(cfg.model));
+  const ok = (h: HeadSpec) =>
+    typeof h?.name === 'string' &&
+    !gpt2.has(h.name) &&
+    Array.isArray(h.shape) &&
+    h.shape.every((d) => Number.isSafeInteger(d) && d > 0);
+  if (!Array.isArray(heads) || !heads.every(ok)) throw bad(dir, 'config.json', 'has an invalid list of heads');
+  return heads;
 }
 
 export interface LoadedModel {
@@ -75,9 +99,10 @@ export interface LoadedModel {
   checkpoint: LoadedCheckpoint;
 }
 
-/** Loads a trained model folder for inference. The caller disposes `model`. */
-export async function loadModel(dir: string): Promise<LoadedModel> {
+/** Loads a trained model folder (for inference, or frozen as a reference with trainable false). The caller disposes `model`. */
+export async function loadModel(dir: string, opts: { trainable?: boolean } = {}): Promise<LoadedModel> {
   const checkpoint = await loadCheckpoint(dir);
   const { config, tokenizer, weights } = readModelFolder(dir, checkpoint);
-  return { model: new GPT(config.model, weights), tokenizer, config, checkpoint };
+  const model = new GPT(config.model, weights, { heads: config.heads, trainable: opts.trainable });
+  return { model, tokenizer, config, checkpoint };
 }
