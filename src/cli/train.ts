@@ -102,7 +102,7 @@ export async function trainCommand(dir: string, o: TrainCliOptions): Promise<voi
         shouldStop: () => stopRequested,
         onLog: (msg) => out.info(msg),
         onEval: (e) => {
-          lastVal = ` · val ${e.valLoss.toFixed(3)} (${e.valBpb.toFixed(2)} bpb)`;
+          lastVal = ` · val ${e.valLoss.toFixed(3)} (${(e.valBpb ?? NaN).toFixed(2)} bpb)`;
           out.event('eval', e);
         },
         onProgress: (p) => {

@@ -64,10 +64,68 @@ describe('pre-training', () => {
     });
     assert.equal(first.stopped, 'cancelled');
     assert.equal(first.step, 3);
-    const rest = await pretrain({ files, config: config(), outDir: dir, resume: true });
+    // No budget on resume: the saved run finishes its own.
+    const rest = await pretrain({
+      files,
+      config: { ...config(), maxSteps: undefined },
+      outDir: dir,
+      resume: true,
+    });
     assert.equal(rest.step, 8);
     assert.deepEqual([...first.losses, ...rest.losses], full.losses);
     assert.equal(rest.valLoss, full.valLoss);
+  });
+
+  it('trains a budget given on resume on top of the checkpoint, and applies a new learning rate', async () => {
+    const files = codeFiles(3);
+    const dir = await tmpDir();
+    await pretrain({ files, config: config({ maxSteps: 4 }), outDir: dir });
+    const lrs: number[] = [];
+    const more = await pretrain({
+      files,
+      config: config({ maxSteps: 3 }),
+      outDir: dir,
+      resume: true,
+      resumeOverrides: { learningRate: 0.5 },
+      hooks: { onProgress: (p) => lrs.push(p.lr) },
+    });
+    assert.equal(more.step, 7);
+    assert.equal(more.losses.length, 3);
+    assert.ok(lrs.every((lr) => lr <= 0.5 && lr >= 0.05) && lrs[0] > 0.1, `learning rates ${lrs}`);
+    const again = await pretrain({ files, config: { ...config(), maxSteps: undefined }, outDir: dir, resume: true });
+    assert.equal(again.step, 7, 'a finished run resumed without a budget trains no further');
+    const { checkpoint } = await loadModel(dir).then((m) => (m.model.dispose(), m));
+    assert.ok(checkpoint.history.some((h) => h.step === 7));
+    assert.equal(checkpoint.history.filter((h) => h.step === 0).length, 1, 'one history across the resumes');
+  });
+
+  it('starts a fresh run into a used folder with a clean history', async () => {
+    const files = codeFiles(2);
+    const dir = await tmpDir();
+    await pretrain({ files, config: config({ maxSteps: 4 }), outDir: dir });
+    await fs.writeFile(path.join(dir, 'completion-eval.json'), '{}');
+    await pretrain({ files, config: config({ maxSteps: 2, seed: 9 }), outDir: dir });
+    const { model, checkpoint } = await loadModel(dir);
+    model.dispose();
+    assert.deepEqual(
+      checkpoint.history.map((h) => h.step).filter((s, i, a) => a.indexOf(s) === i),
+      [0, 2],
+    );
+    await assert.rejects(fs.stat(path.join(dir, 'completion-eval.json')));
+  });
+
+  it('keeps the learning rate continuous at the end of warm-up in a minutes budget', async () => {
+    const lrs: number[] = [];
+    await pretrain({
+      files: codeFiles(2),
+      config: config({ maxSteps: undefined, maxMinutes: 0.02, warmupSteps: 3, learningRate: 1e-3 }),
+      hooks: { onProgress: (p) => lrs.push(p.lr) },
+    });
+    assert.ok(lrs.length > 4, `only ${lrs.length} steps`);
+    for (let i = 3; i < lrs.length; i++) {
+      assert.ok(lrs[i] <= lrs[i - 1] + 1e-12, `lr rose after warm-up at ${i}: ${lrs}`);
+    }
+    assert.ok(lrs[3] > 0.9e-3, `the first step after warm-up is near the peak, got ${lrs[3]} (${lrs})`);
   });
 
   it('is reproducible with a seed and differs with another', async () => {

@@ -1,0 +1,392 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as path from 'node:path';
+import { promises as fs } from 'node:fs';
+import {
+  appendHistory,
+  checkpointExists,
+  loadCheckpoint,
+  LoadedCheckpoint,
+  readHistory,
+  saveCheckpoint,
+  writeFileAtomic,
+} from '../checkpoint';
+import { GptLabError } from '../errors';
+import { CONFIG_FORMAT, ModelFolderConfig, readModelFolder, toNamedTensors } from '../model/persist';
+import { Rng, RngState } from '../rng';
+import type { Tokenizer } from '../tokenizer';
+import { AdamW } from './adamw';
+import { TrainConfig } from './config';
+import { learningRate } from './schedule';
+import type { EvalMetrics, TrainTask } from './task';
+
+export interface TrainProgress {
+  stage: string;
+  step: number;
+  maxSteps?: number;
+  /** Share of the budget used, 0..1. */
+  fraction: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  tokensPerSec: number;
+  tokensSeen: number;
+  elapsedMs: number;
+  etaMs: number;
+  /** The task's own training metrics of this step (token accuracy, reward margin, …). */
+  metrics?: Record<string, number>;
+}
+
+export type EvalResult = { step: number; valBpb?: number } & EvalMetrics;
+
+export interface TrainHooks {
+  onProgress?(p: TrainProgress): void;
+  onEval?(e: EvalResult): void;
+  onLog?(message: string): void;
+  onCheckpoint?(step: number): void;
+  /** Polled between steps; true stops at the step boundary and saves. */
+  shouldStop?(): boolean;
+}
+
+/** The run's target, in absolute steps and milliseconds of training time since the run began. */
+export interface Budget {
+  steps?: number;
+  ms?: number;
+}
+
+/** What a checkpoint carries to resume exactly where it stopped (state.json's `trainer`). */
+export interface LoopState {
+  stage: string;
+  rng: RngState;
+  tokensSeen: number;
+  elapsedMs: number;
+  optimizerStep: number;
+  initialValLoss: number;
+  target: Budget;
+  /** Where warm-up ended: the decay runs from there to the end of the budget, in steps or in time alike. */
+  warmupEnd?: { step: number; elapsedMs: number };
+}
+
+export interface ResumePoint {
+  step: number;
+  state: LoopState;
+  moments: Map<string, Float32Array>;
+}
+
+export interface LoopRequest<B> {
+  task: TrainTask<B>;
+  /** Hyperparameters; its maxSteps / maxMinutes are this call's budget (added to a resumed run's). */
+  config: TrainConfig;
+  /** The model folder: checkpoints and history.jsonl go here. */
+  outDir?: string;
+  resume?: ResumePoint;
+  hooks?: TrainHooks;
+}
+
+export interface LoopResult {
+  step: number;
+  stopped: 'budget' | 'cancelled';
+  loss: number;
+  initialValLoss: number;
+  valLoss: number;
+  /** The last held-out metrics. */
+  metrics: EvalResult;
+  tokensSeen: number;
+  elapsedMs: number;
+  /** Training loss of every step this call ran. */
+  losses: number[];
+}
+
+/** Files a run writes besides the checkpoint; a fresh run into a folder starts without the last run's. */
+export const RUN_FILES = ['history.jsonl', 'completion-eval.json', 'sft-compare.json'];
+
+/**
+ * The one training loop every stage runs on: AdamW over the task's trainable parameters, warm-up then cosine
+ * decay over the budget, global-norm clipping, validation, history and checkpoints with exact resume.
+ */
+export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
+  const { task, config: cfg, hooks = {} } = req;
+  const trainable = task.trainable ?? task.model.params;
+  const opt = new AdamW(trainable, { beta1: cfg.beta1, beta2: cfg.beta2, eps: 1e-8, weightDecay: cfg.weightDecay });
+  try {
+    const state = startState(req);
+    if (req.resume) {
+      try {
+        opt.loadState(req.resume.moments, req.resume.state.optimizerStep);
+      } catch (err) {
+        throw new GptLabError(
+          `optimizer.safetensors in ${req.outDir ?? 'the model folder'} does not fit the model (${(err as Error).message}); resume is not possible — train a new version.`,
+          'BAD_CHECKPOINT',
+        );
+      }
+    }
+    let step = req.resume?.step ?? 0;
+    if (!req.resume && req.outDir) await clearRunFiles(req.outDir);
+
+    const evaluate = (): EvalResult => ({ step, ...guardMemory(() => task.evaluate(), cfg) });
+    const record = async (r: Record<string, number>) => {
+      if (req.outDir) await appendHistory(req.outDir, { step, ...r, time: new Date().toISOString() });
+    };
+    let lastEval: EvalResult | undefined;
+    if (step === 0) {
+      lastEval = evaluate();
+      state.initialValLoss = lastEval.valLoss;
+      hooks.onEval?.(lastEval);
+      await record(evalRecord(lastEval));
+    }
+    const maxSteps = state.target.steps ?? Infinity;
+    const budgetMs = state.target.ms ?? Infinity;
+    const fractionAt = (s: number, ms: number) => Math.max(s / maxSteps, ms / budgetMs);
+    const fraction = () => fractionAt(step, state.elapsedMs);
+    if (fraction() >= 1 && req.resume) {
+      hooks.onLog?.(`the run already reached its budget at step ${step}; give a budget to train further`);
+    }
+    const warmupSteps = Math.min(cfg.warmupSteps, Math.max(1, Math.floor(maxSteps / 10)));
+
+    const rng = new Rng(state.rng);
+    const losses: number[] = [];
+    let stopped: LoopResult['stopped'] = 'budget';
+    let emaTps = 0;
+    let emaStepMs = 0;
+    let loss = NaN;
+    let logSum = 0;
+    let logCount = 0;
+    let last = performance.now();
+
+    while (fraction() < 1) {
+      if (hooks.shouldStop?.()) {
+        stopped = 'cancelled';
+        break;
+      }
+      const t0 = performance.now();
+      if (step >= warmupSteps && !state.warmupEnd) state.warmupEnd = { step, elapsedMs: state.elapsedMs };
+      const fw = state.warmupEnd ? fractionAt(state.warmupEnd.step, state.warmupEnd.elapsedMs) : 0;
+      const lr = learningRate(step, fw < 1 ? (fraction() - fw) / (1 - fw) : 1, {
+        peak: cfg.learningRate,
+        min: cfg.minLearningRate,
+        warmupSteps,
+      });
+      const batch = task.nextBatch(rng);
+      const r = guardMemory(() => optimizerStep(task, opt, batch, lr, cfg.gradClip), cfg);
+      if (!Number.isFinite(r.loss)) {
+        throw new GptLabError(
+          `Training diverged at step ${step + 1} (loss ${r.loss}). Lower the learning rate.`,
+          'DIVERGED',
+        );
+      }
+      loss = r.loss;
+      losses.push(loss);
+      step++;
+      const now = performance.now();
+      const stepMs = now - t0;
+      emaStepMs = emaStepMs === 0 ? stepMs : 0.8 * emaStepMs + 0.2 * stepMs;
+      // The minutes budget is training time: evaluation and checkpoints count, a suspended machine does not.
+      state.elapsedMs += Math.min(now - last, Math.max(30_000, 20 * emaStepMs));
+      last = now;
+      const tokens = task.batchTokens(batch);
+      state.tokensSeen += tokens;
+      const tps = (tokens * 1000) / stepMs;
+      emaTps = emaTps === 0 ? tps : 0.8 * emaTps + 0.2 * tps;
+      state.rng = rng.state();
+      state.optimizerStep = opt.t;
+      logSum += loss;
+      logCount++;
+
+      const f = fraction();
+      hooks.onProgress?.({
+        stage: task.stage,
+        step,
+        maxSteps: state.target.steps,
+        fraction: Math.min(1, f),
+        loss,
+        lr,
+        gradNorm: r.gradNorm,
+        tokensPerSec: emaTps,
+        tokensSeen: state.tokensSeen,
+        elapsedMs: state.elapsedMs,
+        etaMs: f > 0 ? (state.elapsedMs * (1 - f)) / f : 0,
+        metrics: r.metrics,
+      });
+      const finalStep = f >= 1;
+      const line: Record<string, number> = {};
+      if (step % cfg.logInterval === 0 || finalStep) {
+        Object.assign(line, {
+          loss: logSum / logCount,
+          lr,
+          tokensPerSec: Math.round(emaTps),
+          elapsedMs: Math.round(state.elapsedMs),
+        });
+        logSum = logCount = 0;
+      }
+      if (step % cfg.evalInterval === 0 || finalStep) {
+        lastEval = evaluate();
+        hooks.onEval?.(lastEval);
+        Object.assign(line, evalRecord(lastEval));
+      }
+      if (Object.keys(line).length) await record(line);
+      if (req.outDir && step % cfg.checkpointInterval === 0 && !finalStep) await save(req, opt, step, state);
+      await new Promise((r) => setImmediate(r)); // let signals, messages and progress through
+    }
+
+    if (!lastEval || lastEval.step !== step) {
+      lastEval = evaluate();
+      hooks.onEval?.(lastEval);
+      await record(evalRecord(lastEval));
+    }
+    if (req.outDir) await save(req, opt, step, state);
+    return {
+      step,
+      stopped,
+      loss,
+      initialValLoss: state.initialValLoss,
+      valLoss: lastEval.valLoss,
+      metrics: lastEval,
+      tokensSeen: state.tokensSeen,
+      elapsedMs: state.elapsedMs,
+      losses,
+    };
+  } finally {
+    opt.dispose();
+  }
+}
+
+/** A fresh run's target is the budget; a resumed run trains the budget given now on top, or finishes its own. */
+function startState<B>(req: LoopRequest<B>): LoopState {
+  const { config: cfg, resume } = req;
+  const asked: Budget = {
+    steps: cfg.maxSteps,
+    ms: cfg.maxMinutes !== undefined ? cfg.maxMinutes * 60_000 : undefined,
+  };
+  if (!resume) {
+    if (asked.steps === undefined && asked.ms === undefined) {
+      throw new GptLabError('Training config: give a budget in steps or minutes.', 'BAD_CONFIG');
+    }
+    return {
+      stage: req.task.stage,
+      rng: new Rng(cfg.seed).state(),
+      tokensSeen: 0,
+      elapsedMs: 0,
+      optimizerStep: 0,
+      initialValLoss: NaN,
+      target: asked,
+    };
+  }
+  const s = { ...resume.state };
+  if (asked.steps !== undefined || asked.ms !== undefined) {
+    s.target = {
+      steps: asked.steps !== undefined ? resume.step + asked.steps : undefined,
+      ms: asked.ms !== undefined ? s.elapsedMs + asked.ms : undefined,
+    };
+  }
+  return s;
+}
+
+/** One optimizer step on the task's loss; every tensor it makes is disposed before it returns. */
+export function optimizerStep<B>(
+  task: TrainTask<B>,
+  opt: AdamW,
+  batch: B,
+  lr: number,
+  clip: number,
+): { loss: number; gradNorm: number; metrics?: Record<string, number> } {
+  let metricTensors: Record<string, tf.Scalar> | undefined;
+  const { value, grads } = tf.variableGrads(() => {
+    const out = task.loss(batch);
+    metricTensors = out.metrics && Object.fromEntries(Object.entries(out.metrics).map(([k, t]) => [k, tf.keep(t)]));
+    return out.loss;
+  });
+  const norm = opt.step(grads, lr, clip);
+  const loss = value.dataSync()[0];
+  const gradNorm = norm.dataSync()[0];
+  const metrics =
+    metricTensors && Object.fromEntries(Object.entries(metricTensors).map(([k, t]) => [k, t.dataSync()[0]]));
+  tf.dispose([value, norm, ...Object.values(grads), ...Object.values(metricTensors ?? {})]);
+  return { loss, gradNorm, metrics };
+}
+
+function evalRecord(e: EvalResult): Record<string, number> {
+  const { step: _step, ...metrics } = e;
+  void _step;
+  return metrics;
+}
+
+/** wasm reports an exhausted heap as a bare "Aborted()"; say what happened and what to do. */
+export function guardMemory<T>(f: () => T, cfg: TrainConfig): T {
+  try {
+    return f();
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    if (/Aborted\(|out of memory|Cannot allocate|Array buffer allocation/i.test(msg)) {
+      throw new GptLabError(
+        `Out of memory training a ${cfg.model.nLayer}-layer × ${cfg.model.nEmbd} model with batches of ${cfg.batchSize} × ${cfg.model.contextLength} tokens (${msg.split('\n')[0]}). Choose a smaller preset, batch size or context.`,
+        'OUT_OF_MEMORY',
+      );
+    }
+    throw err;
+  }
+}
+
+async function clearRunFiles(dir: string): Promise<void> {
+  for (const f of RUN_FILES) await fs.rm(path.join(dir, f), { force: true });
+}
+
+async function save<B>(req: LoopRequest<B>, opt: AdamW, step: number, state: LoopState): Promise<void> {
+  const { task, config: cfg } = req;
+  const model = task.model;
+  const config: ModelFolderConfig = {
+    format: CONFIG_FORMAT,
+    model: model.config,
+    preset: cfg.preset,
+    training: { ...cfg, stage: task.stage } as unknown as Record<string, unknown>,
+    ...(model.heads.length ? { heads: model.heads } : {}),
+    ...task.folderConfig(),
+  };
+  const shape = (name: string) => model.params.get(name)!.shape;
+  await saveCheckpoint(req.outDir!, {
+    config,
+    tokenizer: task.tokenizer.toJSON(),
+    weights: toNamedTensors(model.weights(), shape),
+    optimizer: toNamedTensors(opt.state(), (n) => shape(n.replace(/^exp_avg(_sq)?\./, ''))),
+    step,
+    trainer: { ...state },
+  });
+  req.hooks?.onCheckpoint?.(step);
+}
+
+/** A model folder's checkpoint, ready to continue training: its config, tokenizer, weights and loop state. */
+export interface ResumableFolder {
+  config: ModelFolderConfig;
+  tokenizer: Tokenizer;
+  weights: Map<string, Float32Array>;
+  resume: ResumePoint;
+  checkpoint: LoadedCheckpoint;
+}
+
+/** Loads `dir` to resume, and forgets history written after its checkpoint (a crash between checkpoints). */
+export async function loadResumable(dir: string | undefined): Promise<ResumableFolder> {
+  if (!dir || !checkpointExists(dir)) {
+    throw new GptLabError(
+      `There is no checkpoint to resume in ${dir ?? '(no folder)'}. Train a model first.`,
+      'NO_CHECKPOINT',
+    );
+  }
+  const ckpt = await loadCheckpoint(dir);
+  const { config, tokenizer, weights } = readModelFolder(dir, ckpt);
+  const state = ckpt.trainer as unknown as LoopState;
+  if (!Array.isArray(state.rng) || typeof state.optimizerStep !== 'number') {
+    throw new GptLabError(`state.json in ${dir} has no trainer state to resume from; train again.`, 'BAD_CHECKPOINT');
+  }
+  if (!ckpt.optimizer) {
+    throw new GptLabError(`optimizer.safetensors is missing in ${dir}; cannot resume.`, 'BAD_CHECKPOINT');
+  }
+  if (!state.target) {
+    // Folders from before budgets were saved: the budget their config asked for.
+    const t = (config.training ?? {}) as Partial<TrainConfig>;
+    state.target = { steps: t.maxSteps, ms: t.maxMinutes !== undefined ? t.maxMinutes * 60_000 : undefined };
+  }
+  const moments = new Map<string, Float32Array>();
+  for (const [name, t] of ckpt.optimizer) moments.set(name, t.data as Float32Array);
+  const { records } = await readHistory(dir);
+  const kept = records.filter((r) => typeof r.step === 'number' && r.step <= ckpt.step);
+  await writeFileAtomic(path.join(dir, 'history.jsonl'), kept.map((r) => JSON.stringify(r) + '\n').join(''));
+  return { config, tokenizer, weights, resume: { step: ckpt.step, state, moments }, checkpoint: ckpt };
+}
