@@ -223,7 +223,7 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
         Object.assign(line, evalRecord(lastEval));
       }
       if (Object.keys(line).length) await record(line);
-      if (req.outDir && step % cfg.checkpointInterval === 0 && !finalStep) await save(req, opt, step, state);
+      if (req.outDir && step % cfg.checkpointInterval === 0 && !finalStep) await save(req, opt, step, state, lastEval);
       await new Promise((r) => setImmediate(r)); // let signals, messages and progress through
     }
 
@@ -232,7 +232,7 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
       hooks.onEval?.(lastEval);
       await record(evalRecord(lastEval));
     }
-    if (req.outDir) await save(req, opt, step, state);
+    if (req.outDir) await save(req, opt, step, state, lastEval);
     return {
       step,
       stopped,
@@ -329,16 +329,31 @@ async function clearRunFiles(dir: string): Promise<void> {
   for (const f of RUN_FILES) await fs.rm(path.join(dir, f), { force: true });
 }
 
-async function save<B>(req: LoopRequest<B>, opt: AdamW, step: number, state: LoopState): Promise<void> {
+async function save<B>(
+  req: LoopRequest<B>,
+  opt: AdamW,
+  step: number,
+  state: LoopState,
+  lastEval: EvalResult | undefined,
+): Promise<void> {
   const { task, config: cfg } = req;
   const model = task.model;
+  const extra = task.folderConfig();
   const config: ModelFolderConfig = {
     format: CONFIG_FORMAT,
     model: model.config,
     preset: cfg.preset,
     training: { ...cfg, stage: task.stage } as unknown as Record<string, unknown>,
     ...(model.heads.length ? { heads: model.heads } : {}),
-    ...task.folderConfig(),
+    ...extra,
+    // Every version says which stage made it, from what, and how it did (the GPT Lab view lists these).
+    lineage: {
+      ...extra.lineage,
+      stage: task.stage,
+      step,
+      ...(lastEval ? { metrics: evalRecord(lastEval) } : {}),
+      date: new Date().toISOString(),
+    },
   };
   const shape = (name: string) => model.params.get(name)!.shape;
   await saveCheckpoint(req.outDir!, {
