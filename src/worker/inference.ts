@@ -7,38 +7,48 @@ import type { WorkerRequests } from '../protocol/worker';
 import { COMPLETION_EVAL_FILE } from '../core/complete/modelEval';
 import { completeAt } from '../core/complete/completeAt';
 import { attentionOf, stepOf } from './inspect';
+import { ModelCache } from './modelCache';
 
 interface Loaded extends LoadedModel {
-  dir: string;
-  stamp: string;
   /** Trained with fill-in-the-middle: completions can use the text after the cursor. */
   fim: boolean;
   generator: Generator;
+  dispose(): void;
 }
 
-let current: Loaded | undefined;
 /** Ids of completions the host no longer wants; a cancel may arrive before its request has started. */
 const cancelled = new Set<number>();
 
-/** The newest checkpoint of `dir`, loaded once and reloaded when training saves a new one. */
-async function ensureModel(dir: string): Promise<Loaded> {
-  let stamp: string;
+/** What changes when training saves: state.json, and completion-eval.json (the prompt format to use). */
+async function stampOf(dir: string): Promise<string> {
   try {
     const st = await fs.stat(path.join(dir, 'state.json'));
     const ev = await fs.stat(path.join(dir, COMPLETION_EVAL_FILE)).catch(() => undefined);
-    stamp = `${st.mtimeMs}:${st.size}:${ev?.mtimeMs ?? 0}`;
+    return `${st.mtimeMs}:${st.size}:${ev?.mtimeMs ?? 0}`;
   } catch {
     throw new GptLabError('There is no trained model yet. Run "GPT Lab: Train on Workspace".', 'NO_CHECKPOINT');
   }
-  if (current && current.dir === dir && current.stamp === stamp) return current;
+}
+
+async function load(dir: string): Promise<Loaded> {
   const loaded = await loadModel(dir);
-  disposeModel();
   const training = (loaded.config.training ?? {}) as { fimRate?: number };
   const measured = await measuredMode(dir);
   const fim = measured ? measured === 'fim' : (training.fimRate ?? 0) > 0;
-  current = { ...loaded, dir, stamp, fim, generator: new Generator(loaded.model) };
-  return current;
+  const generator = new Generator(loaded.model);
+  return {
+    ...loaded,
+    fim,
+    generator,
+    dispose: () => {
+      generator.dispose();
+      loaded.model.dispose();
+    },
+  };
 }
+
+/** The newest checkpoint of the model folder, loaded once; a newer one replaces it when no request uses it. */
+const models = new ModelCache<Loaded>(stampOf, load);
 
 /** The prompt format the held-out evaluation found better, if it ran. */
 async function measuredMode(dir: string): Promise<'fim' | 'prefix' | undefined> {
@@ -51,33 +61,32 @@ async function measuredMode(dir: string): Promise<'fim' | 'prefix' | undefined> 
 }
 
 export function disposeModel(): void {
-  current?.generator.dispose();
-  current?.model.dispose();
-  current = undefined;
+  models.dispose();
 }
 
 /** Fill in the middle at a cursor (prefix-only for a model trained without FIM); cancellable between tokens. */
 export async function complete(id: number, p: WorkerRequests['complete'][0]): Promise<WorkerRequests['complete'][1]> {
   const t0 = performance.now();
-  const m = await ensureModel(p.modelDir);
-  // Let a cancel that is already on its way win before any compute is spent (the user kept typing).
-  await new Promise((resolve) => setImmediate(resolve));
   try {
-    const r = await completeAt(m.model, m.tokenizer, p.prefix, p.suffix, {
-      fim: m.fim,
-      maxTokens: p.maxTokens,
-      multiline: p.multiline,
-      shouldStop: () => cancelled.has(id),
-      generator: m.generator,
+    return await models.use(p.modelDir, async (m) => {
+      // Let a cancel that is already on its way win before any compute is spent (the user kept typing).
+      await new Promise((resolve) => setImmediate(resolve));
+      const r = await completeAt(m.model, m.tokenizer, p.prefix, p.suffix, {
+        fim: m.fim,
+        maxTokens: p.maxTokens,
+        multiline: p.multiline,
+        shouldStop: () => cancelled.has(id),
+        generator: m.generator,
+      });
+      return {
+        text: r.text,
+        tokens: r.tokens.length,
+        stopReason: r.stopReason,
+        ms: performance.now() - t0,
+        step: m.checkpoint.step,
+        fim: m.fim,
+      };
     });
-    return {
-      text: r.text,
-      tokens: r.tokens.length,
-      stopReason: r.stopReason,
-      ms: performance.now() - t0,
-      step: m.checkpoint.step,
-      fim: m.fim,
-    };
   } finally {
     cancelled.delete(id);
   }
@@ -92,11 +101,9 @@ export function cancel(id: number): boolean {
 }
 
 export async function inspect(p: WorkerRequests['inspect'][0]): Promise<WorkerRequests['inspect'][1]> {
-  const m = await ensureModel(p.modelDir);
-  return attentionOf(m.model, m.tokenizer, p.text);
+  return models.use(p.modelDir, (m) => attentionOf(m.model, m.tokenizer, p.text));
 }
 
 export async function step(p: WorkerRequests['step'][0]): Promise<WorkerRequests['step'][1]> {
-  const m = await ensureModel(p.modelDir);
-  return stepOf(m.model, m.tokenizer, p.ids ?? m.tokenizer.encode(p.text ?? ''));
+  return models.use(p.modelDir, (m) => stepOf(m.model, m.tokenizer, p.ids ?? m.tokenizer.encode(p.text ?? '')));
 }
