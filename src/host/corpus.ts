@@ -14,10 +14,16 @@ import {
   vscodeLanguageIdOf,
   summarizeCorpus,
 } from '../core/corpus';
+import { GptLabError } from '../core/errors';
 import type { CorpusPayload } from '../protocol/worker';
 import { config } from './config';
 
-export class EmptyCorpusError extends Error {}
+/** Nothing to train on: the user can act (open a folder, change gptLab.include/exclude). */
+export class EmptyCorpusError extends GptLabError {
+  constructor(message: string) {
+    super(message, 'EMPTY_CORPUS');
+  }
+}
 
 /** gitignore-style folder patterns ("node_modules/") → findFiles globs ("**∕node_modules/**"). */
 function toGlob(pattern: string): string {

@@ -1,6 +1,5 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { deleteCheckpoint } from '../core/checkpoint';
 import { ModelInfo, readModelInfo } from '../core/model/info';
 import type { TrainConfig } from '../core/train/config';
 import type { EvalResult, TrainProgress, TrainResult } from '../core/train/trainer';
@@ -108,8 +107,9 @@ export class Lab implements vscode.Disposable {
     return r.stopping;
   }
 
+  /** The worker owns the model folder: it removes everything a run wrote there (not only the checkpoint). */
   async deleteModel(): Promise<void> {
-    await deleteCheckpoint(this.modelDir);
+    await this.worker.request('deleteModel', { modelDir: this.modelDir });
     await this.refresh();
   }
 

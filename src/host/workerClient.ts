@@ -2,14 +2,9 @@ import { ChildProcess, fork } from 'node:child_process';
 import * as vscode from 'vscode';
 import type { RequestMessage, WorkerEvent, WorkerMethod, WorkerRequests, WorkerToHost } from '../protocol/worker';
 
-export class WorkerError extends Error {
-  constructor(
-    message: string,
-    readonly code: string,
-  ) {
-    super(message);
-  }
-}
+import { fromWorker, WorkerError } from './errors';
+
+export { WorkerError };
 
 export interface WorkerExit {
   code: number | null;
@@ -128,7 +123,7 @@ export class WorkerClient implements vscode.Disposable {
     if (!p) return;
     this.pending.delete(m.id);
     if (m.ok) p.resolve(m.result);
-    else p.reject(new WorkerError(m.error.message, m.error.code));
+    else p.reject(fromWorker(m.error));
   }
 
   /** Ends the worker (a new one starts on the next request). */

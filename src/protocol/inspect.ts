@@ -13,7 +13,11 @@ export interface TokenStrip {
 }
 
 export interface AttentionData {
+  /** The last `contextLength` tokens of the text at most: what the model sees. */
   tokens: TokenStrip;
+  /** Tokens in the whole text; more than tokens.ids.length when it was cut on the left to fit the context. */
+  totalTokens: number;
+  contextLength: number;
   layers: number;
   heads: number;
   /** T = tokens.ids.length. */

@@ -17,7 +17,8 @@ export interface PanelStatus {
 
 /** host → webview */
 export type LossPanelInbound =
-  | { type: 'history'; points: MetricPoint[]; status: PanelStatus }
+  /** notice: what went wrong reading history.jsonl (damaged lines, unreadable file), shown above the chart. */
+  | { type: 'history'; points: MetricPoint[]; status: PanelStatus; notice?: string }
   | { type: 'point'; point: MetricPoint }
   | { type: 'status'; status: PanelStatus };
 

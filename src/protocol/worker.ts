@@ -33,6 +33,8 @@ export interface WorkerRequests {
   inspect: [{ modelDir: string; text: string }, AttentionData];
   /** The next-token distribution and logit lens after a prompt given as text or token ids (the stepper). */
   step: [{ modelDir: string; text?: string; ids?: number[] }, StepData];
+  /** Remove everything GPT Lab wrote in a model folder (checkpoint, history, completion figures). */
+  deleteModel: [{ modelDir: string }, { deleted: boolean }];
   /** Abort the request with this id (a keystroke made a completion stale). */
   cancel: [{ id: number }, { cancelled: boolean }];
 }

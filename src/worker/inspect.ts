@@ -5,7 +5,11 @@ import type { Tokenizer } from '../core/tokenizer';
 import type { AttentionData, StepData, TokenStrip } from '../protocol/inspect';
 
 /** Tokens of `text` with their UTF-16 spans, keeping the last `max` (the model's context). */
-export function tokenStrip(tok: Tokenizer, text: string, max: number): { strip: TokenStrip; startOffset: number } {
+export function tokenStrip(
+  tok: Tokenizer,
+  text: string,
+  max: number,
+): { strip: TokenStrip; startOffset: number; total: number } {
   const bytes = new TextEncoder().encode(text);
   // UTF-8 byte offset → UTF-16 offset, so spans can become editor ranges.
   const utf16At = new Int32Array(bytes.length + 1);
@@ -31,21 +35,23 @@ export function tokenStrip(tok: Tokenizer, text: string, max: number): { strip: 
   return {
     strip: { ids, display: ids.map((id) => tok.tokenDisplay(id)), offsets: offsets.slice(from) },
     startOffset: from < offsets.length ? offsets[from][0] : text.length,
+    total: all.length,
   };
 }
 
 /** Every layer's and head's attention over the text, as one Float32Array [L, H, T, T]. */
 export function attentionOf(model: GPT, tok: Tokenizer, text: string): AttentionData {
-  const { strip } = tokenStrip(tok, text, model.config.contextLength);
-  const { nLayer: L, nHead: H } = model.config;
+  const { strip, total } = tokenStrip(tok, text, model.config.contextLength);
+  const { nLayer: L, nHead: H, contextLength } = model.config;
   const T = strip.ids.length;
-  if (T === 0) return { tokens: strip, layers: L, heads: H, weights: new Float32Array(0) };
+  const dims = { tokens: strip, totalTokens: total, contextLength, layers: L, heads: H };
+  if (T === 0) return { ...dims, weights: new Float32Array(0) };
   const weights = new Float32Array(L * H * T * T);
   tf.tidy(() => {
     const { trace } = model.forward(tf.tensor2d([strip.ids], [1, T], 'int32'), { trace: true, lastOnly: true });
     trace!.attention.forEach((a, l) => weights.set(a.dataSync(), l * H * T * T)); // each [1, H, T, T]
   });
-  return { tokens: strip, layers: L, heads: H, weights };
+  return { ...dims, weights };
 }
 
 /** The next-token distribution after `ids`, plus what each layer would predict (the logit lens). */

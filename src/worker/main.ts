@@ -4,7 +4,6 @@
  */
 import * as path from 'node:path';
 import { BackendPreference, initBackend, setWasmDirectory } from '../core/backend';
-import { GptLabError } from '../core/errors';
 import type {
   HostToWorker,
   RequestMessage,
@@ -13,8 +12,9 @@ import type {
   WorkerRequests,
   WorkerToHost,
 } from '../protocol/worker';
+import { toWire } from './errors';
 import { cancel, complete, inspect, step } from './inference';
-import { runTraining, stopTraining } from './training';
+import { deleteModel, runTraining, stopTraining } from './training';
 
 function send(msg: WorkerToHost): void {
   process.send?.(msg);
@@ -42,6 +42,8 @@ const handlers: { [M in WorkerMethod]: Handler<M> } = {
     return runTraining(p, emit);
   },
   stop: async () => ({ stopping: stopTraining() }),
+  // No backend needed: deleting works even where the backend cannot start.
+  deleteModel: async (p) => deleteModel(p),
   complete: async (p, id) => {
     await backendReady;
     return complete(id, p);
@@ -82,9 +84,7 @@ process.on('message', async (raw: unknown) => {
     const result = await handler(msg.params as never, msg.id);
     send({ kind: 'response', id: msg.id, ok: true, result });
   } catch (err) {
-    const code = err instanceof GptLabError ? err.code : 'INTERNAL';
-    const message = err instanceof Error ? err.message : String(err);
-    send({ kind: 'response', id: msg.id, ok: false, error: { code, message } });
+    send({ kind: 'response', id: msg.id, ok: false, error: toWire(err) });
   }
 });
 

@@ -2,6 +2,7 @@ import { pretrain, TrainResult } from '../core/train/trainer';
 import { GptLabError } from '../core/errors';
 import { completionEvalPositions, evaluateModelCompletions } from '../core/complete/modelEval';
 import type { WorkerEvent, WorkerRequests } from '../protocol/worker';
+import { clearModelFolder } from './modelFolder';
 
 let running = false;
 let stopRequested = false;
@@ -37,6 +38,8 @@ export async function runTraining(
         },
       },
     });
+    // Stop means stop: the held-out evaluation takes a while and the user has asked for the model now.
+    if (result.stopped === 'cancelled' || stopRequested) return result;
     emit('log', { message: 'evaluating completions on held-out files…' });
     try {
       const ev = await evaluateModelCompletions(p.modelDir, p.corpus.files, completionEvalPositions(p.config.model));
@@ -56,4 +59,11 @@ export function stopTraining(): boolean {
   if (!running) return false;
   stopRequested = true;
   return true;
+}
+
+/** Delete Model: everything GPT Lab wrote in the folder goes; refused while this worker trains into it. */
+export async function deleteModel(p: WorkerRequests['deleteModel'][0]): Promise<WorkerRequests['deleteModel'][1]> {
+  if (running) throw new GptLabError('GPT Lab is training this model. Stop training first, then delete it.', 'BUSY');
+  await clearModelFolder(p.modelDir);
+  return { deleted: true };
 }

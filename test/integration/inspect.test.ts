@@ -38,6 +38,24 @@ describe('Look inside: attention inspector and generation stepper (real extensio
     );
   });
 
+  it("says which lines it shows when the selection is longer than the model's context", async () => {
+    const { lab } = await api();
+    const line = (i: number) => `export const value${i} = compute(${i}, "${'abcdefgh'.repeat(8)}", ${i * 31});`;
+    const content = Array.from({ length: 5 }, (_, i) => line(i)).join('\n') + '\n';
+    const doc = await vscode.workspace.openTextDocument({ content, language: 'typescript' });
+    const editor = await vscode.window.showTextDocument(doc);
+    editor.selection = new vscode.Selection(0, 0, 4, line(4).length);
+    const panel = await vscode.commands.executeCommand<InspectorPanel>('gptLab.inspectAttention');
+    const a = panel.attention!;
+    assert.equal(a.tokens.ids.length, lab.info!.context);
+    assert.ok(a.totalTokens > a.tokens.ids.length, `${a.totalTokens} tokens in five lines`);
+    const src = panel.shownSource!;
+    assert.match(src.label, /:1–5$/);
+    const firstShown = doc.positionAt(doc.offsetAt(editor.selection.start) + a.tokens.offsets[0][0]).line;
+    assert.ok(firstShown > 0, 'the start of the selection was cut');
+    assert.match(src.shown ?? '', new RegExp(`:${firstShown + 1}–5$`));
+  });
+
   it('steps through a generation: appending the top token extends the prompt by one', async () => {
     const folder = vscode.workspace.workspaceFolders![0].uri;
     const doc = await vscode.workspace.openTextDocument(vscode.Uri.joinPath(folder, 'src', 'index.ts'));

@@ -80,7 +80,8 @@ describe('Train on Workspace (real extension host)', function () {
     assert.ok(stopped.step >= 8 && stopped.step < 5000);
     assert.equal(l.info?.step, stopped.step);
 
-    const resumed = await train({ steps: stopped.step + 10 }, true);
+    // Resume trains the budget it is given on top of the checkpoint (10 steps more, not "until step 10").
+    const resumed = await train({ steps: 10 }, true);
     assert.ok(resumed);
     assert.equal(resumed.step, stopped.step + 10);
     assert.equal(resumed.stopped, 'budget');
@@ -104,7 +105,7 @@ describe('Train on Workspace (real extension host)', function () {
     assert.equal(l.info?.step, 12, 'the last checkpoint is intact');
 
     const again = await train({ steps: 20 }, true);
-    assert.equal(again?.step, 20, 'a new worker resumes from the checkpoint');
+    assert.equal(again?.step, 12 + 20, 'a new worker resumes from the checkpoint and trains 20 steps more');
     assert.notEqual(l.worker.pid, pid);
   });
 

@@ -16,6 +16,7 @@ import {
   type HeadChoice,
   heatmapLayout,
   highlightedKeys,
+  sourceHeading,
   svgExport,
   topAttended,
   weightToAlpha,
@@ -29,6 +30,7 @@ const app = document.getElementById('app') ?? document.body.appendChild(el('main
 app.classList.add('inspector');
 const $ = {
   source: el('span', { id: 'source', class: 'source' }),
+  context: el('p', { id: 'context', class: 'source', hidden: '' }),
   error: el('div', { id: 'error', class: 'error', role: 'alert', hidden: '' }),
   empty: el('p', { id: 'empty', class: 'empty' }, 'Waiting for text to inspect…'),
   content: el('section', { id: 'content', hidden: '' }),
@@ -66,6 +68,7 @@ $.content.append(
 );
 app.replaceChildren(
   el('header', {}, el('h1', {}, 'Attention'), $.source),
+  $.context,
   el('p', { id: 'explain', class: 'explain' }, EXPLAIN),
   $.error,
   $.empty,
@@ -250,12 +253,12 @@ function select(l: number, h: HeadChoice): void {
   announce();
 }
 
-/** The source's label when the host sends JSON like {"label": "a.ts:3–9", …}; else the text itself. */
-function sourceLabel(s: string): { label: string; parsed: unknown } {
+/** The source's labels when the host sends JSON like {"label": "a.ts:3–9", "shown": "a.ts:7–9", …}; else the text. */
+function sourceLabel(s: string): { label: string; shown?: string; parsed: unknown } {
   try {
     const parsed: unknown = JSON.parse(s);
-    const label = (parsed as { label?: unknown } | null)?.label;
-    if (typeof label === 'string') return { label, parsed };
+    const { label, shown } = (parsed ?? {}) as { label?: unknown; shown?: unknown };
+    if (typeof label === 'string') return { label, shown: typeof shown === 'string' ? shown : undefined, parsed };
   } catch {
     // plain text
   }
@@ -269,8 +272,14 @@ function show(d: AttentionData, src: string): void {
   if (head !== 'mean' && !(head >= 0 && head < dims.heads)) head = 0;
   if (pinned >= dims.T) pinned = -1;
   hovered = pinned;
-  const { label, parsed } = sourceLabel(src);
-  $.source.textContent = label;
+  const { label, shown, parsed } = sourceLabel(src);
+  const heading = sourceHeading(
+    { label, shown },
+    { shown: dims.T, total: d.totalTokens, contextLength: d.contextLength },
+  );
+  $.source.textContent = heading.label;
+  $.context.textContent = heading.note ?? '';
+  $.context.hidden = !heading.note;
   source = parsed;
   $.error.hidden = true;
   $.empty.hidden = true;

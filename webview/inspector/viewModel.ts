@@ -6,6 +6,22 @@ import { xmlEscape } from '../shared/format';
 
 export type HeadChoice = number | 'mean';
 
+/**
+ * The header's words for what the panel shows. A selection longer than the model's context is cut on the left
+ * (the model sees only its last tokens): the label then names the lines shown, and a note says what was left out
+ * (as the stepper does).
+ */
+export function sourceHeading(
+  src: { label: string; shown?: string },
+  d: { shown: number; total: number; contextLength: number },
+): { label: string; note?: string } {
+  if (!(d.total > d.shown)) return { label: src.label };
+  return {
+    label: `${src.shown ?? src.label} (last ${d.shown} of ${d.total} tokens)`,
+    note: `The model sees only the last ${d.contextLength} tokens: the start of ${src.label} is left out.`,
+  };
+}
+
 export interface Dims {
   layers: number;
   heads: number;

@@ -163,12 +163,20 @@ function showStatus(s: PanelStatus): void {
   }
 }
 
+/** A problem with the saved history (damaged lines, unreadable file), said above the chart. */
+function showNotice(text: string | undefined): void {
+  const el = document.getElementById('notice')!;
+  el.textContent = text ?? '';
+  el.hidden = !text;
+}
+
 window.addEventListener('message', (e: MessageEvent<LossPanelInbound>) => {
   const m = e.data;
   switch (m.type) {
     case 'history':
       for (const s of Object.values(series)) s.length = 0;
       m.points.forEach(add);
+      showNotice(m.notice);
       showStatus(m.status);
       redraw();
       break;

@@ -1,7 +1,9 @@
 import * as vscode from 'vscode';
 import type { ModelInfo } from '../../core/model/info';
 import { compact, duration, megabytes } from '../format';
+import { errorCode } from '../errors';
 import type { Lab } from '../lab';
+import { log } from '../log';
 
 /** Model Info as a Markdown page, with the user's model beside a frontier model for a sense of scale. */
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
@@ -65,7 +67,14 @@ export async function deleteModel(lab: Lab): Promise<boolean> {
     'Delete',
   );
   if (ok !== 'Delete') return false;
-  await lab.deleteModel();
+  try {
+    await lab.deleteModel();
+  } catch (err) {
+    // Another window training into this folder (LOCKED), a file the system would not remove: say so.
+    log(`delete model failed (${errorCode(err)}): ${(err as Error).message}`);
+    void vscode.window.showErrorMessage(`GPT Lab could not delete the model: ${(err as Error).message}`);
+    return false;
+  }
   void vscode.window.showInformationMessage('The GPT Lab model was deleted.');
   return true;
 }

@@ -10,9 +10,12 @@ import { compact, duration } from '../format';
 import type { Lab } from '../lab';
 import { log, showLog } from '../log';
 import { LossPanel } from '../panels/lossPanel';
-import { WorkerError } from '../workerClient';
+import { errorCode } from '../errors';
 
-/** Arguments for scripted use (tests, keybindings): skip the quick pick. */
+/**
+ * Arguments for scripted use (tests, keybindings): skip the quick pick. On Resume, the budget is trained on top
+ * of the checkpoint's (steps: 10 from step 30 ends at step 40); without one, gptLab.trainingMinutes more.
+ */
 export interface TrainArgs {
   preset?: string;
   minutes?: number;
@@ -95,7 +98,9 @@ export async function trainOnWorkspace(
   return vscode.window.withProgress(
     {
       location: vscode.ProgressLocation.Notification,
-      title: resume ? 'GPT Lab: resuming training' : `GPT Lab: training ${preset}`,
+      title: resume
+        ? `GPT Lab: training ${budgetText(cfg)} more from step ${lab.info?.step ?? 0}`
+        : `GPT Lab: training ${preset}`,
       cancellable: true,
     },
     async (progress, token) => {
@@ -125,6 +130,11 @@ export async function trainOnWorkspace(
   );
 }
 
+/** "30 steps", "2 min": the budget a run was given. */
+function budgetText(cfg: { maxSteps?: number; maxMinutes?: number }): string {
+  return cfg.maxSteps !== undefined ? `${cfg.maxSteps} steps` : duration((cfg.maxMinutes ?? 0) * 60_000);
+}
+
 async function announce(lab: Lab, r: TrainResult): Promise<void> {
   const what =
     r.stopped === 'cancelled'
@@ -140,7 +150,7 @@ async function announce(lab: Lab, r: TrainResult): Promise<void> {
 }
 
 async function reportFailure(lab: Lab, err: unknown): Promise<void> {
-  const code = err instanceof WorkerError ? err.code : 'INTERNAL';
+  const code = errorCode(err);
   const message = err instanceof Error ? err.message : String(err);
   log(`training failed (${code}): ${message}`);
   if (code === 'WORKER_CRASHED' || code === 'WORKER_STOPPED') {

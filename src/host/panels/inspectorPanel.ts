@@ -14,6 +14,8 @@ export interface InspectSource {
   start: number;
   end: number;
   label: string;
+  /** The lines the model sees, when the text was longer than its context (set once the attention arrives). */
+  shown?: string;
 }
 
 const MAX_LINES_ABOVE = 30;
@@ -50,6 +52,15 @@ function parseInspectorOutbound(m: unknown): InspectorOutbound | undefined {
   }
 }
 
+/** "a.ts:7–9": the lines of the tokens the model sees, when the text was cut to its context; else undefined. */
+async function shownLines(src: InspectSource, d: AttentionData): Promise<string | undefined> {
+  if (d.totalTokens <= d.tokens.ids.length || d.tokens.offsets.length === 0) return undefined;
+  const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(src.uri));
+  const from = doc.positionAt(src.start + d.tokens.offsets[0][0]).line;
+  const to = doc.positionAt(src.end).line;
+  return `${vscode.workspace.asRelativePath(doc.uri)}:${from + 1}–${to + 1}`;
+}
+
 /** "GPT Lab: Inspect Attention": the panel, and the editor tinted by what the hovered token attends to. */
 export class InspectorPanel extends GptLabPanel<InspectorInbound, InspectorOutbound> {
   static readonly viewType = 'gptLab.inspector';
@@ -60,6 +71,10 @@ export class InspectorPanel extends GptLabPanel<InspectorInbound, InspectorOutbo
     return this.data;
   }
   private source: InspectSource | undefined;
+  /** What the panel was told it shows (for tests). */
+  get shownSource(): InspectSource | undefined {
+    return this.source;
+  }
   private readonly decorations = new AttentionDecorations();
   /** Command → drawn panel, for the benchmark. */
   lastDrawMs: number | undefined;
@@ -115,6 +130,7 @@ export class InspectorPanel extends GptLabPanel<InspectorInbound, InspectorOutbo
     this.source = src;
     try {
       this.data = await this.lab.inference.request('inspect', { modelDir: this.lab.modelDir, text });
+      this.source = { ...src, shown: await shownLines(src, this.data) };
       this.sendData();
     } catch (err) {
       this.post({ type: 'error', message: (err as Error).message });

@@ -1,9 +1,10 @@
 import * as vscode from 'vscode';
 import { readHistory } from '../../core/checkpoint';
-import type { LossPanelInbound, LossPanelOutbound, MetricPoint, PanelStatus } from '../../protocol/lossPanel';
+import type { LossPanelInbound, LossPanelOutbound, PanelStatus } from '../../protocol/lossPanel';
 import { compact, duration } from '../format';
 import type { Lab } from '../lab';
-import { parseLossPanelOutbound, toMetricPoints } from './lossMessages';
+import { log } from '../log';
+import { historyView, parseLossPanelOutbound } from './lossMessages';
 import { GptLabPanel } from './panel';
 
 /** The training panel: live train and validation loss, learning rate and tokens/s. One per window. */
@@ -32,6 +33,7 @@ export class LossPanel extends GptLabPanel<LossPanelInbound, LossPanelOutbound> 
       script: 'loss.js',
       title: 'GPT Lab: Training',
       body: `<header><h1>Training</h1><span id="status" role="status"></span><span id="actions"></span></header>
+<p id="notice" class="error" role="alert" hidden></p>
 <p class="explain">Loss is how surprised the model is by the next token (lower is better). Training loss is measured on the batches it learns from; validation loss on files it never sees.</p>
 <section><h2>Loss</h2><div class="chart" id="loss-chart" data-train-points="0" data-val-points="0"><canvas aria-label="Training and validation loss by step"></canvas></div></section>
 <section><h2>Learning rate and speed</h2><div class="chart small" id="rate-chart"><canvas aria-label="Learning rate and tokens per second by step"></canvas></div></section>`,
@@ -79,13 +81,10 @@ export class LossPanel extends GptLabPanel<LossPanelInbound, LossPanelOutbound> 
   protected async handle(m: LossPanelOutbound): Promise<void> {
     switch (m.type) {
       case 'ready': {
-        let points: MetricPoint[] = [];
-        try {
-          points = toMetricPoints((await readHistory(this.lab.modelDir)).records);
-        } catch {
-          // no model folder yet
-        }
-        this.post({ type: 'history', points, status: this.status() });
+        // A missing file is no history yet (no notice); a damaged or unreadable one is said, not swallowed.
+        const { points, notice } = historyView(await readHistory(this.lab.modelDir).catch((error) => ({ error })));
+        if (notice) log(`training panel: ${notice}`);
+        this.post({ type: 'history', points, status: this.status(), notice });
         break;
       }
       case 'command':

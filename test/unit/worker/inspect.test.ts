@@ -51,6 +51,24 @@ describe('inspector and stepper computations (worker)', () => {
     }
   });
 
+  it('says how many tokens the text has when it keeps only the last context of them', () => {
+    const m = GPT.create(cfg, 5);
+    try {
+      const text = Array.from({ length: 5 }, (_, i) => `export const value${i} = add(${i}, ${i * 7}) + 123456;`).join(
+        '\n',
+      );
+      const a = attentionOf(m, tok, text);
+      assert.equal(a.tokens.ids.length, cfg.contextLength);
+      assert.equal(a.contextLength, cfg.contextLength);
+      assert.equal(a.totalTokens, tok.encode(text).length);
+      assert.ok(a.totalTokens > cfg.contextLength);
+      const short = attentionOf(m, tok, 'return a;');
+      assert.equal(short.totalTokens, short.tokens.ids.length);
+    } finally {
+      m.dispose();
+    }
+  });
+
   it("has a logit lens whose last layer agrees with the model's own next-token distribution", () => {
     const m = GPT.create(cfg, 4);
     try {
