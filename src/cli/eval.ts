@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { initBackend, BackendPreference } from '../core/backend';
 import { readCorpus, splitByFile } from '../core/corpus';
+import { GptLabError } from '../core/errors';
 import { loadModel } from '../core/model/persist';
 import { TrainConfig } from '../core/train/config';
 import { validationBatches } from '../core/train/data';
@@ -36,6 +37,13 @@ export async function evalCommand(o: EvalCliOptions): Promise<void> {
     const tokens = Int32Array.from(ids);
     const batches = validationBatches(tokens, 16, model.config.contextLength, 16);
     const loss = meanLoss(model, batches);
+    if (!Number.isFinite(loss)) {
+      throw new GptLabError(
+        `The model in ${o.model} gives a loss of ${loss} on ${root}: its weights are broken (a diverged run or a ` +
+          'corrupt file). Train it again, with a lower learning rate if the run diverged.',
+        'NON_FINITE_LOSS',
+      );
+    }
     const bpb = loss / Math.LN2 / (bytes / tokens.length);
     const result = {
       model: o.model,

@@ -1,19 +1,24 @@
 import * as path from 'node:path';
 import { initBackend, BackendPreference } from '../core/backend';
+import { acquireFolderLock, clearModelFolder, inspectOutFolder, loadCheckpointConfig } from '../core/checkpoint';
 import { completionEvalPositions, evaluateModelCompletions } from '../core/complete/modelEval';
 import { formatCorpusSummary, readCorpus } from '../core/corpus';
 import { GptLabError } from '../core/errors';
-import { formatCount, parameterCount } from '../core/model/config';
+import { formatCount, GPTConfig, parameterCount } from '../core/model/config';
+import { checkTrainingFits, memoryLimit } from '../core/model/memory';
+import { FIRST_MERGE_ID, MAX_VOCAB_SIZE } from '../core/tokenizer';
 import { defaultTrainConfig, TrainConfig } from '../core/train/config';
 import { pretrain } from '../core/train/trainer';
+import { int, inRange, positive } from './options';
 import { formatDuration, formatRate, Output } from './output';
 
 export interface TrainCliOptions {
-  preset: string;
+  preset?: string;
   minutes?: string;
   steps?: string;
   out?: string;
   resume?: boolean;
+  force?: boolean;
   seed?: string;
   backend: BackendPreference;
   json?: boolean;
@@ -30,58 +35,121 @@ export interface TrainCliOptions {
   fim?: string;
 }
 
-function num(v: string | undefined, flag: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n)) throw new GptLabError(`${flag} must be a number (got '${v}').`, 'BAD_OPTION');
-  return n;
+/** The checkpoint decides these on --resume; giving one anyway is refused rather than silently ignored. */
+const FIXED_ON_RESUME: [keyof TrainCliOptions, string][] = [
+  ['preset', '--preset'],
+  ['layers', '--layers'],
+  ['heads', '--heads'],
+  ['embd', '--embd'],
+  ['context', '--context'],
+  ['vocab', '--vocab'],
+  ['batch', '--batch'],
+  ['fim', '--fim'],
+  ['seed', '--seed'],
+];
+
+export interface TrainPlan {
+  config: TrainConfig;
+  resume: boolean;
+  /** On resume, what the options change; a budget in `config` then trains that much more. */
+  resumeOverrides?: { learningRate?: number };
 }
 
+/** The config of a fresh run; every option is checked before anything is allocated. */
 export function trainConfigFromOptions(o: TrainCliOptions): TrainConfig {
-  const steps = num(o.steps, '--steps');
-  const minutes = num(o.minutes, '--minutes') ?? (steps === undefined ? 2 : undefined);
-  const cfg = defaultTrainConfig(o.preset, {
+  const steps = int(o.steps, '--steps');
+  const minutes = positive(o.minutes, '--minutes') ?? (steps === undefined ? 2 : undefined);
+  const seed = int(o.seed, '--seed', 0);
+  const batch = int(o.batch, '--batch');
+  const fim = inRange(o.fim, '--fim', 0, 1);
+  const cfg = defaultTrainConfig(o.preset ?? 'tiny', {
     maxSteps: steps,
     maxMinutes: minutes,
-    ...(o.seed !== undefined && { seed: num(o.seed, '--seed') }),
-    ...(o.batch !== undefined && { batchSize: num(o.batch, '--batch') }),
-    ...(o.fim !== undefined && { fimRate: num(o.fim, '--fim') }),
+    ...(seed !== undefined && { seed }),
+    ...(batch !== undefined && { batchSize: batch }),
+    ...(fim !== undefined && { fimRate: fim }),
   });
-  const lr = num(o.lr, '--lr');
+  const lr = positive(o.lr, '--lr');
   if (lr !== undefined) {
     cfg.learningRate = lr;
     cfg.minLearningRate = lr / 10;
   }
   const m = cfg.model;
-  m.nLayer = num(o.layers, '--layers') ?? m.nLayer;
-  m.nHead = num(o.heads, '--heads') ?? m.nHead;
-  m.nEmbd = num(o.embd, '--embd') ?? m.nEmbd;
-  m.contextLength = num(o.context, '--context') ?? m.contextLength;
-  m.vocabSize = num(o.vocab, '--vocab') ?? m.vocabSize;
-  return defaultTrainConfig(o.preset, cfg);
+  m.nLayer = int(o.layers, '--layers') ?? m.nLayer;
+  m.nHead = int(o.heads, '--heads') ?? m.nHead;
+  m.nEmbd = int(o.embd, '--embd') ?? m.nEmbd;
+  m.contextLength = int(o.context, '--context') ?? m.contextLength;
+  // The vocabulary starts with the 256 bytes and the special tokens; BPE merges come on top.
+  m.vocabSize = int(o.vocab, '--vocab', FIRST_MERGE_ID, MAX_VOCAB_SIZE) ?? m.vocabSize;
+  if (m.nEmbd % m.nHead !== 0) {
+    throw new GptLabError(`--embd (${m.nEmbd}) must be divisible by --heads (${m.nHead}).`, 'BAD_OPTION');
+  }
+  return defaultTrainConfig(o.preset ?? 'tiny', cfg);
+}
+
+/** What to ask the trainer for: a fresh run, or a resume with only what may change. */
+export function trainPlan(o: TrainCliOptions): TrainPlan {
+  if (!o.resume) return { config: trainConfigFromOptions(o), resume: false };
+  if (o.force)
+    throw new GptLabError('--resume continues a model and --force replaces it: give one of them.', 'BAD_OPTION');
+  const fixed = FIXED_ON_RESUME.filter(([k]) => o[k] !== undefined).map(([, flag]) => flag);
+  if (fixed.length) {
+    throw new GptLabError(
+      `${fixed.join(', ')} cannot change when resuming: the saved model's values apply. Drop ${fixed.length > 1 ? 'them' : 'it'}, ` +
+        'or train a new model (another --out, or --force to replace this one).',
+      'BAD_OPTION',
+    );
+  }
+  // Without a budget the saved run finishes its own; with one, it trains that much more.
+  const config = defaultTrainConfig('tiny', { maxSteps: 1, maxMinutes: undefined });
+  config.maxSteps = int(o.steps, '--steps');
+  config.maxMinutes = positive(o.minutes, '--minutes');
+  const lr = positive(o.lr, '--lr');
+  return { config, resume: true, ...(lr !== undefined && { resumeOverrides: { learningRate: lr } }) };
+}
+
+function budgetText(c: TrainConfig, resume: boolean): string {
+  const parts = [
+    c.maxSteps !== undefined && `${c.maxSteps} steps`,
+    c.maxMinutes !== undefined && `${c.maxMinutes} min`,
+  ];
+  const text = parts.filter(Boolean).join(' or ');
+  if (!resume) return text;
+  return text ? `${text} more` : "the rest of the saved run's budget";
 }
 
 export async function trainCommand(dir: string, o: TrainCliOptions): Promise<void> {
   const out = new Output(Boolean(o.json));
   const root = path.resolve(dir);
   const outDir = path.resolve(o.out ?? path.join(root, '.gpt-lab', 'model'));
-  const config = trainConfigFromOptions(o);
+  const plan = trainPlan(o);
+  const { config } = plan;
+  // Before anything is read or written: a folder that is not ours, or a model that would be replaced.
+  assertCanWrite(await inspectOutFolder(outDir), outDir, o);
   const backend = await initBackend(o.backend);
   out.info(`backend: ${backend.name}${backend.skipped.length ? ` (skipped ${backend.skipped.join('; ')})` : ''}`);
+  if (!plan.resume) {
+    const limit = memoryLimit(backend.name);
+    checkTrainingFits(config.model, config.batchSize, limit.bytes, limit.where);
+  }
 
   const corpus = await readCorpus(root, {
     include: o.include,
     exclude: o.exclude,
-    maxFileBytes: o.maxFileKb !== undefined ? num(o.maxFileKb, '--max-file-kb')! * 1024 : undefined,
+    maxFileBytes: o.maxFileKb !== undefined ? positive(o.maxFileKb, '--max-file-kb')! * 1024 : undefined,
+    skipDirs: [outDir],
   });
   out.info(`corpus: ${formatCorpusSummary(corpus.summary)}`);
   out.event('corpus', { root, ...corpus.summary });
   const m = config.model;
   out.info(
-    `model: ${config.preset ?? 'custom'} — ${formatCount(parameterCount(m))} parameters (${m.nLayer} layers × ${m.nEmbd}, ${m.nHead} heads, context ${m.contextLength}); budget ${config.maxSteps !== undefined ? config.maxSteps + ' steps' : ''}${config.maxSteps !== undefined && config.maxMinutes !== undefined ? ' or ' : ''}${config.maxMinutes !== undefined ? config.maxMinutes + ' min' : ''}`,
+    plan.resume
+      ? `resuming ${outDir}: budget ${budgetText(config, true)}${plan.resumeOverrides ? `, learning rate ${plan.resumeOverrides.learningRate}` : ''}`
+      : `model: ${config.preset ?? 'custom'} — ${formatCount(parameterCount(m))} parameters (${m.nLayer} layers × ${m.nEmbd}, ${m.nHead} heads, context ${m.contextLength}); budget ${budgetText(config, false)}`,
   );
 
-  // Ctrl+C once: stop at the next step and save. Twice: quit now.
+  const lock = acquireFolderLock(outDir, { purpose: 'gpt-lab train', onLog: (msg) => out.info(msg) });
+  // Ctrl+C once: stop at the next step and save. Twice: quit now (the lock goes at exit).
   let stopRequested = false;
   const onSigint = () => {
     if (stopRequested) process.exit(130);
@@ -92,11 +160,17 @@ export async function trainCommand(dir: string, o: TrainCliOptions): Promise<voi
   process.on('SIGTERM', onSigint);
   let lastVal = '';
   try {
+    // Checked again under the lock: another run may have written the folder since.
+    const kind = await inspectOutFolder(outDir);
+    assertCanWrite(kind, outDir, o);
+    // A fresh run starts from a clean folder: no history, evaluation or checkpoint of an earlier model.
+    if (!plan.resume && (kind === 'model' || kind === 'leftovers')) await clearModelFolder(outDir);
     const result = await pretrain({
       files: corpus.files,
       config,
       outDir,
-      resume: Boolean(o.resume),
+      resume: plan.resume,
+      ...(plan.resumeOverrides && { resumeOverrides: plan.resumeOverrides }),
       corpusSummary: { root, ...corpus.summary },
       hooks: {
         shouldStop: () => stopRequested,
@@ -123,7 +197,9 @@ export async function trainCommand(dir: string, o: TrainCliOptions): Promise<voi
     out.info(`model saved in ${outDir}`);
     if (result.stopped === 'budget') {
       // The same honest check the extension shows in Model Info: completions on held-out files.
-      const ev = await evaluateModelCompletions(outDir, corpus.files, completionEvalPositions(config.model));
+      // On resume, `config` holds only the budget: the model's shape is the saved one.
+      const shape = plan.resume ? ((await loadCheckpointConfig(outDir)).config.model as GPTConfig) : config.model;
+      const ev = await evaluateModelCompletions(outDir, corpus.files, completionEvalPositions(shape));
       out.info(
         `completions on held-out files: ${(ev.exactMatch * 100).toFixed(1)}% of suggestions equal the rest of the line, ${(ev.charsSaved * 100).toFixed(1)}% of characters saved (${ev.positions} positions, ${ev.mode === 'fim' ? 'fill-in-the-middle' : 'prefix-only'} prompts)`,
       );
@@ -133,5 +209,17 @@ export async function trainCommand(dir: string, o: TrainCliOptions): Promise<voi
   } finally {
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigint);
+    lock.release();
+  }
+}
+
+/** A fresh run never replaces a trained model unless --force says so. */
+function assertCanWrite(kind: Awaited<ReturnType<typeof inspectOutFolder>>, outDir: string, o: TrainCliOptions): void {
+  if (kind === 'model' && !o.resume && !o.force) {
+    throw new GptLabError(
+      `${outDir} already holds a trained model. Add --resume to continue training it, --force to replace it with ` +
+        'a new one, or choose another --out.',
+      'MODEL_EXISTS',
+    );
   }
 }

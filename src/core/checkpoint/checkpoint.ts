@@ -62,6 +62,8 @@ export interface LoadedCheckpoint {
   history: Record<string, unknown>[];
   /** Problems found in history.jsonl (invalid lines skipped); the checkpoint itself is fine. */
   historyWarnings: string[];
+  /** Why `optimizer` is absent although the checkpoint lists it (damaged): the weights are fine, a resume is not. */
+  optimizerProblem?: string;
 }
 
 /** What Model Info shows, without reading the weights. */
@@ -131,11 +133,15 @@ async function finishPendingCommit(dir: string): Promise<void> {
 }
 
 export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
-  const { state, files } = await loadVerified(dir, (s) => Object.keys(s.files) as CheckpointFileName[]);
+  // The optimizer state is verified on its own: only a resume needs it, so a damaged one must not stop
+  // inference (the trainer refuses a resume without it).
+  const { state, files, pending } = await loadVerified(dir, (s) => REQUIRED_FILES.filter((f) => f in s.files));
   const weights = decodeFile(files, 'model.safetensors', dir)!;
-  const optimizer = decodeFile(files, 'optimizer.safetensors', dir);
+  checkFinite(weights, 'model.safetensors', dir);
+  const { optimizer, optimizerProblem } = await loadOptimizer(dir, state, pending);
   const history = await readHistory(dir);
   return {
+    ...(optimizerProblem !== undefined && { optimizerProblem }),
     config: parseJsonFile(files['config.json']!, 'config.json', dir) as Record<string, unknown>,
     tokenizer: parseJsonFile(files['tokenizer.json']!, 'tokenizer.json', dir),
     weights,
@@ -194,9 +200,15 @@ export async function deleteCheckpoint(dir: string): Promise<void> {
 async function loadVerified(
   dir: string,
   wanted: (s: CheckpointState) => CheckpointFileName[],
-): Promise<{ state: CheckpointState; files: Partial<Record<CheckpointFileName, Uint8Array>> }> {
+): Promise<{ state: CheckpointState; files: Partial<Record<CheckpointFileName, Uint8Array>>; pending: boolean }> {
   if (!existsSync(dir)) {
     throw new GptLabError(`No model found in ${dir}: train a model first.`, 'NO_CHECKPOINT');
+  }
+  if (!(await fs.stat(dir)).isDirectory()) {
+    throw new GptLabError(
+      `${dir} is a file, not a model folder: give the folder a model was saved in.`,
+      'NO_CHECKPOINT',
+    );
   }
   for (let attempt = 0; ; attempt++) {
     const records = [await readIfExists(path.join(dir, PENDING)), await readIfExists(path.join(dir, STATE))];
@@ -210,7 +222,7 @@ async function loadVerified(
     for (const [i, bytes] of records.entries()) {
       if (!bytes) continue;
       try {
-        return await verifyCommit(dir, bytes, i === 0 ? PENDING : STATE, i === 0, wanted);
+        return { ...(await verifyCommit(dir, bytes, i === 0 ? PENDING : STATE, i === 0, wanted)), pending: i === 0 };
       } catch (e) {
         firstError ??= e;
       }
@@ -260,6 +272,48 @@ function parseJsonFile(bytes: Uint8Array, name: string, dir: string): object {
   if (value === undefined) throw unusable(name, 'is not valid JSON', dir);
   if (typeof value !== 'object' || value === null) throw unusable(name, 'does not hold a JSON object', dir);
   return value;
+}
+
+/** The optimizer state of a verified commit, or why it cannot be used. */
+async function loadOptimizer(
+  dir: string,
+  state: CheckpointState,
+  pending: boolean,
+): Promise<{ optimizer?: NamedTensors; optimizerProblem?: string }> {
+  const name = 'optimizer.safetensors';
+  const expected = state.files[name];
+  if (!expected) return {};
+  try {
+    const data =
+      (pending ? await readIfExists(path.join(dir, name + NEXT)) : undefined) ??
+      (await readIfExists(path.join(dir, name)));
+    if (!data) throw unusable(name, 'is missing', dir);
+    if (data.byteLength !== expected.bytes) {
+      throw unusable(name, `is corrupt (${data.byteLength} bytes, expected ${expected.bytes})`, dir);
+    }
+    if (fileRecord(data).sha256 !== expected.sha256) throw unusable(name, 'is corrupt (checksum mismatch)', dir);
+    return { optimizer: decodeFile({ [name]: data }, name, dir) };
+  } catch (e) {
+    if (e instanceof GptLabError) return { optimizerProblem: e.message };
+    throw e;
+  }
+}
+
+/** NaN or ±Infinity in the weights is a diverged run or a damaged file, never a model to load. */
+function checkFinite(tensors: NamedTensors, name: string, dir: string): void {
+  for (const [tensor, t] of tensors) {
+    if (t.dtype !== 'F32') continue;
+    const data = t.data;
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i])) {
+        throw new GptLabError(
+          `${name} in ${dir} holds ${data[i]} in tensor '${tensor}': the run that saved it diverged or the file is ` +
+            'corrupt. Delete the model and train again (with a lower learning rate if it diverged).',
+          'BAD_CHECKPOINT',
+        );
+      }
+    }
+  }
 }
 
 function decodeFile(

@@ -6,6 +6,8 @@
 import type { Dirent } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { isModelFolder, isModelFolderFile } from '../checkpoint/modelFolder';
+import { LOCK_FILE } from '../checkpoint/lock';
 import { GptLabError } from '../errors';
 import ignore from 'ignore';
 import { classifyFile } from './classify';
@@ -77,6 +79,7 @@ async function listCandidates(
   const exclude = ignore({ ignorecase: false }).add(opts.exclude);
   const include = opts.include.length > 0 ? ignore({ ignorecase: false }).add(opts.include) : null;
   const found: string[] = [];
+  const skipDirs = new Set(opts.skipDirs.map((d) => path.resolve(d)));
 
   const walk = async (dirRel: string, levels: readonly GitignoreLevel[]): Promise<void> => {
     let entries: Dirent[];
@@ -90,6 +93,14 @@ async function listCandidates(
       skipped.unreadable++; // vanished or no permission: skip it rather than fail the whole run
       return;
     }
+    // A model folder is GPT Lab's output, never training data (say, `--out` inside the corpus).
+    const absDir = path.join(absRoot, dirRel);
+    const modelFolder = skipDirs.has(absDir) || (entries.some(mayMarkModelFolder) && (await isModelFolder(absDir)));
+    if (modelFolder && dirRel !== '') {
+      skipped.ignored++;
+      return;
+    }
+    if (modelFolder) entries = entries.filter((e) => !isModelFolderFile(e.name) && e.name !== LOCK_FILE);
     const level = opts.gitignore ? await loadGitignore(absRoot, dirRel, entries) : null;
     const active = level ? [...levels, level] : levels;
     for (const entry of entries) {
@@ -116,6 +127,11 @@ async function listCandidates(
 
   await walk('', []);
   return found.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** Only a folder holding one of these can be a model folder; the rest are not worth a read. */
+function mayMarkModelFolder(e: Dirent): boolean {
+  return e.isFile() && (e.name === 'config.json' || e.name === 'state.json' || e.name === 'state.next.json');
 }
 
 async function loadGitignore(absRoot: string, dirRel: string, entries: Dirent[]): Promise<GitignoreLevel | null> {

@@ -44,6 +44,8 @@ export interface CorpusOptions {
   maxFileBytes: number;
   /** Once the kept files would pass this total, the rest are skipped as 'over-budget'. */
   maxTotalBytes: number;
+  /** Folders never read (absolute or relative to the working directory), e.g. the model folder a run writes. */
+  skipDirs: readonly string[];
 }
 
 export const DEFAULT_CORPUS_OPTIONS: Readonly<CorpusOptions> = {
@@ -52,6 +54,7 @@ export const DEFAULT_CORPUS_OPTIONS: Readonly<CorpusOptions> = {
   gitignore: true,
   maxFileBytes: 1024 * 1024, // 1 MiB: bigger than nearly any hand-written source file
   maxTotalBytes: 50 * 1000 * 1000, // 50 MB: far more text than a tiny model can learn from in minutes
+  skipDirs: [],
 };
 
 export interface CorpusFile {

@@ -24,6 +24,12 @@ export interface GenerateOptions extends SamplingParams {
   noCache?: boolean;
   /** Polled between tokens; true ends generation ('cancelled'). */
   shouldStop?: () => boolean;
+  /**
+   * Called with each new token as it is generated (streaming output), after the stop checks: the token that
+   * completes a stop sequence is not passed, so text streamed while holding back the longest stop minus one
+   * character is always a prefix of the result.
+   */
+  onToken?: (token: number) => void;
   /** Reuse this generator's KV cache (the caller disposes it); otherwise a fresh one is made and disposed. */
   generator?: Generator;
 }
@@ -152,6 +158,7 @@ function* generationLoop(
         const at = firstStop(text, opts.stop);
         if (at >= 0) return result('stop', text.slice(0, at));
       }
+      opts.onToken?.(token);
       yield;
     }
     return result('limit');

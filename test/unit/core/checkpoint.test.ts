@@ -364,9 +364,18 @@ describe('checkpoint folder', () => {
 
   it('a truncated file is BAD_CHECKPOINT naming it and its size', async () => {
     await saved();
-    const file = path.join(dir, 'optimizer.safetensors');
+    const file = path.join(dir, 'model.safetensors');
     await fs.truncate(file, 20);
-    await rejectsWith(() => loadCheckpoint(dir), 'BAD_CHECKPOINT', 'optimizer.safetensors', '20 bytes');
+    await rejectsWith(() => loadCheckpoint(dir), 'BAD_CHECKPOINT', 'model.safetensors', '20 bytes');
+  });
+
+  it('a damaged optimizer state leaves the weights loadable and says why it cannot resume', async () => {
+    await saved();
+    await fs.truncate(path.join(dir, 'optimizer.safetensors'), 20);
+    const loaded = await loadCheckpoint(dir);
+    assert.equal(loaded.optimizer, undefined);
+    assert.match(loaded.optimizerProblem ?? '', /optimizer\.safetensors is corrupt \(20 bytes/);
+    assert.ok(loaded.weights.size > 0);
   });
 
   for (const name of ['tokenizer.json', 'config.json', 'model.safetensors']) {
