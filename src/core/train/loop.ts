@@ -391,7 +391,10 @@ export async function loadResumable(dir: string | undefined): Promise<ResumableF
     throw new GptLabError(`state.json in ${dir} has no trainer state to resume from; train again.`, 'BAD_CHECKPOINT');
   }
   if (!ckpt.optimizer) {
-    throw new GptLabError(`optimizer.safetensors is missing in ${dir}; cannot resume.`, 'BAD_CHECKPOINT');
+    throw new GptLabError(
+      `${ckpt.optimizerProblem ?? `optimizer.safetensors is missing in ${dir}`}; training cannot resume from this folder (its weights still load): train a new version from it.`,
+      'BAD_CHECKPOINT',
+    );
   }
   if (!state.target) {
     // Folders from before budgets were saved: the budget their config asked for.
