@@ -49,7 +49,7 @@ export interface FinetuneResult extends Omit<LoopResult, 'metrics'> {
 }
 
 /** Held out: a fifth of the examples (at most 64), when there are at least 5. */
-export function splitExamples(examples: SftExample[], seed: number) {
+export function splitExamples<T>(examples: T[], seed: number): { train: T[]; val: T[]; heldOut: boolean } {
   if (examples.length < 5) return { train: examples, val: examples, heldOut: false };
   const order = examples.map((_, i) => i);
   const rng = new Rng(seed ^ 0x5f7);
@@ -63,6 +63,30 @@ export function splitExamples(examples: SftExample[], seed: number) {
     train: order.slice(nVal).map((i) => examples[i]),
     heldOut: true,
   };
+}
+
+/** A later stage's hyperparameters: the parent's, at `lrScale` × its learning rate unless one is given. */
+export function stageConfig(
+  parent: ModelFolderConfig,
+  req: { maxSteps?: number; maxMinutes?: number; learningRate?: number; batchSize?: number; seed?: number },
+  lrScale: number,
+): TrainConfig {
+  const p = (parent.training ?? {}) as unknown as TrainConfig;
+  const lr = req.learningRate ?? lrScale * (p.learningRate ?? 1e-3);
+  return validateTrainConfig({
+    ...p,
+    model: parent.model,
+    maxSteps: req.maxSteps,
+    maxMinutes: req.maxMinutes ?? (req.maxSteps === undefined ? 1 : undefined),
+    learningRate: lr,
+    minLearningRate: lr / 10,
+    warmupSteps: 10,
+    batchSize: req.batchSize ?? Math.min(8, p.batchSize ?? 8),
+    evalInterval: 25,
+    checkpointInterval: 100,
+    logInterval: 5,
+    seed: req.seed ?? p.seed ?? 1337,
+  });
 }
 
 /** Stage 2: a new version fine-tuned on prompt → completion examples, with a before/after table. */
@@ -86,7 +110,6 @@ export async function finetune(req: FinetuneRequest): Promise<FinetuneResult> {
   let lineage: Lineage;
   let cfg: TrainConfig;
   try {
-    const parentCfg = (parent.config.training ?? {}) as unknown as TrainConfig;
     if (req.resume) {
       const folder = await loadResumable(req.outDir);
       model = new GPT(folder.config.model, folder.weights, { heads: folder.config.heads });
@@ -99,21 +122,7 @@ export async function finetune(req: FinetuneRequest): Promise<FinetuneResult> {
       };
     } else {
       model = new GPT(parent.config.model, parent.model.weights(), { heads: parent.config.heads });
-      const lr = req.learningRate ?? 0.3 * (parentCfg.learningRate ?? 1e-3);
-      cfg = validateTrainConfig({
-        ...parentCfg,
-        model: parent.config.model,
-        maxSteps: req.maxSteps,
-        maxMinutes: req.maxMinutes ?? (req.maxSteps === undefined ? 1 : undefined),
-        learningRate: lr,
-        minLearningRate: lr / 10,
-        warmupSteps: 10,
-        batchSize: req.batchSize ?? Math.min(8, parentCfg.batchSize ?? 8),
-        evalInterval: 25,
-        checkpointInterval: 100,
-        logInterval: 5,
-        seed: req.seed ?? parentCfg.seed ?? 1337,
-      });
+      cfg = stageConfig(parent.config, req, 0.3);
       lineage = {
         parent: { name: path.basename(req.parentDir), dir: path.resolve(req.parentDir), step: parent.checkpoint.step },
       };
