@@ -12,6 +12,11 @@ mkdirSync(artifacts, { recursive: true });
 const suites = [
   // plain Node (.mocharc.json: out/test/unit only)
   { name: 'unit', cmd: ['npx', 'mocha', '--reporter', './test/support/summary-reporter.js'] },
+  // fault injection against the real CLI: SIGKILL, SIGSTOP, full and read-only disks, locks, other formats
+  {
+    name: 'faults',
+    cmd: ['npx', 'mocha', '--config', '.mocharc.faults.json', '--reporter', './test/support/summary-reporter.js'],
+  },
   // mocha inside a real VS Code extension host (code-server + headless Chromium; .ci/install-code-server.sh)
   { name: 'integration', cmd: ['node', 'test/integration/runner/code-server.mjs'] },
   // Playwright driving the VS Code UI (same prerequisites)
