@@ -9,6 +9,8 @@ import { TrainConfig } from './config';
 import { DpoTask } from './dpoTask';
 import { splitExamples, stageConfig } from './finetune';
 import { EvalResult, loadResumable, LoopResult, ResumePoint, trainLoop, TrainHooks } from './loop';
+import { SCORE_HEAD } from './pairs';
+import { PPO_DEFAULTS, PpoOptions, PpoTask, rewardModelScorer, Scorer, VALUE_HEAD } from './ppoTask';
 import { ensureScoreHead, RewardTask } from './rewardTask';
 import type { TrainTask } from './task';
 
@@ -182,4 +184,83 @@ export async function trainDpo(req: DpoRequest): Promise<StageResult> {
     return { task, counts: split };
   });
   return result(loop, counts);
+}
+
+export interface PpoRequest extends StageRequest {
+  /** Prompts to roll out from (those of the preferences or examples). */
+  prompts: { prompt: string }[];
+  /** The reward model's version folder… */
+  rewardDir?: string;
+  /** …or a scorer of its own (tests, rules). */
+  scorer?: Scorer;
+  /** Also roll out from the repository's own contexts: line starts of these files. */
+  corpusFiles?: { path: string; bytes: Uint8Array }[];
+  ppo?: Partial<Omit<PpoOptions, 'batchSize'>>;
+}
+
+/** Stage 3c: PPO against a reward model (or scorer), the parent frozen as the reference for the KL penalty. */
+export async function trainPpo(req: PpoRequest): Promise<StageResult> {
+  if (!req.scorer && !req.rewardDir)
+    throw new GptLabError('PPO needs a reward model: train one first (gpt-lab reward).', 'NO_REWARD_MODEL');
+  const rm = req.rewardDir ? await loadModel(req.rewardDir, { trainable: false }) : undefined;
+  try {
+    if (rm && !rm.model.params.has(SCORE_HEAD)) {
+      throw new GptLabError(
+        `${req.rewardDir} is not a reward model (it has no score head). Train one with gpt-lab reward.`,
+        'NOT_A_REWARD_MODEL',
+      );
+    }
+    const { loop, counts } = await runStage(req, { lrScale: 0.1 }, (s, extra) => {
+      const tok = s.parent.tokenizer;
+      if (rm && rm.tokenizer.vocabSize !== tok.vocabSize) {
+        throw new GptLabError(
+          'The reward model has another tokenizer than the policy: train it from the same base.',
+          'MISMATCH',
+        );
+      }
+      const texts = [...req.prompts.map((p) => p.prompt), ...corpusPrompts(req.corpusFiles ?? [], s.cfg.seed)];
+      if (texts.length === 0)
+        throw new GptLabError('PPO needs prompts: add examples or rank some completions first.', 'NO_PROMPTS');
+      const split = splitExamples(texts, s.cfg.seed);
+      const opts: PpoOptions = { ...PPO_DEFAULTS, ...req.ppo, batchSize: s.cfg.batchSize };
+      s.lineage.data = {
+        ...(req.dataFile ? { file: req.dataFile } : {}),
+        prompts: texts.length,
+        heldOut: split.heldOut ? split.val.length : 0,
+        ...(req.rewardDir ? { reward: path.basename(req.rewardDir) } : {}),
+        klCoef: opts.klCoef,
+      };
+      if (!s.model.params.has(VALUE_HEAD)) s.model.addHead({ name: VALUE_HEAD, shape: [s.model.config.nEmbd, 1] });
+      const scorer = req.scorer ?? rewardModelScorer(rm!.model, tok);
+      const enc = (t: string[]) => t.map((p) => tok.encode(p));
+      const task = new PpoTask(
+        s.model,
+        s.parent.model,
+        tok,
+        scorer,
+        enc(split.train),
+        enc(split.val).slice(0, 16),
+        opts,
+        extra,
+      );
+      return { task, counts: split };
+    });
+    return result(loop, counts);
+  } finally {
+    rm?.model.dispose();
+  }
+}
+
+/** Up to 32 contexts from the repository: a line start and the two lines before it, from files spread evenly. */
+function corpusPrompts(files: { bytes: Uint8Array }[], seed: number): string[] {
+  const rng = new Rng(seed ^ 0x99);
+  const out: string[] = [];
+  const dec = new TextDecoder();
+  for (let k = 0; k < Math.min(32, files.length * 4); k++) {
+    const lines = dec.decode(files[rng.int(files.length)].bytes).split('\n');
+    if (lines.length < 4) continue;
+    const at = 2 + rng.int(lines.length - 3);
+    out.push(lines.slice(at - 2, at).join('\n') + '\n');
+  }
+  return out;
 }

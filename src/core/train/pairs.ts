@@ -64,3 +64,20 @@ export function sequenceScores(model: GPT, full: PairBatch['full'], rows: number
   // Pick the last token's by a one-hot product: gather's gradient is missing on wasm.
   return tf.sum(tf.mul(s, tf.tensor2d(full.last, [rows, T])), 1) as tf.Tensor1D;
 }
+
+/** The reward model's score of whole token sequences (each ending in end-of-text), without gradients. */
+export function scoreSequences(model: GPT, seqs: number[][], pad: number, batchSize = 16): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < seqs.length; i += batchSize) {
+    const part = seqs.slice(i, i + batchSize);
+    const T = Math.max(...part.map((s) => s.length));
+    const x = new Int32Array(part.length * T).fill(pad);
+    const last = new Float32Array(part.length * T);
+    part.forEach((s, b) => {
+      x.set(s, b * T);
+      last[b * T + s.length - 1] = 1;
+    });
+    out.push(...tf.tidy(() => sequenceScores(model, { x, last, T }, part.length).dataSync()));
+  }
+  return out;
+}
