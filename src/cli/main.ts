@@ -3,6 +3,7 @@ import { BACKEND_NAMES } from '../core/backend';
 import { GptLabError } from '../core/errors';
 import { PRESETS } from '../core/model/config';
 import { evalCommand } from './eval';
+import { addAlignCommands } from './align';
 import { finetuneCommand } from './finetune';
 import { MAX_SAMPLE_TOKENS, sampleCommand } from './sample';
 import { trainCommand } from './train';
@@ -100,6 +101,8 @@ export function buildProgram(): Command {
     .addOption(backendOption())
     .option('--json', 'JSON lines on stdout')
     .action((opts) => finetuneCommand(opts));
+
+  addAlignCommands(program, backendOption);
 
   program
     .command('bench')
