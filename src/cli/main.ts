@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { BACKEND_NAMES } from '../core/backend';
-import { GptLabError } from '../core/errors';
+import { GptLabError, storageError } from '../core/errors';
 import { PRESETS } from '../core/model/config';
 import { evalCommand } from './eval';
 import { addAlignCommands } from './align';
@@ -132,6 +132,12 @@ export async function main(argv: string[]): Promise<void> {
     }
     if (err instanceof GptLabError) {
       fail(argv, err.code, err.message);
+      return;
+    }
+    // A full disk or a read-only folder anywhere else (an evaluation file, a cleared folder): said as such.
+    const storage = storageError(err, 'a write');
+    if (storage) {
+      fail(argv, storage.code, storage.message);
       return;
     }
     // A bug or an unforeseen failure: still one line a user can report, and the event a script expects.

@@ -20,7 +20,7 @@
  */
 import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { GptLabError } from '../errors';
+import { GptLabError, storageError } from '../errors';
 import { appendLineSafe, isTempFileName, readJsonLines, syncDir, writeFileAtomic } from './atomic';
 import { decodeSafetensors, encodeSafetensors, NamedTensors } from './safetensors';
 import {
@@ -83,6 +83,19 @@ export async function saveCheckpoint(dir: string, ckpt: CheckpointData): Promise
   if (!Number.isSafeInteger(ckpt.step) || ckpt.step < 0) {
     throw new Error(`saveCheckpoint: invalid step ${ckpt.step}`);
   }
+  try {
+    await saveCommitted(dir, ckpt);
+  } catch (e) {
+    // Before the commit point the previous checkpoint is untouched; drop the uncommitted files to give space back.
+    if (!existsSync(path.join(dir, PENDING))) {
+      for (const name of ALL_FILES) await fs.rm(path.join(dir, name + NEXT), { force: true }).catch(() => undefined);
+    }
+    const previous = checkpointExists(dir) ? 'The previous checkpoint is intact.' : 'No checkpoint was saved.';
+    throw storageError(e, `saving the checkpoint of step ${ckpt.step} in ${dir}`, previous) ?? e;
+  }
+}
+
+async function saveCommitted(dir: string, ckpt: CheckpointData): Promise<void> {
   await fs.mkdir(dir, { recursive: true });
   await finishPendingCommit(dir);
 
@@ -162,8 +175,12 @@ export async function loadCheckpointConfig(dir: string): Promise<CheckpointInfo>
 }
 
 export async function appendHistory(dir: string, record: object): Promise<void> {
-  await fs.mkdir(dir, { recursive: true });
-  await appendLineSafe(path.join(dir, HISTORY), JSON.stringify(record));
+  try {
+    await fs.mkdir(dir, { recursive: true });
+    await appendLineSafe(path.join(dir, HISTORY), JSON.stringify(record));
+  } catch (e) {
+    throw storageError(e, `writing ${HISTORY} in ${dir}`, 'The last checkpoint is intact.') ?? e;
+  }
 }
 
 export async function readHistory(dir: string): Promise<{ records: Record<string, unknown>[]; warnings: string[] }> {
@@ -242,6 +259,16 @@ async function verifyCommit(
 ): Promise<{ state: CheckpointState; files: Partial<Record<CheckpointFileName, Uint8Array>> }> {
   const state = parseJsonFile(stateBytes, stateName, dir);
   const problem = stateProblem(state);
+  const version = (state as { format?: unknown; version?: unknown }).version;
+  if (problem && (state as { format?: unknown }).format === STATE_FORMAT && version !== STATE_VERSION) {
+    // Another GPT Lab's checkpoint is not damaged: never read as ours, never a reason to delete it.
+    const newer = typeof version === 'number' && version > STATE_VERSION;
+    throw new GptLabError(
+      `${stateName} in ${dir} ${problem}: the model was saved by ${newer ? 'a newer' : 'another'} version of GPT Lab` +
+        `${newer ? '; update GPT Lab to open it' : ''}. The folder is left as it is.`,
+      'BAD_CHECKPOINT',
+    );
+  }
   if (problem) throw unusable(stateName, problem, dir);
   const s = state as CheckpointState;
   const files: Partial<Record<CheckpointFileName, Uint8Array>> = {};

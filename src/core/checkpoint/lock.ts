@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { GptLabError } from '../errors';
+import { GptLabError, storageError } from '../errors';
 
 export const LOCK_FILE = '.lock';
 /** An unreadable lock younger than this may be one being written right now. */
@@ -36,6 +36,14 @@ export function acquireFolderLock(
   dir: string,
   opts: { purpose?: string; onLog?: (message: string) => void } = {},
 ): FolderLock {
+  try {
+    return acquire(dir, opts);
+  } catch (e) {
+    throw storageError(e, `taking the lock of ${dir}`, 'Nothing was written.') ?? e;
+  }
+}
+
+function acquire(dir: string, opts: { purpose?: string; onLog?: (message: string) => void }): FolderLock {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, LOCK_FILE);
   const owner: LockOwner = {

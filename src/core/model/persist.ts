@@ -42,6 +42,14 @@ export function readModelFolder(
   weights: Map<string, Float32Array>;
 } {
   const cfg = ckpt.config as unknown as ModelFolderConfig;
+  const format: unknown = cfg.format;
+  if (typeof format === 'string' && format !== CONFIG_FORMAT && format.startsWith(CONFIG_FORMAT)) {
+    throw new GptLabError(
+      `config.json in ${dir} has format '${format}' (this GPT Lab reads '${CONFIG_FORMAT}'): the model was saved ` +
+        'by another version of GPT Lab. Open it with that version; the folder is left as it is.',
+      'BAD_CHECKPOINT',
+    );
+  }
   if (cfg.format !== CONFIG_FORMAT || typeof cfg.model !== 'object' || cfg.model === null) {
     throw bad(dir, 'config.json', `is not a GPT Lab model config (format '${String(cfg.format)}')`);
   }

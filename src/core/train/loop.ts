@@ -151,6 +151,7 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
     let logSum = 0;
     let logCount = 0;
     let last = performance.now();
+    let lastCpu = process.cpuUsage();
 
     while (fraction() < 1) {
       if (hooks.shouldStop?.()) {
@@ -179,9 +180,14 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
       const now = performance.now();
       const stepMs = now - t0;
       emaStepMs = emaStepMs === 0 ? stepMs : 0.8 * emaStepMs + 0.2 * stepMs;
-      // The minutes budget is training time: evaluation and checkpoints count, a suspended machine does not.
-      state.elapsedMs += Math.min(now - last, Math.max(30_000, 20 * emaStepMs));
+      // The minutes budget is training time: evaluation and checkpoints count, a suspended machine or a stopped
+      // process (SIGSTOP) does not. A gap longer than 20 steps counts only as far as the process was busy: a
+      // paused process burns no CPU time.
+      const cpu = process.cpuUsage();
+      const cpuMs = (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000;
+      state.elapsedMs += Math.min(now - last, Math.max(20 * emaStepMs, cpuMs));
       last = now;
+      lastCpu = cpu;
       const tokens = task.batchTokens(batch);
       state.tokensSeen += tokens;
       const tps = (tokens * 1000) / stepMs;
