@@ -1,8 +1,9 @@
+import { existsSync, promises as fs } from 'node:fs';
 import { pretrain, TrainResult } from '../core/train/trainer';
 import { GptLabError } from '../core/errors';
 import { completionEvalPositions, evaluateModelCompletions } from '../core/complete/modelEval';
 import type { WorkerEvent, WorkerRequests } from '../protocol/worker';
-import { clearModelFolder } from './modelFolder';
+import { acquireFolderLock, clearModelFolder, FolderLock } from '../core/checkpoint';
 
 let running = false;
 let stopRequested = false;
@@ -13,6 +14,8 @@ export async function runTraining(
   emit: (event: WorkerEvent['event'], data: WorkerEvent['data']) => void,
 ): Promise<TrainResult> {
   if (running) throw new GptLabError('A training run is already in progress. Stop it first.', 'BUSY');
+  // Two windows on one workspace share its model folder, and the CLI may train into it too: one at a time.
+  const lock = lockFolder(p.modelDir, 'GPT Lab training in a VS Code window', emit);
   running = true;
   stopRequested = false;
   let lastProgress = 0;
@@ -51,8 +54,18 @@ export async function runTraining(
     }
     return result;
   } finally {
+    lock.release();
     running = false;
   }
+}
+
+/** Takes the model folder's lock; LOCKED (naming who holds it) when another window or process does. */
+function lockFolder(
+  dir: string,
+  purpose: string,
+  emit: (event: WorkerEvent['event'], data: WorkerEvent['data']) => void,
+): FolderLock {
+  return acquireFolderLock(dir, { purpose, onLog: (message) => emit('log', { message }) });
 }
 
 export function stopTraining(): boolean {
@@ -64,6 +77,17 @@ export function stopTraining(): boolean {
 /** Delete Model: everything GPT Lab wrote in the folder goes; refused while this worker trains into it. */
 export async function deleteModel(p: WorkerRequests['deleteModel'][0]): Promise<WorkerRequests['deleteModel'][1]> {
   if (running) throw new GptLabError('GPT Lab is training this model. Stop training first, then delete it.', 'BUSY');
-  await clearModelFolder(p.modelDir);
+  if (!existsSync(p.modelDir)) return { deleted: false };
+  // Not from under a run in another window: it would save into a folder that no longer holds its model.
+  const lock = lockFolder(p.modelDir, 'GPT Lab deleting the model', () => undefined);
+  try {
+    await clearModelFolder(p.modelDir);
+  } finally {
+    lock.release();
+  }
+  // The folder goes too when nothing of the user's is left in it.
+  await fs.rmdir(p.modelDir).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST' && e.code !== 'ENOENT') throw e;
+  });
   return { deleted: true };
 }

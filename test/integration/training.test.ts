@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as vscode from 'vscode';
+import { acquireFolderLock } from '../../src/core/checkpoint/lock';
 import { loadModel } from '../../src/core/model/persist';
 import type { TrainResult } from '../../src/core/train/trainer';
 import type { Lab } from '../../src/host/lab';
@@ -107,6 +108,21 @@ describe('Train on Workspace (real extension host)', function () {
     const again = await train({ steps: 20 }, true);
     assert.equal(again?.step, 12 + 20, 'a new worker resumes from the checkpoint and trains 20 steps more');
     assert.notEqual(l.worker.pid, pid);
+  });
+
+  it('does not train while another window or process trains into the model folder, and trains once it is done', async () => {
+    const l = await lab();
+    const before = l.info?.step;
+    // The extension host plays the other window: its process holds the lock the worker needs.
+    const other = acquireFolderLock(l.modelDir, { purpose: 'GPT Lab training in another VS Code window' });
+    try {
+      assert.equal(await train({ steps: 3 }), undefined, 'the run is refused, not queued behind the other');
+      assert.equal(l.training, false);
+      assert.equal(l.info?.step, before, 'the model is untouched');
+    } finally {
+      other.release();
+    }
+    assert.equal((await train({ steps: 3 }))?.step, 3);
   });
 
   it('opens the training panel as an editor tab', async () => {

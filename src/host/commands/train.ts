@@ -161,6 +161,7 @@ async function reportFailure(lab: Lab, err: unknown): Promise<void> {
     if (choice === 'Open Log') showLog();
     return;
   }
-  const choice = await vscode.window.showErrorMessage(`GPT Lab could not train: ${message}`, 'Open Log');
+  const why = code === 'LOCKED' ? `another window or process is already training this model. ${message}` : message;
+  const choice = await vscode.window.showErrorMessage(`GPT Lab could not train: ${why}`, 'Open Log');
   if (choice) showLog();
 }

@@ -2,7 +2,9 @@ import { strict as assert } from 'node:assert';
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { loadCheckpoint, readHistory, saveCheckpoint } from '../../../src/core/checkpoint';
+import { acquireFolderLock, LOCK_FILE } from '../../../src/core/checkpoint/lock';
 import { COMPLETION_EVAL_FILE } from '../../../src/core/complete/modelEval';
 import { defaultTrainConfig, TrainConfig } from '../../../src/core/train/config';
 import type { WorkerEvent, WorkerRequests } from '../../../src/protocol/worker';
@@ -119,5 +121,39 @@ describe('training in the worker', function () {
     );
     assert.equal(numTensors(), before, 'the failed resume leaked tensors');
     assert.equal(toWire(err).code, 'BAD_CHECKPOINT', String(err));
+  });
+
+  it('refuses to train into a folder that another window or process trains into, saying who holds it', async () => {
+    const dir = await tmpDir();
+    const other = acquireFolderLock(dir, { purpose: 'gpt-lab train' }); // this test process plays the other one
+    try {
+      const err = await runTraining(request(dir, false), recorder().emit).then(
+        () => assert.fail('two runs trained into one folder'),
+        (e: unknown) => e,
+      );
+      assert.equal(toWire(err).code, 'LOCKED');
+      assert.match((err as Error).message, new RegExp(`process ${process.pid} .*gpt-lab train`));
+      assert.ok(!existsSync(path.join(dir, 'state.json')), 'nothing was written');
+      await assert.rejects(deleteModel({ modelDir: dir }), /in use by process/);
+    } finally {
+      other.release();
+    }
+    await runTraining(request(dir, false, config({ maxSteps: 1 })), recorder().emit);
+    assert.ok(!existsSync(path.join(dir, LOCK_FILE)), 'the run released its lock');
+  });
+
+  it('recovers the lock of a worker that was killed', async () => {
+    const dir = await tmpDir();
+    const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)']);
+    const pid = Number(dead.stdout.toString().trim());
+    const owner = { pid, hostname: os.hostname(), startedAt: new Date().toISOString(), token: 'x' };
+    await fs.writeFile(path.join(dir, LOCK_FILE), JSON.stringify(owner));
+    const { logs, emit } = recorder();
+    const r = await runTraining(request(dir, false, config({ maxSteps: 1 })), emit);
+    assert.equal(r.step, 1);
+    assert.ok(
+      logs.some((m) => /stale lock/.test(m)),
+      logs.join('\n'),
+    );
   });
 });
