@@ -1,121 +1,19 @@
 import * as path from 'node:path';
 import type { Preference } from '../data/preferences';
 import { GptLabError } from '../errors';
-import { GPT } from '../model/gpt';
-import { loadModel, LoadedModel, ModelFolderConfig } from '../model/persist';
+import { loadModel } from '../model/persist';
 import { Rng } from '../rng';
-import type { Lineage } from '../versions';
-import { TrainConfig } from './config';
 import { DpoTask } from './dpoTask';
-import { splitExamples, stageConfig } from './finetune';
-import { EvalResult, loadResumable, LoopResult, ResumePoint, trainLoop, TrainHooks } from './loop';
+import { LoopResult } from './loop';
 import { SCORE_HEAD } from './pairs';
 import { PPO_DEFAULTS, PpoOptions, PpoTask, rewardModelScorer, Scorer, VALUE_HEAD } from './ppoTask';
 import { ensureScoreHead, RewardTask } from './rewardTask';
-import type { TrainTask } from './task';
+import { runStage, splitExamples, StageRequest, StageResult, StageStart } from './stage';
 
-export interface StageRequest {
-  /** The version to start from (never written). */
-  parentDir: string;
-  /** The new version's folder, beside the parent. */
-  outDir: string;
-  dataFile?: string;
-  maxSteps?: number;
-  maxMinutes?: number;
-  learningRate?: number;
-  batchSize?: number;
-  seed?: number;
-  resume?: boolean;
-  hooks?: TrainHooks;
-}
+export type { StageRequest, StageResult };
 
 export interface PairsRequest extends StageRequest {
   pairs: Preference[];
-}
-
-export interface StageResult extends Omit<LoopResult, 'metrics'> {
-  metrics: EvalResult;
-  trainCount: number;
-  heldOutCount: number;
-  heldOut: boolean;
-}
-
-interface StageStart {
-  parent: LoadedModel;
-  model: GPT;
-  cfg: TrainConfig;
-  resume?: ResumePoint;
-  lineage: Lineage;
-}
-
-/**
- * What every later stage does around its task: load the parent, copy it (or the version being resumed),
- * record the lineage, run the task on the loop into a new version, free everything.
- */
-export async function runStage<R>(
-  req: StageRequest,
-  opts: { lrScale: number; parentTrainable?: boolean },
-  build: (s: StageStart, extra: Partial<ModelFolderConfig>) => { task: TrainTask<unknown>; counts: R },
-): Promise<{ loop: LoopResult; counts: R }> {
-  if (path.resolve(req.parentDir) === path.resolve(req.outDir)) {
-    throw new GptLabError(
-      'A stage writes a new version beside its parent: choose another output folder.',
-      'SAME_FOLDER',
-    );
-  }
-  const parent = await loadModel(req.parentDir, { trainable: opts.parentTrainable ?? false });
-  let model: GPT | undefined;
-  let task: TrainTask<unknown> | undefined;
-  try {
-    let start: StageStart;
-    if (req.resume) {
-      const folder = await loadResumable(req.outDir);
-      model = new GPT(folder.config.model, folder.weights, { heads: folder.config.heads });
-      start = {
-        parent,
-        model,
-        cfg: {
-          ...(folder.config.training as unknown as TrainConfig),
-          maxSteps: req.maxSteps,
-          maxMinutes: req.maxMinutes,
-        },
-        resume: folder.resume,
-        lineage: (folder.config.lineage ?? {}) as Lineage,
-      };
-    } else {
-      model = new GPT(parent.config.model, parent.model.weights(), { heads: parent.config.heads });
-      start = {
-        parent,
-        model,
-        cfg: stageConfig(parent.config, req, opts.lrScale),
-        lineage: {
-          parent: {
-            name: path.basename(req.parentDir),
-            dir: path.resolve(req.parentDir),
-            step: parent.checkpoint.step,
-          },
-        },
-      };
-    }
-    const extra: Partial<ModelFolderConfig> = {
-      corpus: parent.config.corpus,
-      lineage: start.lineage as Record<string, unknown>,
-    };
-    const built = build(start, extra);
-    task = built.task;
-    const loop = await trainLoop({
-      task,
-      config: start.cfg,
-      outDir: req.outDir,
-      resume: start.resume,
-      hooks: req.hooks,
-    });
-    return { loop, counts: built.counts };
-  } finally {
-    task?.dispose?.();
-    model?.dispose();
-    parent.model.dispose();
-  }
 }
 
 function splitPairs(req: PairsRequest, s: StageStart) {
