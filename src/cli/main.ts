@@ -111,7 +111,7 @@ export function buildProgram(): Command {
     .option('--peer', 'also run the PyTorch peer if python3 with torch is installed')
     .addOption(backendOption())
     .action(async (opts) => {
-      const { runBenchmarks } = await import('../../bench/run.js');
+      const { runBenchmarks } = await import('./bench.js');
       await runBenchmarks(opts);
     });
   return program;

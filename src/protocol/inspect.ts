@@ -71,3 +71,27 @@ export type StepperOutbound =
   /** Drop the last appended token. */
   | { type: 'undo' }
   | { type: 'reset' };
+
+/** Which head a view shows: one head, or the mean of all heads. */
+export type HeadChoice = number | 'mean';
+
+/** What token `query` attends to: one row [key] of the weights (laid out [layer][head][query][key]). */
+export function attentionRow(
+  weights: Float32Array,
+  layers: number,
+  heads: number,
+  T: number,
+  layer: number,
+  head: HeadChoice,
+  query: number,
+): Float32Array {
+  if (!(layer >= 0 && layer < layers && query >= 0 && query < T)) throw new RangeError(`no row ${layer}/${query}`);
+  const out = new Float32Array(T);
+  const hs = head === 'mean' ? Array.from({ length: heads }, (_, h) => h) : [head];
+  for (const h of hs) {
+    const base = ((layer * heads + h) * T + query) * T;
+    for (let k = 0; k < T; k++) out[k] += weights[base + k];
+  }
+  if (hs.length > 1) for (let k = 0; k < T; k++) out[k] /= hs.length;
+  return out;
+}

@@ -3,8 +3,10 @@
  * Weights are row-major [layer][head][query][key], length layers·heads·T·T.
  */
 import { xmlEscape } from '../shared/format';
+import { attentionRow, type HeadChoice } from '../../src/protocol/inspect';
 
-export type HeadChoice = number | 'mean';
+// The host's editor decorations read the same rows, so these live with the protocol's layout of the weights.
+export { attentionRow, type HeadChoice };
 
 /**
  * The header's words for what the panel shows. A selection longer than the model's context is cut on the left
@@ -40,27 +42,6 @@ export function attentionMatrix(weights: Float32Array, d: Dims, layer: number, h
     for (let i = 0; i < size; i++) out[i] += weights[base + i];
   }
   for (let i = 0; i < size; i++) out[i] /= heads;
-  return out;
-}
-
-/** What token `query` attends to: one row [key] of `attentionMatrix`. */
-export function attentionRow(
-  weights: Float32Array,
-  layers: number,
-  heads: number,
-  T: number,
-  layer: number,
-  head: HeadChoice,
-  query: number,
-): Float32Array {
-  if (!(layer >= 0 && layer < layers && query >= 0 && query < T)) throw new RangeError(`no row ${layer}/${query}`);
-  const out = new Float32Array(T);
-  const hs = head === 'mean' ? Array.from({ length: heads }, (_, h) => h) : [head];
-  for (const h of hs) {
-    const base = ((layer * heads + h) * T + query) * T;
-    for (let k = 0; k < T; k++) out[k] += weights[base + k];
-  }
-  if (hs.length > 1) for (let k = 0; k < T; k++) out[k] /= hs.length;
   return out;
 }
 

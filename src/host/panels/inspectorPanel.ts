@@ -1,9 +1,13 @@
 import { promises as fs } from 'node:fs';
 import * as vscode from 'vscode';
-import type { AttentionData, InspectorInbound, InspectorOutbound } from '../../protocol/inspect';
+import {
+  attentionRow,
+  type AttentionData,
+  type InspectorInbound,
+  type InspectorOutbound,
+} from '../../protocol/inspect';
 import type { Lab } from '../lab';
 // The same pure function the panel uses to draw, so the editor tints match the panel.
-import { attentionRow } from '../../../webview/inspector/viewModel';
 import { AttentionDecorations } from './attentionDecorations';
 import { GptLabPanel } from './panel';
 
