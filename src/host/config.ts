@@ -27,6 +27,22 @@ export const config = {
   exclude: () => stringArray(cfg().get('exclude')),
   maxFileBytes: () => positive(cfg().get('maxFileSizeKB'), 1024) * 1024,
   backend: () => oneOf(cfg().get('backend'), BACKENDS, 'auto'),
+  /** Share of workspace rows mixed into fine-tuning batches, 0..0.9. */
+  finetuneMixShare: () => {
+    const v = cfg().get('finetune.mixShare');
+    return typeof v === 'number' && Number.isFinite(v) ? Math.min(0.9, Math.max(0, v)) : 0.2;
+  },
+  /** A step budget for fine-tuning, or undefined to use the minutes. */
+  finetuneSteps: (): number | undefined => {
+    const v = cfg().get('finetune.steps');
+    return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined;
+  },
+  finetuneMinutes: () => positive(cfg().get('finetune.minutes'), 1),
+  /** undefined: 0.3 × the parent's peak learning rate. */
+  finetuneLearningRate: (): number | undefined => {
+    const v = cfg().get('finetune.learningRate');
+    return typeof v === 'number' && Number.isFinite(v) && v > 0 && v < 1 ? v : undefined;
+  },
 };
 
 /** Settings that only apply when the worker restarts. */

@@ -1,6 +1,17 @@
 import * as vscode from 'vscode';
 import { RESTART_SETTINGS } from './config';
-import { deleteModel, showModelInfo } from './commands/modelInfo';
+import { showModelInfo } from './commands/modelInfo';
+import {
+  addExample,
+  exportExamplesCommand,
+  importExamplesCommand,
+  openExamplesFile,
+  promoteCandidates,
+  saveExample,
+} from './commands/examples';
+import { FinetuneArgs, finetuneOnExamples, showComparison } from './commands/finetune';
+import { deleteVersion, renameVersion, rollBack, useVersion } from './commands/versions';
+import { ExampleDrafts } from './exampleDrafts';
 import { TrainArgs, trainOnWorkspace } from './commands/train';
 import { Lab } from './lab';
 import { disposeLog, log, showLog } from './log';
@@ -78,7 +89,29 @@ export async function activate(context: vscode.ExtensionContext): Promise<GptLab
       withEditorAndModel((editor) => StepperPanel.show(l, promptAt(editor))),
     );
     command('gptLab.showModelInfo', () => showModelInfo(l));
-    command('gptLab.deleteModel', () => deleteModel(l));
+    command('gptLab.deleteModel', () => deleteVersion(l, { version: l.versions.active }));
+    // Model versions (palette: pick one; view: the item right-clicked).
+    command('gptLab.useVersion', (arg?: unknown) => useVersion(l, arg));
+    command('gptLab.renameVersion', (arg?: unknown, to?: string) => renameVersion(l, arg, to));
+    command('gptLab.deleteVersion', (arg?: unknown, confirmed?: boolean) => deleteVersion(l, arg, confirmed === true));
+    command('gptLab.rollBack', (arg?: unknown) => rollBack(l, arg));
+    // SFT data and Stage 2.
+    const drafts = new ExampleDrafts(l);
+    context.subscriptions.push(
+      drafts,
+      vscode.workspace.onDidSaveTextDocument((d) => {
+        if (d.uri.fsPath === l.examplesFile || d.uri.fsPath === l.candidatesFile) void l.recountExamples();
+      }),
+    );
+    command('gptLab.addExample', () => addExample(l, drafts));
+    command('gptLab.saveExample', () => saveExample(drafts));
+    command('gptLab.openExamples', () => openExamplesFile(l.examplesFile));
+    command('gptLab.openCandidates', () => openExamplesFile(l.candidatesFile));
+    command('gptLab.importExamples', (from?: vscode.Uri) => importExamplesCommand(l, from));
+    command('gptLab.exportExamples', (to?: vscode.Uri) => exportExamplesCommand(l, to));
+    command('gptLab.promoteCandidates', (args?: { all?: boolean }) => promoteCandidates(l, args));
+    command('gptLab.finetune', (args?: FinetuneArgs) => finetuneOnExamples(l, args));
+    command('gptLab.showComparison', (arg?: unknown) => showComparison(l, arg));
     command('gptLab.refresh', () => l.refresh());
     command('gptLab.showLog', () => showLog());
     await l.refresh();

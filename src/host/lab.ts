@@ -1,11 +1,13 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { readExamples } from '../core/data/examples';
 import { ModelInfo, readModelInfo } from '../core/model/info';
 import type { TrainConfig } from '../core/train/config';
 import type { EvalResult, TrainProgress, TrainResult } from '../core/train/trainer';
-import type { CorpusPayload } from '../protocol/worker';
+import type { CorpusPayload, FinetuneParams, FinetuneOutcome } from '../protocol/worker';
 import { config } from './config';
 import { log } from './log';
+import { VersionStore } from './versions';
 import { WorkerClient, WorkerError } from './workerClient';
 
 export type LabState = 'idle' | 'training' | 'stopping';
@@ -19,20 +21,27 @@ export class Lab implements vscode.Disposable {
   readonly worker: WorkerClient;
   /** Serves completions (and later the inspector panels) from the newest checkpoint, even while training runs. */
   readonly inference: WorkerClient;
-  readonly modelDir: string;
+  /** The workspace's GPT Lab storage: models/, examples.jsonl, candidates.jsonl. */
+  readonly storageDir: string;
+  readonly versions: VersionStore;
+  /** The folder the running job writes (a pre-training version or the new fine-tuned one). */
+  runDir: string | undefined;
   state: LabState = 'idle';
   info: ModelInfo | null = null;
   progress: TrainProgress | undefined;
   lastEval: EvalResult | undefined;
   backend: string | undefined;
   lastCorpus: CorpusPayload['summary'] | undefined;
+  /** Lines in examples.jsonl and candidates.jsonl (valid ones), and the lines skipped in them. */
+  exampleCounts = { examples: 0, candidates: 0, problems: 0 };
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChange = this.changed.event;
   private readonly disposables: vscode.Disposable[] = [];
 
   constructor(readonly context: vscode.ExtensionContext) {
     const storage = context.storageUri ?? context.globalStorageUri;
-    this.modelDir = path.join(storage.fsPath, 'model');
+    this.storageDir = storage.fsPath;
+    this.versions = new VersionStore(this.storageDir, context.workspaceState, log);
     this.worker = new WorkerClient(
       path.join(context.extensionPath, 'dist', 'worker.js'),
       () => ({ GPT_LAB_BACKEND: config.backend() }),
@@ -58,7 +67,43 @@ export class Lab implements vscode.Disposable {
     return this.state !== 'idle';
   }
 
+  /** The active version's folder: it serves completions, the inspector and the stepper. */
+  get modelDir(): string {
+    return this.versions.activeDir;
+  }
+
+  get examplesFile(): string {
+    return path.join(this.storageDir, 'examples.jsonl');
+  }
+
+  /** Accepted completions, waiting to be promoted to examples. */
+  get candidatesFile(): string {
+    return path.join(this.storageDir, 'candidates.jsonl');
+  }
+
+  /** Counts the examples and candidates again (after a write, or when the user saved one of the files). */
+  async recountExamples(): Promise<void> {
+    const count = (file: string) =>
+      readExamples(file).catch((err: Error) => {
+        log(`${file} cannot be read: ${err.message}`);
+        return { records: [], problems: [] };
+      });
+    const [e, c] = await Promise.all([count(this.examplesFile), count(this.candidatesFile)]);
+    this.exampleCounts = {
+      examples: e.records.length,
+      candidates: c.records.length,
+      problems: e.problems.length + c.problems.length,
+    };
+    this.changed.fire();
+  }
+
   async refresh(): Promise<void> {
+    await this.recountExamples();
+    try {
+      await this.versions.refresh();
+    } catch (err) {
+      log(`model versions cannot be listed: ${(err as Error).message}`);
+    }
     try {
       this.info = await readModelInfo(this.modelDir, this.backend);
     } catch (err) {
@@ -86,18 +131,58 @@ export class Lab implements vscode.Disposable {
     this.progress = undefined;
     this.lastEval = undefined;
     this.lastCorpus = corpus.summary;
+    // Pre-training writes the active pre-training version (or the one the active version descends from).
+    const target = this.versions.pretrainTarget();
+    const modelDir = this.versions.dirOf(target);
+    this.runDir = modelDir;
     await this.setState('training');
     try {
       const hello = await this.worker.request('hello', {});
       this.backend = hello.backend;
       log(
-        `training ${resume ? '(resume) ' : ''}${cfg.preset ?? 'custom'} on ${corpus.files.length} files with ${hello.backend} (worker pid ${hello.pid})`,
+        `training ${resume ? '(resume) ' : ''}${cfg.preset ?? 'custom'} on ${corpus.files.length} files with ${hello.backend} (worker pid ${hello.pid}) into the version "${target}"`,
       );
-      return await this.worker.request('train', { corpus, config: cfg, modelDir: this.modelDir, resume });
+      const result = await this.worker.request('train', { corpus, config: cfg, modelDir, resume });
+      await this.versions.setActive(target);
+      return result;
     } finally {
+      this.runDir = undefined;
       await this.setState('idle');
       await this.refresh();
     }
+  }
+
+  /**
+   * Stage 2 in the worker: fine-tunes `params.parentDir` into `params.outDir` (the new version `name`); when it
+   * ends on its budget, the new version becomes active. Resolves with its result (also after a Stop), rejects on failure.
+   */
+  async finetune(params: FinetuneParams, name: string): Promise<FinetuneOutcome> {
+    if (this.training) throw new WorkerError('GPT Lab is already training. Stop it first.', 'BUSY');
+    this.progress = undefined;
+    this.lastEval = undefined;
+    this.runDir = params.outDir;
+    await this.setState('training');
+    try {
+      const hello = await this.worker.request('hello', {});
+      this.backend = hello.backend;
+      log(
+        `fine-tuning ${path.basename(params.parentDir)} into "${name}" on ${params.examples.length} examples with ${hello.backend} (worker pid ${hello.pid})`,
+      );
+      const result = await this.worker.request('finetune', params);
+      // A stopped run is saved as a version too, but only a finished one takes over completions.
+      if (result.stopped === 'budget') await this.versions.setActive(name);
+      return result;
+    } finally {
+      this.runDir = undefined;
+      await this.setState('idle');
+      await this.refresh();
+    }
+  }
+
+  /** Makes a version serve completions, the inspector and the stepper. */
+  async useVersion(name: string): Promise<void> {
+    await this.versions.setActive(name);
+    await this.refresh();
   }
 
   async stop(): Promise<boolean> {
@@ -107,10 +192,24 @@ export class Lab implements vscode.Disposable {
     return r.stopping;
   }
 
-  /** The worker owns the model folder: it removes everything a run wrote there (not only the checkpoint). */
+  /** Deletes the active version (see deleteVersion). */
   async deleteModel(): Promise<void> {
-    await this.worker.request('deleteModel', { modelDir: this.modelDir });
+    await this.deleteVersion(this.versions.active);
+  }
+
+  /**
+   * The worker owns the model folders: it removes everything a run wrote in the version's folder (not only the
+   * checkpoint). When it was the active one, its parent (else the base, else the newest) becomes active.
+   */
+  async deleteVersion(name: string): Promise<void> {
+    const v = this.versions.get(name);
+    const wasActive = this.versions.active === name;
+    await this.worker.request('deleteModel', { modelDir: v?.dir ?? this.versions.dirOf(name) });
     await this.refresh();
+    if (wasActive) {
+      const parent = v && this.versions.parentOf(v);
+      await this.useVersion(parent?.name ?? this.versions.active);
+    }
   }
 
   dispose(): void {

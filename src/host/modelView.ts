@@ -1,14 +1,20 @@
 import * as vscode from 'vscode';
 import { compact, duration, megabytes } from './format';
 import type { Lab } from './lab';
+import { keyMetric, shortDate, stageLabel, versionSummary } from './versionText';
 
 type Node = {
   label: string;
   description?: string;
   icon?: string;
-  tooltip?: string;
+  tooltip?: string | vscode.MarkdownString;
   command?: vscode.Command;
   children?: Node[];
+  /** For menus: 'gptLab.version stage-sft active child' (see versionsNode). */
+  contextValue?: string;
+  /** The version a version item stands for (commands from its context menu receive the node). */
+  version?: string;
+  collapsed?: boolean;
 };
 
 const action = (label: string, icon: string, command: string): Node => ({
@@ -29,11 +35,16 @@ export class ModelViewProvider implements vscode.TreeDataProvider<Node> {
   getTreeItem(n: Node): vscode.TreeItem {
     const item = new vscode.TreeItem(
       n.label,
-      n.children ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.None,
+      n.children
+        ? n.collapsed
+          ? vscode.TreeItemCollapsibleState.Collapsed
+          : vscode.TreeItemCollapsibleState.Expanded
+        : vscode.TreeItemCollapsibleState.None,
     );
     item.description = n.description;
     item.tooltip = n.tooltip;
     item.command = n.command;
+    item.contextValue = n.contextValue;
     if (n.icon) item.iconPath = new vscode.ThemeIcon(n.icon);
     return item;
   }
@@ -53,10 +64,13 @@ export class ModelViewProvider implements vscode.TreeDataProvider<Node> {
         command: { command: 'gptLab.showPanel', title: 'Show Training Panel' },
       });
     }
+    roots.push(...this.versionsNode());
     if (info) {
       roots.push({
         label: 'Model',
         icon: 'beaker',
+        description: this.lab.versions.active,
+        collapsed: this.lab.versions.list.length > 1,
         children: [
           { label: 'Preset', description: info.preset ?? 'custom' },
           {
@@ -99,6 +113,7 @@ export class ModelViewProvider implements vscode.TreeDataProvider<Node> {
         children: corpus.languages.map((l) => ({ label: l.language, description: megabytes(l.bytes) })),
       });
     }
+    roots.push(this.examplesNode());
     roots.push({
       label: 'Actions',
       icon: 'rocket',
@@ -109,10 +124,91 @@ export class ModelViewProvider implements vscode.TreeDataProvider<Node> {
               action('Train on Workspace', 'play', 'gptLab.train'),
               ...(info ? [action('Resume Training', 'debug-continue', 'gptLab.resume')] : []),
             ]),
+        ...(info && !this.lab.training ? [action('Fine-Tune on Examples', 'mortar-board', 'gptLab.finetune')] : []),
         action('Show Training Panel', 'graph-line', 'gptLab.showPanel'),
         ...(info ? [action('Show Model Info', 'info', 'gptLab.showModelInfo')] : []),
       ],
     });
     return roots;
+  }
+
+  /** Versions: each with its stage, parent, date and key metric; the active one marked. */
+  private versionsNode(): Node[] {
+    const store = this.lab.versions;
+    if (store.list.length === 0) return [];
+    const active = store.active;
+    const children = [...store.list].reverse().map((v): Node => {
+      const parent = store.parentOf(v)?.name ?? v.parent;
+      const isActive = v.name === active;
+      const tip = new vscode.MarkdownString(
+        [
+          `**${v.name}**${isActive ? ' — active: serves completions, the inspector and the stepper' : ''}`,
+          '',
+          `- ${stageLabel(v.stage)}${parent ? ` from **${parent}**` : ''}, step ${v.step}`,
+          `- saved ${shortDate(v.date)}`,
+          ...(keyMetric(v) ? [`- ${keyMetric(v)}`] : []),
+          ...(typeof v.data?.examples === 'number'
+            ? [`- ${v.data.examples} examples (${v.data.heldOut ?? 0} held out)`]
+            : []),
+        ].join('\n'),
+      );
+      return {
+        label: v.name,
+        description: versionSummary(v, parent),
+        icon: isActive ? 'pass-filled' : 'circle-large-outline',
+        tooltip: tip,
+        // Menus match these words: which stage, active or not, whether its parent still exists (Roll Back).
+        contextValue: [
+          'gptLab.version',
+          `stage-${v.stage}`,
+          isActive ? 'active' : 'inactive',
+          ...(store.parentOf(v) ? ['child'] : []),
+        ].join(' '),
+        version: v.name,
+      };
+    });
+    return [
+      {
+        label: 'Versions',
+        icon: 'versions',
+        description: `${store.list.length} · active: ${active}`,
+        tooltip:
+          'Every stage writes a new version beside its parent. Right-click one to use, rename, delete or roll back.',
+        children,
+      },
+    ];
+  }
+
+  /** SFT data: the examples, the candidates from accepted completions, and what to do with them. */
+  private examplesNode(): Node {
+    const { examples, candidates, problems } = this.lab.exampleCounts;
+    return {
+      label: 'Examples',
+      icon: 'mortar-board',
+      description: `${examples} examples · ${candidates} candidates`,
+      tooltip: 'Prompt → ideal completion pairs that fine-tuning (SFT) teaches the model.',
+      collapsed: examples === 0 && candidates === 0,
+      children: [
+        {
+          label: 'Examples',
+          description: `${examples}${problems ? ` · ${problems} lines skipped` : ''} · examples.jsonl`,
+          icon: 'note',
+          tooltip: 'Your examples (TRL JSONL: {"prompt", "completion"} per line). Click to open the file.',
+          command: { command: 'gptLab.openExamples', title: 'Open Examples' },
+        },
+        {
+          label: 'Candidates',
+          description: `${candidates} · candidates.jsonl`,
+          icon: 'inbox',
+          tooltip:
+            'Completions you accepted (Tab, or typed through), with the prompt the model saw. Promote the good ones to examples. Click to open the file.',
+          command: { command: 'gptLab.openCandidates', title: 'Open Candidates' },
+        },
+        action('Add Example', 'add', 'gptLab.addExample'),
+        ...(candidates ? [action('Promote Candidates', 'arrow-up', 'gptLab.promoteCandidates')] : []),
+        action('Import Examples', 'cloud-download', 'gptLab.importExamples'),
+        ...(examples ? [action('Export Examples', 'cloud-upload', 'gptLab.exportExamples')] : []),
+      ],
+    };
   }
 }

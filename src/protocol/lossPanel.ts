@@ -8,6 +8,8 @@ export interface MetricPoint {
   valBpb?: number;
   lr?: number;
   tokensPerSec?: number;
+  /** Fine-tuning: share of completion tokens predicted right on held-out examples, 0..1. */
+  tokenAccuracy?: number;
 }
 
 export interface PanelStatus {

@@ -7,6 +7,8 @@ import type { CorpusSummary } from '../core/corpus';
 import type { AttentionData, StepData } from './inspect';
 import type { TrainConfig } from '../core/train/config';
 import type { EvalResult, TrainProgress, TrainResult } from '../core/train/trainer';
+import type { SftExample } from '../core/data/examples';
+import type { FinetuneResult } from '../core/train/finetune';
 
 export interface CorpusPayload {
   root: string;
@@ -16,12 +18,31 @@ export interface CorpusPayload {
   languageIds: string[];
 }
 
+/** Stage 2: fine-tune the version in parentDir into a new version in outDir (see core/train/finetune). */
+export interface FinetuneParams {
+  parentDir: string;
+  outDir: string;
+  examples: SftExample[];
+  /** Recorded in the new version's lineage. */
+  dataFile?: string;
+  maxSteps?: number;
+  maxMinutes?: number;
+  learningRate?: number;
+  /** Workspace files whose rows are mixed in (a share of mixShare), so the model keeps the repository. */
+  corpusFiles?: { path: string; bytes: Uint8Array }[];
+  mixShare?: number;
+}
+/** The fine-tuning result: metrics, and the before/after table (absent when the run was stopped). */
+export type FinetuneOutcome = FinetuneResult;
+
 /** host → worker requests: method → [params, result]. */
 export interface WorkerRequests {
   /** Where the worker runs, which backend it chose. */
   hello: [Record<string, never>, { pid: number; backend: string; skipped: string[] }];
   /** Pre-train (or resume) into modelDir; progress arrives as events; resolves when the run ends. */
   train: [{ corpus: CorpusPayload; config: TrainConfig; modelDir: string; resume: boolean }, TrainResult];
+  /** Fine-tune into a new version; progress and held-out evaluations arrive as events, like `train`'s. */
+  finetune: [FinetuneParams, FinetuneOutcome];
   /** Ask a running training to stop at the next step boundary and save. */
   stop: [Record<string, never>, { stopping: boolean }];
   /** The raw middle at a cursor, from the newest checkpoint (greedy; one line unless multiline). */

@@ -12,9 +12,11 @@ import type {
   WorkerRequests,
   WorkerToHost,
 } from '../protocol/worker';
+import { GptLabError } from '../core/errors';
 import { toWire } from './errors';
 import { cancel, complete, inspect, step } from './inference';
 import { deleteModel, runTraining, stopTraining } from './training';
+import { finetuning, runFinetune, stopFinetune } from './finetuning';
 
 function send(msg: WorkerToHost): void {
   process.send?.(msg);
@@ -39,9 +41,14 @@ const handlers: { [M in WorkerMethod]: Handler<M> } = {
   },
   train: async (p) => {
     await backendReady;
+    if (finetuning()) throw new GptLabError('GPT Lab is fine-tuning. Stop it first.', 'BUSY');
     return runTraining(p, emit);
   },
-  stop: async () => ({ stopping: stopTraining() }),
+  finetune: async (p) => {
+    await backendReady;
+    return runFinetune(p, emit);
+  },
+  stop: async () => ({ stopping: stopTraining() || stopFinetune() }),
   // No backend needed: deleting works even where the backend cannot start.
   deleteModel: async (p) => deleteModel(p),
   complete: async (p, id) => {

@@ -15,7 +15,13 @@ import { onThemeChange, themeColor, vscode } from '../shared/vscode';
 Chart.register(LineController, LineElement, PointElement, LinearScale, CategoryScale, Legend, Tooltip);
 
 type XY = { x: number; y: number };
-const series = { loss: [] as XY[], valLoss: [] as XY[], lr: [] as XY[], tokensPerSec: [] as XY[] };
+const series = {
+  loss: [] as XY[],
+  valLoss: [] as XY[],
+  lr: [] as XY[],
+  tokensPerSec: [] as XY[],
+  tokenAccuracy: [] as XY[],
+};
 
 function colors() {
   return {
@@ -25,6 +31,7 @@ function colors() {
     val: themeColor('charts-orange', '#d18616'),
     lr: themeColor('charts-purple', '#b180d7'),
     speed: themeColor('charts-green', '#89d185'),
+    accuracy: themeColor('charts-red', '#f14c4c'),
   };
 }
 
@@ -109,7 +116,30 @@ function makeCharts() {
       plugins: { legend: { labels: { color: c.fg } } },
     },
   });
-  return [loss, rate];
+  const accuracy = new Chart(document.querySelector<HTMLCanvasElement>('#accuracy-chart canvas')!, {
+    type: 'line',
+    data: {
+      datasets: [
+        {
+          label: 'held-out token accuracy',
+          data: series.tokenAccuracy,
+          borderColor: c.accuracy,
+          backgroundColor: c.accuracy,
+          pointRadius: 3,
+          borderWidth: 2,
+        },
+      ],
+    },
+    options: {
+      ...common,
+      scales: {
+        x: axis('step', c.fg, c.grid),
+        y: { ...axis('token accuracy (%)', c.fg, c.grid), min: 0, max: 100 },
+      },
+      plugins: { legend: { labels: { color: c.fg } } },
+    },
+  });
+  return [loss, rate, accuracy];
 }
 
 let charts = makeCharts();
@@ -129,6 +159,7 @@ function add(p: MetricPoint): void {
   push(series.valLoss, p.valLoss);
   push(series.lr, p.lr);
   push(series.tokensPerSec, p.tokensPerSec);
+  push(series.tokenAccuracy, p.tokenAccuracy !== undefined ? p.tokenAccuracy * 100 : undefined);
 }
 
 let redrawQueued = false;
@@ -136,6 +167,9 @@ function redraw(): void {
   const el = document.getElementById('loss-chart')!;
   el.dataset.trainPoints = String(series.loss.length);
   el.dataset.valPoints = String(series.valLoss.length);
+  // Fine-tuning reports token accuracy; pre-training does not, and its chart stays hidden.
+  document.getElementById('accuracy')!.hidden = series.tokenAccuracy.length === 0;
+  document.getElementById('accuracy-chart')!.dataset.points = String(series.tokenAccuracy.length);
   if (redrawQueued) return;
   redrawQueued = true;
   requestAnimationFrame(() => {

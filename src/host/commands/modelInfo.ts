@@ -1,9 +1,7 @@
 import * as vscode from 'vscode';
 import type { ModelInfo } from '../../core/model/info';
 import { compact, duration, megabytes } from '../format';
-import { errorCode } from '../errors';
 import type { Lab } from '../lab';
-import { log } from '../log';
 
 /** Model Info as a Markdown page, with the user's model beside a frontier model for a sense of scale. */
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
@@ -54,27 +52,4 @@ export async function showModelInfo(lab: Lab): Promise<void> {
     content: modelInfoMarkdown(lab.info, lab.backend),
   });
   await vscode.commands.executeCommand('markdown.showPreview', doc.uri);
-}
-
-export async function deleteModel(lab: Lab): Promise<boolean> {
-  if (lab.training) {
-    void vscode.window.showErrorMessage('Stop training before deleting the model.');
-    return false;
-  }
-  const ok = await vscode.window.showWarningMessage(
-    'Delete the GPT Lab model of this workspace? Its weights, tokenizer and training history will be removed.',
-    { modal: true },
-    'Delete',
-  );
-  if (ok !== 'Delete') return false;
-  try {
-    await lab.deleteModel();
-  } catch (err) {
-    // Another window training into this folder (LOCKED), a file the system would not remove: say so.
-    log(`delete model failed (${errorCode(err)}): ${(err as Error).message}`);
-    void vscode.window.showErrorMessage(`GPT Lab could not delete the model: ${(err as Error).message}`);
-    return false;
-  }
-  void vscode.window.showInformationMessage('The GPT Lab model was deleted.');
-  return true;
 }

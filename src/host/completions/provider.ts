@@ -4,7 +4,7 @@ import type { Lab } from '../lab';
 import { log } from '../log';
 import { WorkerError } from '../workerClient';
 import { completionsConfig } from './settings';
-import { CompletionFeedback } from './feedback';
+import { CompletionFeedback, PROMPT_CHARS, SUFFIX_CHARS } from './feedback';
 
 const CONTEXT_LINES = 8;
 /** GPT_LAB_TRACE=1 logs every completion decision to the output channel (for tests and bug reports). */
@@ -127,7 +127,10 @@ export class GptLabCompletionProvider implements vscode.InlineCompletionItemProv
     }
     if (!text.trim()) return [];
     const shown = this.feedback.shown({
-      prompt: prefix.slice(-2000),
+      prompt: prefix.slice(-PROMPT_CHARS),
+      suffix: suffix.slice(0, SUFFIX_CHARS),
+      uri: doc.uri.toString(),
+      offset: doc.offsetAt(pos),
       completion: text,
       languageId: doc.languageId,
       modelStep: this.lab.info?.step ?? 0,

@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Lab } from '../lab';
 import { CompletionFeedback } from './feedback';
@@ -7,7 +6,7 @@ import { completionsConfig } from './settings';
 
 /** The inline completion provider, its commands and its status bar toggle. */
 export function registerCompletions(lab: Lab): { provider: GptLabCompletionProvider; disposable: vscode.Disposable } {
-  const feedback = new CompletionFeedback(path.dirname(lab.modelDir));
+  const feedback = new CompletionFeedback(lab.storageDir, () => void lab.recountExamples());
   const provider = new GptLabCompletionProvider(lab, feedback);
   const toggle = vscode.window.createStatusBarItem('gptLab.completions', vscode.StatusBarAlignment.Right, 100);
   toggle.name = 'GPT Lab Completions';
@@ -34,6 +33,16 @@ export function registerCompletions(lab: Lab): { provider: GptLabCompletionProvi
     vscode.commands.registerCommand('gptLab.triggerCompletion', () =>
       vscode.commands.executeCommand('editor.action.inlineSuggest.trigger'),
     ),
+    // A suggestion the user types through is accepted as much as one taken with Tab.
+    vscode.workspace.onDidChangeTextDocument((e) => {
+      if (e.contentChanges.length === 0) return;
+      const doc = e.document;
+      void feedback.documentChanged({
+        uri: doc.uri.toString(),
+        textBetween: (start, end) =>
+          start < 0 ? '' : doc.getText(new vscode.Range(doc.positionAt(start), doc.positionAt(end))),
+      });
+    }),
     vscode.commands.registerCommand(
       'gptLab.completionAccepted',
       (id: unknown) => typeof id === 'number' && feedback.accepted(id),

@@ -30,6 +30,7 @@ export function toMetricPoints(records: Record<string, unknown>[]): MetricPoint[
       valBpb: num(r.valBpb),
       lr: num(r.lr),
       tokensPerSec: num(r.tokensPerSec),
+      tokenAccuracy: num(r.tokenAccuracy),
     });
   }
   return out;

@@ -7,7 +7,10 @@ import { log } from '../log';
 import { historyView, parseLossPanelOutbound } from './lossMessages';
 import { GptLabPanel } from './panel';
 
-/** The training panel: live train and validation loss, learning rate and tokens/s. One per window. */
+/**
+ * The training panel: live train and validation loss, learning rate and tokens/s, and for fine-tuning the held-out
+ * token accuracy. It shows the run going on, else the active version's history. One per window.
+ */
 export class LossPanel extends GptLabPanel<LossPanelInbound, LossPanelOutbound> {
   static readonly viewType = 'gptLab.lossPanel';
   private static current: LossPanel | undefined;
@@ -36,6 +39,7 @@ export class LossPanel extends GptLabPanel<LossPanelInbound, LossPanelOutbound> 
 <p id="notice" class="error" role="alert" hidden></p>
 <p class="explain">Loss is how surprised the model is by the next token (lower is better). Training loss is measured on the batches it learns from; validation loss on files it never sees.</p>
 <section><h2>Loss</h2><div class="chart" id="loss-chart" data-train-points="0" data-val-points="0"><canvas aria-label="Training and validation loss by step"></canvas></div></section>
+<section id="accuracy" hidden><h2>Token accuracy on held-out examples</h2><div class="chart small" id="accuracy-chart" data-points="0"><canvas aria-label="Held-out token accuracy by step"></canvas></div></section>
 <section><h2>Learning rate and speed</h2><div class="chart small" id="rate-chart"><canvas aria-label="Learning rate and tokens per second by step"></canvas></div></section>`,
     });
     this.disposables.push(
@@ -46,21 +50,41 @@ export class LossPanel extends GptLabPanel<LossPanelInbound, LossPanelOutbound> 
             point: { step: e.data.step, loss: e.data.loss, lr: e.data.lr, tokensPerSec: e.data.tokensPerSec },
           });
         } else if (e.event === 'eval') {
-          this.post({ type: 'point', point: { step: e.data.step, valLoss: e.data.valLoss, valBpb: e.data.valBpb } });
+          const { step, valLoss, valBpb, tokenAccuracy } = e.data;
+          this.post({ type: 'point', point: { step, valLoss, valBpb, tokenAccuracy } });
         }
       }),
-      lab.onDidChange(() => this.post({ type: 'status', status: this.status() })),
+      lab.onDidChange(() => {
+        // A run starting in another folder (fine-tuning into a new version), or another version made active.
+        if (this.shownDir !== undefined && this.shownDir !== this.historyDir()) void this.postHistory();
+        else this.post({ type: 'status', status: this.status() });
+      }),
     );
+  }
+
+  /** The folder whose history is drawn: the running job's, else the active version's. */
+  private shownDir: string | undefined;
+  private historyDir(): string {
+    return this.lab.runDir ?? this.lab.modelDir;
+  }
+
+  private async postHistory(): Promise<void> {
+    const dir = (this.shownDir = this.historyDir());
+    // A missing file is no history yet (no notice); a damaged or unreadable one is said, not swallowed.
+    const { points, notice } = historyView(await readHistory(dir).catch((error) => ({ error })));
+    if (notice) log(`training panel: ${notice}`);
+    this.post({ type: 'history', points, status: this.status(), notice });
   }
 
   private status(): PanelStatus {
     const { lab } = this;
     if (lab.training) {
       const p = lab.progress;
+      const acc = p?.metrics?.tokenAccuracy;
       return {
         state: 'training',
         text: p
-          ? `Training ${Math.floor(p.fraction * 100)}% · step ${p.step} · loss ${p.loss.toFixed(3)} · ${compact(p.tokensPerSec)} tok/s · ${duration(p.etaMs)} left`
+          ? `${p.stage === 'sft' ? 'Fine-tuning' : 'Training'} ${Math.floor(p.fraction * 100)}% · step ${p.step} · loss ${p.loss.toFixed(3)}${acc !== undefined ? ` · token accuracy ${(acc * 100).toFixed(0)}%` : ''} · ${compact(p.tokensPerSec)} tok/s · ${duration(p.etaMs)} left`
           : 'Preparing: reading files and training the tokenizer…',
       };
     }
@@ -68,7 +92,7 @@ export class LossPanel extends GptLabPanel<LossPanelInbound, LossPanelOutbound> 
       const i = lab.info;
       return {
         state: 'ready',
-        text: `Model ready · step ${i.step} · val loss ${i.valLoss?.toFixed(3) ?? '—'} (${i.valBpb?.toFixed(2) ?? '—'} bits/byte)`,
+        text: `Model ready (${lab.versions.active}) · step ${i.step} · val loss ${i.valLoss?.toFixed(3) ?? '—'}${i.valBpb !== undefined ? ` (${i.valBpb.toFixed(2)} bits/byte)` : ''}`,
       };
     }
     return { state: 'none', text: 'No model yet. Train one on this workspace to see its loss fall.' };
@@ -80,13 +104,9 @@ export class LossPanel extends GptLabPanel<LossPanelInbound, LossPanelOutbound> 
 
   protected async handle(m: LossPanelOutbound): Promise<void> {
     switch (m.type) {
-      case 'ready': {
-        // A missing file is no history yet (no notice); a damaged or unreadable one is said, not swallowed.
-        const { points, notice } = historyView(await readHistory(this.lab.modelDir).catch((error) => ({ error })));
-        if (notice) log(`training panel: ${notice}`);
-        this.post({ type: 'history', points, status: this.status(), notice });
+      case 'ready':
+        await this.postHistory();
         break;
-      }
       case 'command':
         await vscode.commands.executeCommand(`gptLab.${m.command}`);
         break;
