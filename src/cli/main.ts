@@ -3,6 +3,7 @@ import { BACKEND_NAMES } from '../core/backend';
 import { GptLabError, storageError } from '../core/errors';
 import { PRESETS } from '../core/model/config';
 import { evalCommand } from './eval';
+import { addExperimentCommand } from './experiment';
 import { addAlignCommands } from './align';
 import { finetuneCommand } from './finetune';
 import { MAX_SAMPLE_TOKENS, sampleCommand } from './sample';
@@ -103,6 +104,7 @@ export function buildProgram(): Command {
     .action((opts) => finetuneCommand(opts));
 
   addAlignCommands(program, backendOption);
+  addExperimentCommand(program, backendOption);
 
   program
     .command('bench')

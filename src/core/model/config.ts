@@ -12,8 +12,62 @@ export interface GPTConfig {
   nLayer: number;
   /** Attention heads per block; nEmbd must be divisible by it. */
   nHead: number;
-  /** Learned position embeddings (GPT-2) or fixed sinusoids ("Attention Is All You Need"). */
-  positionEncoding: 'learned' | 'sinusoidal';
+  /**
+   * Learned position embeddings (GPT-2), fixed sinusoids ("Attention Is All You Need"), or rotary embeddings
+   * (RoFormer: queries and keys rotated by position; no `wpe.weight`).
+   */
+  positionEncoding: 'learned' | 'sinusoidal' | 'rotary';
+  // Recipe options (modded-nanogpt). Each is optional and off when absent, so GPT-2's recipe and model folders
+  // saved before they existed load unchanged; validateConfig fills the defaults in.
+  /** RMS-normalise queries and keys (per head, no gain) before attention. Default false. */
+  qkNorm?: boolean;
+  /** The MLP's non-linearity: GPT-2's tanh GELU, or ReLU² (relu(x)²). Default 'gelu'. */
+  mlp?: 'gelu' | 'relu2';
+  /** A separate output head `lm_head.weight` [nEmbd, vocabSize] instead of reusing wte. Default false. */
+  untiedHead?: boolean;
+  /** Biases in linear layers and LayerNorms. Default true; false drops every `.bias` parameter. */
+  bias?: boolean;
+  /** Initialise the residual output projections (attn.c_proj, mlp.c_proj, lm_head) to zero. Default false. */
+  zeroInitProj?: boolean;
+  /** Logits squashed to cap·tanh(logits/cap); 0 = off (default). */
+  logitSoftCap?: number;
+}
+
+/** The recipe options filled in: what the model code reads. */
+export type ResolvedGPTConfig = Required<GPTConfig>;
+
+/** GPT-2's recipe: every option off. */
+export const GPT2_RECIPE = {
+  qkNorm: false,
+  mlp: 'gelu',
+  untiedHead: false,
+  bias: true,
+  zeroInitProj: false,
+  logitSoftCap: 0,
+} as const satisfies Partial<GPTConfig>;
+
+/** The modded-nanogpt recipe's architecture (with `positionEncoding: 'rotary'`). */
+export const MODERN_RECIPE = {
+  positionEncoding: 'rotary',
+  qkNorm: true,
+  mlp: 'relu2',
+  untiedHead: true,
+  bias: false,
+  zeroInitProj: true,
+  logitSoftCap: 30,
+} as const satisfies Partial<GPTConfig>;
+
+/** The config with every recipe option given (absent ones at GPT-2's value). */
+export function resolveConfig(c: GPTConfig): ResolvedGPTConfig {
+  return {
+    ...c,
+    qkNorm: c.qkNorm ?? GPT2_RECIPE.qkNorm,
+    mlp: c.mlp ?? GPT2_RECIPE.mlp,
+    untiedHead: c.untiedHead ?? GPT2_RECIPE.untiedHead,
+    bias: c.bias ?? GPT2_RECIPE.bias,
+    zeroInitProj: c.zeroInitProj ?? GPT2_RECIPE.zeroInitProj,
+    logitSoftCap: c.logitSoftCap ?? GPT2_RECIPE.logitSoftCap,
+  };
 }
 
 export interface Preset {
@@ -72,10 +126,19 @@ export function getPreset(name: string): Preset {
 
 /** Parameter count, as GPT-2 counts it (tied head counted once). */
 export function parameterCount(c: GPTConfig): number {
+  const r = resolveConfig(c);
   const C = c.nEmbd;
-  const block = 2 * C + (C * 3 * C + 3 * C) + (C * C + C) + 2 * C + (C * 4 * C + 4 * C) + (4 * C * C + C);
+  const b = r.bias ? 1 : 0;
+  const block =
+    (1 + b) * C +
+    (C * 3 * C + b * 3 * C) +
+    (C * C + b * C) +
+    (1 + b) * C +
+    (C * 4 * C + b * 4 * C) +
+    (4 * C * C + b * C);
   const pos = c.positionEncoding === 'learned' ? c.contextLength * C : 0;
-  return c.vocabSize * C + pos + c.nLayer * block + 2 * C;
+  const head = r.untiedHead ? C * c.vocabSize : 0;
+  return c.vocabSize * C + pos + c.nLayer * block + (1 + b) * C + head;
 }
 
 export function validateConfig(c: GPTConfig): GPTConfig {
@@ -89,8 +152,25 @@ export function validateConfig(c: GPTConfig): GPTConfig {
   if (c.nEmbd % c.nHead !== 0) {
     throw new GptLabError(`Model config: nEmbd (${c.nEmbd}) must be divisible by nHead (${c.nHead}).`, 'BAD_CONFIG');
   }
-  if (c.positionEncoding !== 'learned' && c.positionEncoding !== 'sinusoidal') {
-    throw new GptLabError(`Model config: positionEncoding must be 'learned' or 'sinusoidal'.`, 'BAD_CONFIG');
+  if (!['learned', 'sinusoidal', 'rotary'].includes(c.positionEncoding)) {
+    throw new GptLabError(`Model config: positionEncoding must be 'learned', 'sinusoidal' or 'rotary'.`, 'BAD_CONFIG');
+  }
+  if (c.positionEncoding === 'rotary' && (c.nEmbd / c.nHead) % 2 !== 0) {
+    throw new GptLabError(`Model config: rotary embeddings need an even head size (nEmbd / nHead).`, 'BAD_CONFIG');
+  }
+  for (const k of ['qkNorm', 'untiedHead', 'bias', 'zeroInitProj'] as const) {
+    if (c[k] !== undefined && typeof c[k] !== 'boolean') {
+      throw new GptLabError(`Model config: ${k} must be true or false (got ${String(c[k])}).`, 'BAD_CONFIG');
+    }
+  }
+  if (c.mlp !== undefined && c.mlp !== 'gelu' && c.mlp !== 'relu2') {
+    throw new GptLabError(`Model config: mlp must be 'gelu' or 'relu2' (got ${String(c.mlp)}).`, 'BAD_CONFIG');
+  }
+  if (c.logitSoftCap !== undefined && !(typeof c.logitSoftCap === 'number' && c.logitSoftCap >= 0)) {
+    throw new GptLabError(
+      `Model config: logitSoftCap must be a number ≥ 0 (got ${String(c.logitSoftCap)}).`,
+      'BAD_CONFIG',
+    );
   }
   return c;
 }

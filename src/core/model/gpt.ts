@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '../rng';
-import { GPTConfig, validateConfig } from './config';
+import { GPTConfig, resolveConfig, ResolvedGPTConfig, validateConfig } from './config';
 import {
   batchMatMulPlain,
   causalMask,
@@ -10,7 +10,12 @@ import {
   layerNorm,
   linear,
   maskedCrossEntropy,
+  relu2,
+  rmsNorm,
+  rotary,
+  rotaryTables,
   sinusoids,
+  softCap,
   tokenLogProbs,
 } from './ops';
 
@@ -67,16 +72,23 @@ export interface GPTOptions {
   trainable?: boolean;
 }
 
-/** Hugging Face GPT-2 names of every parameter, in a stable order. */
+/**
+ * Names of every parameter, in a stable order: Hugging Face GPT-2's for the GPT-2 recipe. The recipe options
+ * only remove names (`wpe.weight` with rotary or sinusoidal positions, every `.bias` without biases) or add
+ * one (`lm_head.weight` [nEmbd, vocabSize] with an untied head); see docs/weights.md.
+ */
 export function parameterNames(c: GPTConfig): string[] {
+  const r = resolveConfig(c);
   const names = ['wte.weight'];
   if (c.positionEncoding === 'learned') names.push('wpe.weight');
+  const kinds = r.bias ? ['weight', 'bias'] : ['weight'];
   for (let i = 0; i < c.nLayer; i++) {
     for (const p of ['ln_1', 'attn.c_attn', 'attn.c_proj', 'ln_2', 'mlp.c_fc', 'mlp.c_proj']) {
-      names.push(`h.${i}.${p}.weight`, `h.${i}.${p}.bias`);
+      for (const k of kinds) names.push(`h.${i}.${p}.${k}`);
     }
   }
-  names.push('ln_f.weight', 'ln_f.bias');
+  for (const k of kinds) names.push(`ln_f.${k}`);
+  if (r.untiedHead) names.push('lm_head.weight');
   return names;
 }
 
@@ -85,6 +97,7 @@ export function parameterShape(c: GPTConfig, name: string): number[] {
   const C = c.nEmbd;
   if (name === 'wte.weight') return [c.vocabSize, C];
   if (name === 'wpe.weight') return [c.contextLength, C];
+  if (name === 'lm_head.weight') return [C, c.vocabSize]; // [in, out] like the Conv1D weights: y = x·W
   const m = /^(?:h\.\d+\.)?(ln_1|ln_2|ln_f|attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.(weight|bias)$/.exec(name);
   if (!m) throw new Error(`unknown parameter ${name}`);
   const [, part, kind] = m;
@@ -99,15 +112,21 @@ export function parameterShape(c: GPTConfig, name: string): number[] {
   return kind === 'weight' ? [i, o] : [o];
 }
 
-/** GPT-2's initialisation: N(0, 0.02), residual projections scaled by 1/√(2L), LayerNorm at identity. */
+/**
+ * GPT-2's initialisation: N(0, 0.02), residual projections scaled by 1/√(2L), LayerNorm at identity; with
+ * `zeroInitProj`, the residual projections and the untied head start at zero (modded-nanogpt).
+ */
 export function initialWeights(c: GPTConfig, seed: number): Map<string, Float32Array> {
   const rng = new Rng(seed);
+  const zeroProj = resolveConfig(c).zeroInitProj;
   const out = new Map<string, Float32Array>();
   for (const name of parameterNames(c)) {
     const shape = parameterShape(c, name);
     const a = new Float32Array(shape.reduce((x, y) => x * y, 1));
     if (/ln_.*\.weight$/.test(name)) a.fill(1);
-    else if (!name.endsWith('.bias')) {
+    else if (zeroProj && (name.endsWith('c_proj.weight') || name === 'lm_head.weight')) {
+      // zeros
+    } else if (!name.endsWith('.bias')) {
       const std = name.endsWith('c_proj.weight') ? 0.02 / Math.sqrt(2 * c.nLayer) : 0.02;
       for (let i = 0; i < a.length; i++) a[i] = rng.normal() * std;
     }
@@ -118,18 +137,25 @@ export function initialWeights(c: GPTConfig, seed: number): Map<string, Float32A
 
 let modelCounter = 0; // tfjs variable names must be unique per process
 
-/** A decoder-only transformer (GPT-2 architecture: pre-LayerNorm blocks, GELU MLP, tied head). */
+/**
+ * A decoder-only transformer (GPT-2 architecture: pre-LayerNorm blocks, GELU MLP, tied head), with the recipe
+ * options of GPTConfig (rotary positions, QK-norm, ReLU², untied head, no biases, logit soft-cap).
+ */
 export class GPT {
   readonly config: GPTConfig;
+  private readonly recipe: ResolvedGPTConfig;
   readonly params = new Map<string, tf.Variable>();
   readonly heads: HeadSpec[] = [];
   readonly trainable: boolean;
   private readonly id: number;
   private readonly mask: tf.Tensor2D; // [ctx, ctx] additive causal mask
   private readonly fixedPositions?: tf.Tensor2D; // [ctx, C] sinusoids
+  private readonly rotaryCos?: tf.Tensor2D; // [ctx, hs]
+  private readonly rotarySin?: tf.Tensor2D; // [ctx, hs]
 
   constructor(config: GPTConfig, weights: Map<string, Float32Array>, opts: GPTOptions = {}) {
     this.config = validateConfig(config);
+    this.recipe = resolveConfig(config);
     this.id = ++modelCounter;
     this.trainable = opts.trainable ?? true;
     for (const name of parameterNames(config)) this.addParameter(name, parameterShape(config, name), weights.get(name));
@@ -140,6 +166,12 @@ export class GPT {
         config.contextLength,
         config.nEmbd,
       ]);
+    }
+    if (config.positionEncoding === 'rotary') {
+      const hs = config.nEmbd / config.nHead;
+      const { cos, sin } = rotaryTables(config.contextLength, hs);
+      this.rotaryCos = tf.tensor2d(cos, [config.contextLength, hs]);
+      this.rotarySin = tf.tensor2d(sin, [config.contextLength, hs]);
     }
   }
 
@@ -192,25 +224,29 @@ export class GPT {
     if (opts.cache && B !== 1) throw new Error('a KV cache needs batch 1');
 
     const tok = embedding(this.p('wte.weight'), tf.reshape(ids, [B * T]) as tf.Tensor1D); // [B·T, C]
-    const posTable = this.fixedPositions ?? this.p<tf.Rank.R2>('wpe.weight');
-    const pos = tf.slice(posTable, [pos0, 0], [T, C]); // [T, C]
-    let x = tf.reshape(tf.add(tf.reshape(tok, [B, T, C]), pos), [B * T, C]) as tf.Tensor2D; // [B·T, C]
+    let x: tf.Tensor2D = tok;
+    if (this.config.positionEncoding !== 'rotary') {
+      const posTable = this.fixedPositions ?? this.p<tf.Rank.R2>('wpe.weight');
+      const pos = tf.slice(posTable, [pos0, 0], [T, C]); // [T, C]
+      x = tf.reshape(tf.add(tf.reshape(tok, [B, T, C]), pos), [B * T, C]) as tf.Tensor2D; // [B·T, C]
+    }
 
     const trace: ForwardTrace | undefined = opts.trace ? { attention: [], hidden: [] } : undefined;
     const newCache: KVCache | undefined = opts.cache ? { layers: [], length: pos0 + T } : undefined;
     for (let l = 0; l < nLayer; l++) {
       const h = `h.${l}.`;
-      const a = layerNorm(x, this.p(h + 'ln_1.weight'), this.p(h + 'ln_1.bias'));
-      const qkv = linear(a, this.p(h + 'attn.c_attn.weight'), this.p(h + 'attn.c_attn.bias')); // [B·T, 3C]
+      const a = layerNorm(x, this.p(h + 'ln_1.weight'), this.b(h + 'ln_1.bias'));
+      const qkv = linear(a, this.p(h + 'attn.c_attn.weight'), this.b(h + 'attn.c_attn.bias')); // [B·T, 3C]
       const y = this.attention(qkv, B, T, pos0, opts.cache?.layers[l], newCache, trace); // [B·T, C]
-      x = tf.add(x, linear(y, this.p(h + 'attn.c_proj.weight'), this.p(h + 'attn.c_proj.bias')));
-      const m = layerNorm(x, this.p(h + 'ln_2.weight'), this.p(h + 'ln_2.bias'));
-      const f = gelu(linear(m, this.p(h + 'mlp.c_fc.weight'), this.p(h + 'mlp.c_fc.bias'))) as tf.Tensor2D; // [B·T, 4C]
-      x = tf.add(x, linear(f, this.p(h + 'mlp.c_proj.weight'), this.p(h + 'mlp.c_proj.bias')));
+      x = tf.add(x, linear(y, this.p(h + 'attn.c_proj.weight'), this.b(h + 'attn.c_proj.bias')));
+      const m = layerNorm(x, this.p(h + 'ln_2.weight'), this.b(h + 'ln_2.bias'));
+      const u = linear(m, this.p(h + 'mlp.c_fc.weight'), this.b(h + 'mlp.c_fc.bias')); // [B·T, 4C]
+      const f = (this.recipe.mlp === 'relu2' ? relu2(u) : gelu(u)) as tf.Tensor2D;
+      x = tf.add(x, linear(f, this.p(h + 'mlp.c_proj.weight'), this.b(h + 'mlp.c_proj.bias')));
       trace?.hidden.push(tf.reshape(x, [B, T, C]));
     }
 
-    const xf = tf.reshape(layerNorm(x, this.p('ln_f.weight'), this.p('ln_f.bias')), [B, T, C]) as tf.Tensor3D;
+    const xf = tf.reshape(this.finalNorm(x), [B, T, C]) as tf.Tensor3D;
     const hidden = opts.lastOnly ? (tf.slice(xf, [0, T - 1, 0], [B, 1, C]) as tf.Tensor3D) : xf;
     return { hidden, cache: newCache, trace };
   }
@@ -238,14 +274,23 @@ export class GPT {
     return tf.reshape(tokenLogProbs(logits, tf.reshape(targets, [B * T])), [B, T]);
   }
 
-  /** The output head, tied to the token embedding: x·wteᵀ. */
+  /** The output head: tied to the token embedding (x·wteᵀ) or its own (x·lm_head), soft-capped if asked. */
   head(x: tf.Tensor2D): tf.Tensor2D {
-    return linear(x, tf.transpose(this.p<tf.Rank.R2>('wte.weight')));
+    const w = this.recipe.untiedHead
+      ? this.p<tf.Rank.R2>('lm_head.weight')
+      : tf.transpose(this.p<tf.Rank.R2>('wte.weight'));
+    const logits = linear(x, w);
+    return this.recipe.logitSoftCap > 0 ? softCap(logits, this.recipe.logitSoftCap) : logits;
   }
 
   /** The final LayerNorm, for the logit lens. */
   finalNorm(x: tf.Tensor2D): tf.Tensor2D {
-    return layerNorm(x, this.p('ln_f.weight'), this.p('ln_f.bias'));
+    return layerNorm(x, this.p('ln_f.weight'), this.b('ln_f.bias'));
+  }
+
+  /** A bias, or undefined in a model without biases. */
+  private b<R extends tf.Rank>(name: string): tf.Tensor<R> | undefined {
+    return this.recipe.bias ? this.p<R>(name) : undefined;
   }
 
   private attention(
@@ -261,9 +306,19 @@ export class GPT {
     const hs = C / H;
     const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, T, H, hs]), [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, hs]
     const [q0, k0, v0] = tf.split(qkv, 3, 1);
-    const q = heads(q0);
+    let q = heads(q0);
     let k = heads(k0);
     let v = heads(v0);
+    if (this.recipe.qkNorm) {
+      q = rmsNorm(q);
+      k = rmsNorm(k);
+    }
+    if (this.rotaryCos && this.rotarySin) {
+      const cos = tf.slice(this.rotaryCos, [pos0, 0], [T, hs]); // [T, hs]
+      const sin = tf.slice(this.rotarySin, [pos0, 0], [T, hs]);
+      q = rotary(q, cos, sin);
+      k = rotary(k, cos, sin);
+    }
     if (past) {
       k = tf.concat([past.k, k], 2); // [1, H, Tc+T, hs]
       v = tf.concat([past.v, v], 2);
@@ -304,6 +359,8 @@ export class GPT {
     this.params.clear();
     this.mask.dispose();
     this.fixedPositions?.dispose();
+    this.rotaryCos?.dispose();
+    this.rotarySin?.dispose();
   }
 }
 

@@ -91,13 +91,80 @@ export function embedding(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
   return f(table, ids) as tf.Tensor2D;
 }
 
-/** LayerNorm over the last axis of x [N, C]. */
-export function layerNorm(x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps = 1e-5): tf.Tensor2D {
+/** LayerNorm over the last axis of x [N, C] (without a bias when `beta` is absent). */
+export function layerNorm(x: tf.Tensor2D, gamma: tf.Tensor1D, beta?: tf.Tensor1D, eps = 1e-5): tf.Tensor2D {
   const mean = tf.mean(x, -1, true); // [N, 1]
   const centered = tf.sub(x, mean); // [N, C]
   const variance = tf.mean(tf.square(centered), -1, true); // [N, 1]
   const normed = tf.mul(centered, tf.rsqrt(tf.add(variance, eps)));
-  return tf.add(tf.mul(normed, gamma), beta);
+  const scaled = tf.mul(normed, gamma);
+  return (beta ? tf.add(scaled, beta) : scaled) as tf.Tensor2D;
+}
+
+/** RMSNorm without a gain over the last axis (QK-norm): x / √(mean(x²) + eps). */
+export function rmsNorm<T extends tf.Tensor>(x: T, eps = 1e-6): T {
+  return tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps)));
+}
+
+/** ReLU² (relu(x)², modded-nanogpt's MLP), keeping only relu(x) for the backward pass: d/dx = 2·relu(x). */
+export const relu2 = customOp<tf.Tensor>(([x], save) => {
+  const r = tf.relu(x);
+  save([r]);
+  return { value: tf.square(r), gradFunc: (dy, [rs]) => [tf.mul(dy, tf.mul(rs, 2))] };
+}) as (x: tf.Tensor) => tf.Tensor;
+
+/** Logit soft-cap cap·tanh(x/cap) (Gemma 2, modded-nanogpt), with d/dx = 1 − (y/cap)² from the output. */
+export function softCap<T extends tf.Tensor>(x: T, cap: number): T {
+  const f = customOp<T>(([t], save) => {
+    const y = tf.mul(tf.tanh(tf.div(t, cap)), cap) as T;
+    save([y]);
+    return { value: y, gradFunc: (dy, [ys]) => [tf.mul(dy, tf.sub(1, tf.square(tf.div(ys, cap))))] };
+  });
+  return f(x);
+}
+
+/**
+ * Rotary position tables (RoFormer) for head size hs: cos and sin [T, hs], the frequency of pair i
+ * (i < hs/2) repeated in both halves, to rotate x by `rotary` below.
+ */
+export function rotaryTables(T: number, hs: number, base = 10000): { cos: Float32Array; sin: Float32Array } {
+  const half = hs / 2;
+  const cos = new Float32Array(T * hs);
+  const sin = new Float32Array(T * hs);
+  for (let t = 0; t < T; t++) {
+    for (let i = 0; i < half; i++) {
+      const a = t / Math.pow(base, (2 * i) / hs);
+      cos[t * hs + i] = cos[t * hs + half + i] = Math.cos(a);
+      sin[t * hs + i] = sin[t * hs + half + i] = Math.sin(a);
+    }
+  }
+  return { cos, sin };
+}
+
+/** [x2, x1] → [−x2, x1] on the last axis (x of shape [..., hs], halves x1, x2). */
+function rotateHalf(x: tf.Tensor, sign: 1 | -1): tf.Tensor {
+  const hs = x.shape[x.rank - 1];
+  const [x1, x2] = tf.split(x, [hs / 2, hs / 2], -1);
+  return sign === 1 ? tf.concat([tf.neg(x2), x1], -1) : tf.concat([x2, tf.neg(x1)], -1);
+}
+
+/**
+ * Rotary embedding of x [..., T, hs] by constant tables cos, sin [T, hs]: x·cos + rotate(x)·sin. It is a
+ * rotation, so the gradient is the inverse rotation of dy (no gradient to the constant tables).
+ */
+export function rotary<T extends tf.Tensor>(x: T, cos: tf.Tensor2D, sin: tf.Tensor2D): T {
+  const f = customOp<T>(([t, c, s], save) => {
+    save([c, s]);
+    return {
+      value: tf.add(tf.mul(t, c), tf.mul(rotateHalf(t, 1), s)) as T,
+      gradFunc: (dy, [cs, ss]) => [
+        tf.add(tf.mul(dy, cs), rotateHalf(tf.mul(dy, ss), -1)),
+        tf.zerosLike(cs),
+        tf.zerosLike(ss),
+      ],
+    };
+  });
+  return f(x, cos, sin);
 }
 
 const GELU_K = Math.sqrt(2 / Math.PI);

@@ -41,13 +41,18 @@ export class AdamW {
    * Returns the global gradient norm before clipping (a scalar tensor the caller disposes).
    */
   step(grads: Record<string, tf.Tensor>, lr: number, clipNorm: number): tf.Scalar {
+    const norm = globalNorm(grads);
+    tf.tidy(() => this.apply(grads, lr, clipScale(norm, clipNorm)));
+    return norm;
+  }
+
+  /** One update of its parameters from `grads` multiplied by `scale` (the clip factor); call inside tf.tidy. */
+  apply(grads: Record<string, tf.Tensor>, lr: number, scale: tf.Scalar): void {
     this.t++;
     const { beta1, beta2, eps, weightDecay } = this.cfg;
     const bc1 = 1 - Math.pow(beta1, this.t);
     const bc2 = 1 - Math.pow(beta2, this.t);
-    const norm = tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))) as tf.Scalar);
-    tf.tidy(() => {
-      const scale = clipNorm > 0 ? tf.minimum(1, tf.div(clipNorm, tf.add(norm, 1e-6))) : tf.scalar(1);
+    {
       for (const [name, p] of this.params) {
         const g0 = grads[p.name]; // tf.variableGrads keys gradients by the variable's own name
         if (!g0) continue;
@@ -62,8 +67,7 @@ export class AdamW {
         const decayed = p.rank >= 2 && weightDecay > 0 ? tf.mul(p, 1 - lr * weightDecay) : p;
         p.assign(tf.sub(decayed, tf.mul(update, lr)));
       }
-    });
-    return norm;
+    }
   }
 
   /** Moments as named typed arrays, for the checkpoint. */
@@ -92,4 +96,14 @@ export class AdamW {
   dispose(): void {
     for (const x of [...this.m.values(), ...this.v.values()]) x.dispose();
   }
+}
+
+/** The global L2 norm of all gradients (a scalar the caller disposes). */
+export function globalNorm(grads: Record<string, tf.Tensor>): tf.Scalar {
+  return tf.tidy(() => tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))) as tf.Scalar);
+}
+
+/** The factor that clips gradients of global norm `norm` to `clipNorm` (1 when clipping is off). */
+export function clipScale(norm: tf.Scalar, clipNorm: number): tf.Scalar {
+  return clipNorm > 0 ? tf.minimum(1, tf.div(clipNorm, tf.add(norm, 1e-6))) : tf.scalar(1);
 }

@@ -35,6 +35,20 @@ export interface TrainConfig {
   valFraction: number;
   /** At most this many bytes of the corpus train the tokenizer (it converges long before). */
   tokenizerSampleBytes: number;
+  // Recipe options (optional; absent = GPT-2's recipe, so saved configs resume unchanged).
+  /**
+   * After warm-up: cosine decay over the rest of the budget (default), or warm-up/stable/decay — the peak
+   * rate until the last `decayFraction` of the budget, then a linear decay to the minimum.
+   */
+  schedule?: 'cosine' | 'wsd';
+  /** WSD: share of the budget after warm-up spent decaying (default 0.3). */
+  decayFraction?: number;
+  /** AdamW for every parameter (default), or Muon for the blocks' matrices and AdamW for the rest. */
+  optimizer?: 'adamw' | 'muon';
+  /** Muon's peak learning rate (default 0.02); it follows the same schedule as AdamW's. */
+  muonLearningRate?: number;
+  /** Muon's momentum (default 0.95). */
+  muonMomentum?: number;
 }
 
 export function defaultTrainConfig(presetName = 'tiny', overrides: Partial<TrainConfig> = {}): TrainConfig {
@@ -81,5 +95,14 @@ export function validateTrainConfig(c: TrainConfig): TrainConfig {
   if (c.maxMinutes !== undefined) positive('maxMinutes');
   if (!(c.fimRate >= 0 && c.fimRate <= 1))
     throw new GptLabError('Training config: fimRate must be between 0 and 1.', 'BAD_CONFIG');
+  if (c.schedule !== undefined && c.schedule !== 'cosine' && c.schedule !== 'wsd')
+    throw new GptLabError(`Training config: schedule must be 'cosine' or 'wsd'.`, 'BAD_CONFIG');
+  if (c.decayFraction !== undefined && !(c.decayFraction > 0 && c.decayFraction <= 1))
+    throw new GptLabError('Training config: decayFraction must be in (0, 1].', 'BAD_CONFIG');
+  if (c.optimizer !== undefined && c.optimizer !== 'adamw' && c.optimizer !== 'muon')
+    throw new GptLabError(`Training config: optimizer must be 'adamw' or 'muon'.`, 'BAD_CONFIG');
+  if (c.muonLearningRate !== undefined) positive('muonLearningRate');
+  if (c.muonMomentum !== undefined && !(c.muonMomentum >= 0 && c.muonMomentum < 1))
+    throw new GptLabError('Training config: muonMomentum must be in [0, 1).', 'BAD_CONFIG');
   return c;
 }

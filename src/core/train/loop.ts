@@ -16,6 +16,7 @@ import { Rng, RngState } from '../rng';
 import type { Tokenizer } from '../tokenizer';
 import { AdamW } from './adamw';
 import { TrainConfig } from './config';
+import { MuonAdamW, Optimizer, stateParamName } from './muon';
 import { learningRate } from './schedule';
 import type { EvalMetrics, TrainTask } from './task';
 
@@ -99,14 +100,26 @@ export interface LoopResult {
 /** Files a run writes besides the checkpoint; a fresh run into a folder starts without the last run's. */
 export const RUN_FILES = ['history.jsonl', 'completion-eval.json', 'sft-compare.json'];
 
+/** The optimizer a config asks for over `params`: AdamW, or Muon for hidden matrices with AdamW for the rest. */
+export function buildOptimizer(params: Map<string, tf.Variable>, cfg: TrainConfig): Optimizer {
+  const adam = { beta1: cfg.beta1, beta2: cfg.beta2, eps: 1e-8, weightDecay: cfg.weightDecay };
+  if ((cfg.optimizer ?? 'adamw') === 'adamw') return new AdamW(params, adam);
+  return new MuonAdamW(params, adam, {
+    lr: cfg.muonLearningRate ?? 0.02,
+    momentum: cfg.muonMomentum ?? 0.95,
+    adamPeakLr: cfg.learningRate,
+  });
+}
+
 /**
- * The one training loop every stage runs on: AdamW over the task's trainable parameters, warm-up then cosine
- * decay over the budget, global-norm clipping, validation, history and checkpoints with exact resume.
+ * The one training loop every stage runs on: the config's optimizer (AdamW, or Muon + AdamW) over the task's
+ * trainable parameters, warm-up then cosine (or warm-up/stable/decay) over the budget, global-norm clipping,
+ * validation, history and checkpoints with exact resume.
  */
 export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
   const { task, config: cfg, hooks = {} } = req;
   const trainable = task.trainable ?? task.model.params;
-  const opt = new AdamW(trainable, { beta1: cfg.beta1, beta2: cfg.beta2, eps: 1e-8, weightDecay: cfg.weightDecay });
+  const opt = buildOptimizer(trainable, cfg);
   try {
     const state = startState(req);
     if (req.resume) {
@@ -165,6 +178,8 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
         peak: cfg.learningRate,
         min: cfg.minLearningRate,
         warmupSteps,
+        schedule: cfg.schedule,
+        decayFraction: cfg.decayFraction,
       });
       const batch = task.nextBatch(rng);
       const r = guardMemory(() => optimizerStep(task, opt, batch, lr, cfg.gradClip), cfg);
@@ -289,7 +304,7 @@ function startState<B>(req: LoopRequest<B>): LoopState {
 /** One optimizer step on the task's loss; every tensor it makes is disposed before it returns. */
 export function optimizerStep<B>(
   task: TrainTask<B>,
-  opt: AdamW,
+  opt: Optimizer,
   batch: B,
   lr: number,
   clip: number,
@@ -337,7 +352,7 @@ async function clearRunFiles(dir: string): Promise<void> {
 
 async function save<B>(
   req: LoopRequest<B>,
-  opt: AdamW,
+  opt: Optimizer,
   step: number,
   state: LoopState,
   lastEval: EvalResult | undefined,
@@ -366,7 +381,7 @@ async function save<B>(
     config,
     tokenizer: task.tokenizer.toJSON(),
     weights: toNamedTensors(model.weights(), shape),
-    optimizer: toNamedTensors(opt.state(), (n) => shape(n.replace(/^exp_avg(_sq)?\./, ''))),
+    optimizer: toNamedTensors(opt.state(), (n) => shape(stateParamName(n))),
     step,
     trainer: { ...state },
   });

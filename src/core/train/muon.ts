@@ -1,0 +1,168 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { AdamW, AdamWConfig, clipScale, globalNorm } from './adamw';
+
+/**
+ * Muon (Keller Jordan, modded-nanogpt): SGD momentum whose update, for a 2-D weight, is orthogonalised — the
+ * momentum matrix G = U·S·Vᵀ replaced by about U·Vᵀ (every singular value near 1) by a few Newton–Schulz
+ * iterations. Every direction of the matrix moves by the same amount, so rare directions learn as fast as
+ * common ones. Only the hidden matrices of the blocks use it; embeddings, head, gains and biases use AdamW.
+ */
+
+/** Coefficients of modded-nanogpt's quintic iteration, tuned to push singular values into ~[0.7, 1.2] fast. */
+const NS_A = 3.4445;
+const NS_B = -4.775;
+const NS_C = 2.0315;
+
+/**
+ * ≈ U·Vᵀ of g [r, c] by `steps` quintic Newton–Schulz iterations X ← a·X + (b·A + c·A²)·X, A = X·Xᵀ, on the
+ * wide orientation (rows ≤ columns). Every product is a plain, non-transposed matmul (wasm's fast path).
+ */
+export function newtonSchulz(g: tf.Tensor2D, steps = 5): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [r, c] = g.shape;
+    const tall = r > c;
+    let x = tall ? tf.transpose(g) : g; // [m, n], m ≤ n
+    x = tf.div(x, tf.add(tf.norm(x), 1e-7)); // spectral norm ≤ Frobenius norm ≤ 1
+    for (let i = 0; i < steps; i++) {
+      const a = tf.matMul(x, tf.transpose(x)); // [m, m]
+      const b = tf.add(tf.mul(a, NS_B), tf.mul(tf.matMul(a, a), NS_C)); // [m, m]
+      x = tf.add(tf.mul(x, NS_A), tf.matMul(b, x)); // [m, n]
+    }
+    return tall ? tf.transpose(x) : x;
+  });
+}
+
+export interface MuonConfig {
+  /** Momentum coefficient (modded-nanogpt: 0.95), with Nesterov's look-ahead. */
+  momentum: number;
+}
+
+/** Muon over named 2-D variables. Its state is `momentum_buffer.<param>`, like PyTorch's SGD. */
+export class Muon {
+  private readonly buf = new Map<string, tf.Variable>();
+
+  constructor(
+    private readonly params: Map<string, tf.Variable>,
+    private readonly cfg: MuonConfig,
+  ) {
+    for (const [name, p] of params) {
+      if (p.rank !== 2) throw new Error(`Muon updates matrices only; ${name} has rank ${p.rank}`);
+      this.buf.set(
+        name,
+        tf.tidy(() => tf.variable(tf.zerosLike(p), false)),
+      );
+    }
+  }
+
+  /**
+   * One update from `grads` (keyed by variable name) times `scale`: buf ← μ·buf + g; u = g + μ·buf (Nesterov);
+   * W ← W − lr·√max(1, out/in)·orth(u). Call inside tf.tidy.
+   */
+  apply(grads: Record<string, tf.Tensor>, lr: number, scale: tf.Scalar): void {
+    const mu = this.cfg.momentum;
+    for (const [name, p] of this.params) {
+      const g0 = grads[p.name];
+      if (!g0) continue;
+      const g = tf.mul(g0, scale);
+      const b = this.buf.get(name)!;
+      const b1 = tf.add(tf.mul(b, mu), g);
+      b.assign(b1);
+      const u = tf.add(g, tf.mul(b1, mu)) as tf.Tensor2D;
+      const [fanIn, fanOut] = p.shape;
+      const o = newtonSchulz(u);
+      p.assign(tf.sub(p, tf.mul(o, lr * Math.sqrt(Math.max(1, fanOut / fanIn)))));
+    }
+  }
+
+  state(): Map<string, Float32Array> {
+    const out = new Map<string, Float32Array>();
+    for (const [name, b] of this.buf) out.set(`momentum_buffer.${name}`, b.dataSync() as Float32Array);
+    return out;
+  }
+
+  loadState(state: Map<string, Float32Array>): void {
+    for (const [name, b] of this.buf) {
+      const data = state.get(`momentum_buffer.${name}`);
+      if (!data || data.length !== b.size)
+        throw new Error(`optimizer state momentum_buffer.${name} is missing or of the wrong size`);
+      tf.tidy(() => b.assign(tf.tensor(data, b.shape)));
+    }
+  }
+
+  dispose(): void {
+    for (const b of this.buf.values()) b.dispose();
+  }
+}
+
+/** What the training loop asks of an optimizer: AdamW alone, or Muon for hidden matrices with AdamW beside it. */
+export interface Optimizer {
+  /** Updates applied so far. */
+  readonly t: number;
+  /** Clips to `clipNorm` (global norm over all gradients), updates at `lr`; returns the norm before clipping. */
+  step(grads: Record<string, tf.Tensor>, lr: number, clipNorm: number): tf.Scalar;
+  /** Named state for optimizer.safetensors: `exp_avg.*`, `exp_avg_sq.*` (AdamW), `momentum_buffer.*` (Muon). */
+  state(): Map<string, Float32Array>;
+  loadState(state: Map<string, Float32Array>, t: number): void;
+  dispose(): void;
+}
+
+/** The weights Muon takes: the blocks' 2-D matrices (attention and MLP), not embeddings, head or heads. */
+export function isMuonParam(name: string, p: tf.Variable): boolean {
+  return p.rank === 2 && /^h\.\d+\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.weight$/.test(name);
+}
+
+/**
+ * Muon for the hidden matrices, AdamW for the rest. `lr` given to step is AdamW's; Muon's follows the same
+ * schedule scaled by muonLr / adamPeakLr. Muon's matrices get no weight decay.
+ */
+export class MuonAdamW implements Optimizer {
+  private readonly adam: AdamW;
+  private readonly muon: Muon;
+  private readonly muonScale: number;
+
+  constructor(
+    params: Map<string, tf.Variable>,
+    adam: AdamWConfig,
+    muon: MuonConfig & { lr: number; adamPeakLr: number },
+  ) {
+    const hidden = new Map<string, tf.Variable>();
+    const rest = new Map<string, tf.Variable>();
+    for (const [name, p] of params) (isMuonParam(name, p) ? hidden : rest).set(name, p);
+    this.adam = new AdamW(rest, adam);
+    this.muon = new Muon(hidden, muon);
+    this.muonScale = muon.lr / muon.adamPeakLr;
+  }
+
+  get t(): number {
+    return this.adam.t;
+  }
+
+  step(grads: Record<string, tf.Tensor>, lr: number, clipNorm: number): tf.Scalar {
+    const norm = globalNorm(grads);
+    tf.tidy(() => {
+      const scale = clipScale(norm, clipNorm);
+      this.adam.apply(grads, lr, scale);
+      this.muon.apply(grads, lr * this.muonScale, scale);
+    });
+    return norm;
+  }
+
+  state(): Map<string, Float32Array> {
+    return new Map([...this.adam.state(), ...this.muon.state()]);
+  }
+
+  loadState(state: Map<string, Float32Array>, t: number): void {
+    this.adam.loadState(state, t);
+    this.muon.loadState(state);
+  }
+
+  dispose(): void {
+    this.adam.dispose();
+    this.muon.dispose();
+  }
+}
+
+/** The parameter a piece of optimizer state belongs to (`exp_avg.h.0.ln_1.weight` → `h.0.ln_1.weight`). */
+export function stateParamName(stateName: string): string {
+  return stateName.replace(/^(exp_avg_sq|exp_avg|momentum_buffer)\./, '');
+}

@@ -1,0 +1,92 @@
+import { strict as assert } from 'node:assert';
+import { bpbAtFractions, tokensToTarget, variantConfig } from '../../../src/cli/experiment';
+import { useWasm } from '../helpers/tf';
+import { corpusDir, runCli, tmpDir } from './run';
+
+describe('gpt-lab experiment', () => {
+  before(useWasm);
+
+  it('trains each variant on a tiny budget and prints a table with the xz baselines, and JSON', async () => {
+    const dir = await corpusDir();
+    const work = await tmpDir('gpt-lab-exp-');
+    const small = 'ctx16+embd16+layers1+heads2+vocab280+batch4';
+    const variants = `gpt2+${small},modern+${small}`;
+    const args = ['experiment', dir, '--variants', variants, '--tokens', '640', '--positions', '4', '--work', work];
+    const text = await runCli(args);
+    assert.equal(text.code, 0, text.stderr);
+    const lines = text.stdout.trim().split('\n');
+    const header = lines.find((l) => l.startsWith('| variant'))!;
+    assert.ok(header, text.stdout);
+    for (const col of [
+      'tokens',
+      'tok/s',
+      'bpb@25%',
+      'bpb@50%',
+      'bpb@75%',
+      'bpb@100%',
+      'tokens→',
+      'exact',
+      'saved',
+      'shown',
+    ]) {
+      assert.ok(header.includes(col), `column ${col} in ${header}`);
+    }
+    const rows = lines.filter((l) => l.startsWith('| ') && !l.startsWith('| variant') && !l.startsWith('| ---'));
+    assert.deepEqual(
+      rows.map((r) => r.split('|')[1].trim()),
+      [`gpt2+${small}`, `modern+${small}`, 'xz -9e (held-out alone)', 'xz -9e (given the training files)'],
+    );
+    for (const r of rows) assert.equal(r.split('|').length, header.split('|').length, r);
+
+    const json = await runCli([...args, '--json', '--seeds', '1,2', '--variants', `gpt2+${small}`]);
+    assert.equal(json.code, 0, json.stderr);
+    const result = json.events.find((e) => e.event === 'result') as Record<string, unknown> & {
+      runs: { seed: number; bpbAt: unknown[]; curve: unknown[]; shown: number }[];
+      summary: unknown[];
+      baselines: Record<string, unknown>;
+    };
+    assert.ok(result, json.stdout);
+    assert.equal(json.events.filter((e) => e.event === 'run').length, 2);
+    assert.deepEqual(
+      result.runs.map((r) => r.seed),
+      [1, 2],
+    );
+    assert.equal(result.summary.length, 1);
+    assert.equal(result.runs[0].bpbAt.length, 4);
+    assert.ok(result.runs[0].curve.length >= 2);
+    assert.ok(typeof result.runs[0].shown === 'number');
+    for (const k of ['xzAlone', 'xzGivenTrain', 'heldOutBytes', 'trainBytes']) assert.ok(k in result.baselines, k);
+  });
+
+  it('refuses an unknown variant word and a missing budget before training', async () => {
+    const dir = await corpusDir();
+    const r = await runCli(['experiment', dir, '--variants', 'gpt2+warp', '--tokens', '100']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /Unknown variant word 'warp'/);
+    const none = await runCli(['experiment', dir]);
+    assert.notEqual(none.code, 0);
+    assert.match(none.stderr, /--minutes N or --tokens N/);
+  });
+
+  it('composes variants from words, and reads budgets off a curve', () => {
+    const c = variantConfig('modern+adamw+ctx32', 'tiny');
+    assert.equal(c.model.positionEncoding, 'rotary');
+    assert.equal(c.optimizer, 'adamw');
+    assert.equal(c.schedule, 'wsd');
+    assert.equal(c.model.contextLength, 32);
+    const g = variantConfig('gpt2', 'tiny');
+    assert.equal(g.model.untiedHead, undefined);
+    assert.equal(g.optimizer, undefined);
+    const curve = [
+      { step: 0, tokens: 0, fraction: 0, valBpb: 8 },
+      { step: 10, tokens: 100, fraction: 0.5, valBpb: 4 },
+      { step: 20, tokens: 200, fraction: 1, valBpb: 2 },
+    ];
+    assert.equal(tokensToTarget(curve, 3), 150);
+    assert.equal(tokensToTarget(curve, 1), null);
+    assert.deepEqual(
+      bpbAtFractions(curve, [0.5, 1]).map((p) => p.valBpb),
+      [4, 2],
+    );
+  });
+});
