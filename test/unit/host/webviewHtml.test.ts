@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { readdirSync, readFileSync } from 'node:fs';
-import Module = require('node:module');
+import Module from 'node:module';
 import * as path from 'node:path';
 
 /**
