@@ -43,6 +43,36 @@ export const config = {
     const v = cfg().get('finetune.learningRate');
     return typeof v === 'number' && Number.isFinite(v) && v > 0 && v < 1 ? v : undefined;
   },
+  /** Completions per ranking, 2..9 (InstructGPT ranked 4 to 9). */
+  rankCount: () => {
+    const v = cfg().get('rank.count');
+    return typeof v === 'number' && Number.isFinite(v) ? Math.min(9, Math.max(2, Math.round(v))) : 4;
+  },
+  /** Sampling temperature of the completions to rank (diverse, not greedy). */
+  rankTemperature: () => {
+    const v = cfg().get('rank.temperature');
+    return typeof v === 'number' && Number.isFinite(v) && v > 0 ? Math.min(2, v) : 1;
+  },
+  rankMaxTokens: () => {
+    const v = cfg().get('rank.maxTokens');
+    return typeof v === 'number' && Number.isInteger(v) && v > 0 ? Math.min(256, v) : 32;
+  },
+  /** A step budget for the Stage 3 trainers, or undefined to use the minutes. */
+  alignSteps: (): number | undefined => {
+    const v = cfg().get('align.steps');
+    return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined;
+  },
+  alignMinutes: () => positive(cfg().get('align.minutes'), 1),
+  /** DPO's β: how far the policy may move from its parent (TRL's default 0.1). */
+  dpoBeta: () => {
+    const v = cfg().get('dpo.beta');
+    return typeof v === 'number' && Number.isFinite(v) && v > 0 && v <= 10 ? v : 0.1;
+  },
+  /** PPO's per-token KL penalty coefficient against the parent. */
+  ppoKlCoef: () => {
+    const v = cfg().get('ppo.klCoef');
+    return typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 10 ? v : 0.05;
+  },
 };
 
 /** Settings that only apply when the worker restarts. */

@@ -12,6 +12,16 @@ import {
 import { FinetuneArgs, finetuneOnExamples, showComparison } from './commands/finetune';
 import { deleteVersion, renameVersion, rollBack, useVersion } from './commands/versions';
 import { ExampleDrafts } from './exampleDrafts';
+import { AlignArgs, alignCommand } from './commands/align';
+import {
+  exportPreferencesCommand,
+  importPreferencesCommand,
+  openPreferences,
+  RankArgs,
+  rankCompletions,
+} from './commands/rank';
+import { AlignPanel } from './panels/alignPanel';
+import { RankPanel } from './panels/rankPanel';
 import { TrainArgs, trainOnWorkspace } from './commands/train';
 import { Lab } from './lab';
 import { disposeLog, log, showLog } from './log';
@@ -48,6 +58,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<GptLab
       }),
       vscode.window.registerWebviewPanelSerializer(StepperPanel.viewType, {
         deserializeWebviewPanel: (panel, state) => StepperPanel.revive(panel, l, state),
+      }),
+      vscode.window.registerWebviewPanelSerializer(RankPanel.viewType, {
+        deserializeWebviewPanel: async (panel) => RankPanel.revive(panel, l),
+      }),
+      vscode.window.registerWebviewPanelSerializer(AlignPanel.viewType, {
+        deserializeWebviewPanel: (panel) => AlignPanel.revive(panel, l),
       }),
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (RESTART_SETTINGS.some((s) => e.affectsConfiguration(s))) {
@@ -112,6 +128,20 @@ export async function activate(context: vscode.ExtensionContext): Promise<GptLab
     command('gptLab.promoteCandidates', (args?: { all?: boolean }) => promoteCandidates(l, args));
     command('gptLab.finetune', (args?: FinetuneArgs) => finetuneOnExamples(l, args));
     command('gptLab.showComparison', (arg?: unknown) => showComparison(l, arg));
+    // Stage 3: rankings, preference pairs, the trainers and the alignment panel.
+    context.subscriptions.push(
+      vscode.workspace.onDidSaveTextDocument((d) => {
+        if (d.uri.fsPath === l.preferences.file) void l.preferences.recount();
+      }),
+    );
+    command('gptLab.rankCompletions', (args?: RankArgs) => rankCompletions(l, args));
+    command('gptLab.openPreferences', () => openPreferences(l));
+    command('gptLab.importPreferences', (from?: vscode.Uri) => importPreferencesCommand(l, from));
+    command('gptLab.exportPreferences', (to?: vscode.Uri) => exportPreferencesCommand(l, to));
+    command('gptLab.trainRewardModel', (args?: AlignArgs) => alignCommand(l, 'reward', args));
+    command('gptLab.alignDpo', (args?: AlignArgs) => alignCommand(l, 'dpo', args));
+    command('gptLab.alignPpo', (args?: AlignArgs) => alignCommand(l, 'ppo', args));
+    command('gptLab.showAlignment', (arg?: { version?: string }) => AlignPanel.show(l, arg?.version));
     command('gptLab.refresh', () => l.refresh());
     command('gptLab.showLog', () => showLog());
     await l.refresh();

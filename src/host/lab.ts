@@ -4,10 +4,11 @@ import { readExamples } from '../core/data/examples';
 import { ModelInfo, readModelInfo } from '../core/model/info';
 import type { TrainConfig } from '../core/train/config';
 import type { EvalResult, TrainProgress, TrainResult } from '../core/train/trainer';
-import type { CorpusPayload, FinetuneParams, FinetuneOutcome } from '../protocol/worker';
+import type { AlignOutcome, AlignParams, CorpusPayload, FinetuneParams, FinetuneOutcome } from '../protocol/worker';
 import { config } from './config';
 import { log } from './log';
 import { VersionStore } from './versions';
+import { PreferenceStore } from './preferences';
 import { WorkerClient, WorkerError } from './workerClient';
 
 export type LabState = 'idle' | 'training' | 'stopping';
@@ -24,6 +25,8 @@ export class Lab implements vscode.Disposable {
   /** The workspace's GPT Lab storage: models/, examples.jsonl, candidates.jsonl. */
   readonly storageDir: string;
   readonly versions: VersionStore;
+  /** Stage 3's preference pairs (preferences.jsonl) and their counts. */
+  readonly preferences: PreferenceStore;
   /** The folder the running job writes (a pre-training version or the new fine-tuned one). */
   runDir: string | undefined;
   state: LabState = 'idle';
@@ -51,6 +54,11 @@ export class Lab implements vscode.Disposable {
       path.join(context.extensionPath, 'dist', 'worker.js'),
       () => ({ GPT_LAB_BACKEND: config.backend() }),
       (line) => log(`[inference] ${line}`),
+    );
+    this.preferences = new PreferenceStore(this.storageDir, log);
+    this.disposables.push(
+      this.preferences,
+      this.preferences.onDidChange(() => this.changed.fire()),
     );
     this.disposables.push(this.worker, this.inference, this.changed);
     this.disposables.push(
@@ -99,6 +107,7 @@ export class Lab implements vscode.Disposable {
 
   async refresh(): Promise<void> {
     await this.recountExamples();
+    await this.preferences.recount();
     try {
       await this.versions.refresh();
     } catch (err) {
@@ -171,6 +180,32 @@ export class Lab implements vscode.Disposable {
       const result = await this.worker.request('finetune', params);
       // A stopped run is saved as a version too, but only a finished one takes over completions.
       if (result.stopped === 'budget') await this.versions.setActive(name);
+      return result;
+    } finally {
+      this.runDir = undefined;
+      await this.setState('idle');
+      await this.refresh();
+    }
+  }
+
+  /**
+   * Stage 3 in the worker: a reward model, DPO or PPO from `params.parentDir` into the new version `name`. A
+   * finished DPO or PPO version takes over completions; a reward model never does (it scores, it does not write).
+   */
+  async align(params: AlignParams, name: string): Promise<AlignOutcome> {
+    if (this.training) throw new WorkerError('GPT Lab is already training. Stop it first.', 'BUSY');
+    this.progress = undefined;
+    this.lastEval = undefined;
+    this.runDir = params.outDir;
+    await this.setState('training');
+    try {
+      const hello = await this.worker.request('hello', {});
+      this.backend = hello.backend;
+      log(
+        `${params.kind}: ${path.basename(params.parentDir)} → "${name}" with ${hello.backend} (worker pid ${hello.pid})`,
+      );
+      const result = await this.worker.request('align', params);
+      if (result.stopped === 'budget' && params.kind !== 'reward') await this.versions.setActive(name);
       return result;
     } finally {
       this.runDir = undefined;

@@ -114,6 +114,7 @@ export class ModelViewProvider implements vscode.TreeDataProvider<Node> {
       });
     }
     roots.push(this.examplesNode());
+    if (info) roots.push(this.preferencesNode());
     roots.push({
       label: 'Actions',
       icon: 'rocket',
@@ -125,6 +126,15 @@ export class ModelViewProvider implements vscode.TreeDataProvider<Node> {
               ...(info ? [action('Resume Training', 'debug-continue', 'gptLab.resume')] : []),
             ]),
         ...(info && !this.lab.training ? [action('Fine-Tune on Examples', 'mortar-board', 'gptLab.finetune')] : []),
+        ...(info && !this.lab.training
+          ? [
+              action('Rank Completions', 'list-ordered', 'gptLab.rankCompletions'),
+              action('Train Reward Model', 'law', 'gptLab.trainRewardModel'),
+              action('Align with DPO', 'target', 'gptLab.alignDpo'),
+              action('Align with PPO', 'target', 'gptLab.alignPpo'),
+            ]
+          : []),
+        ...(info ? [action('Show Alignment', 'graph', 'gptLab.showAlignment')] : []),
         action('Show Training Panel', 'graph-line', 'gptLab.showPanel'),
         ...(info ? [action('Show Model Info', 'info', 'gptLab.showModelInfo')] : []),
       ],
@@ -177,6 +187,31 @@ export class ModelViewProvider implements vscode.TreeDataProvider<Node> {
         children,
       },
     ];
+  }
+
+  /** Stage 3 data: the preference pairs from rankings, and what to do with them. */
+  private preferencesNode(): Node {
+    const { pairs, prompts, problems } = this.lab.preferences.counts;
+    return {
+      label: 'Preferences',
+      icon: 'list-ordered',
+      description: `${pairs} pairs · ${prompts} prompts`,
+      tooltip:
+        'Chosen/rejected pairs from your rankings (TRL JSONL: {"prompt", "chosen", "rejected"} per line). A reward model and DPO learn from them.',
+      collapsed: pairs === 0,
+      children: [
+        {
+          label: 'Pairs',
+          description: `${pairs}${problems ? ` · ${problems} lines skipped` : ''} · preferences.jsonl`,
+          icon: 'note',
+          tooltip: 'Click to open preferences.jsonl. Delete a line to delete a preference.',
+          command: { command: 'gptLab.openPreferences', title: 'Open Preferences' },
+        },
+        action('Rank Completions', 'list-ordered', 'gptLab.rankCompletions'),
+        action('Import Preferences', 'cloud-download', 'gptLab.importPreferences'),
+        ...(pairs ? [action('Export Preferences', 'cloud-upload', 'gptLab.exportPreferences')] : []),
+      ],
+    };
   }
 
   /** SFT data: the examples, the candidates from accepted completions, and what to do with them. */

@@ -9,6 +9,9 @@ import type { TrainConfig } from '../core/train/config';
 import type { EvalResult, TrainProgress, TrainResult } from '../core/train/trainer';
 import type { SftExample } from '../core/data/examples';
 import type { FinetuneResult } from '../core/train/finetune';
+import type { Preference } from '../core/data/preferences';
+import type { StageResult } from '../core/train/stage';
+import type { Comparison } from './rank';
 
 export interface CorpusPayload {
   root: string;
@@ -35,6 +38,56 @@ export interface FinetuneParams {
 /** The fine-tuning result: metrics, and the before/after table (absent when the run was stopped). */
 export type FinetuneOutcome = FinetuneResult;
 
+/** Stage 3: K distinct completions of one prompt for the ranking board (sampled at a temperature). */
+export interface RankParams {
+  modelDir: string;
+  prompt: string;
+  count: number;
+  temperature: number;
+  maxTokens: number;
+  seed: number;
+}
+export interface RankResult {
+  /** Distinct and non-empty; fewer than `count` when the model kept repeating itself. */
+  completions: string[];
+  rounds: number;
+  ms: number;
+  step: number;
+}
+
+/** Stage 3: a reward model, DPO or PPO from the version in parentDir into a new version in outDir (core/train/align). */
+export interface AlignParams {
+  kind: 'reward' | 'dpo' | 'ppo';
+  parentDir: string;
+  outDir: string;
+  /** reward and dpo: the preference pairs. */
+  pairs?: Preference[];
+  /** ppo: the prompts to roll out from. */
+  prompts?: { prompt: string }[];
+  /** ppo: the reward model's version folder. */
+  rewardDir?: string;
+  /** ppo: workspace files whose line starts are rolled out from too. */
+  corpusFiles?: { path: string; bytes: Uint8Array }[];
+  /** Recorded in the new version's lineage. */
+  dataFile?: string;
+  maxSteps?: number;
+  maxMinutes?: number;
+  learningRate?: number;
+  beta?: number;
+  klCoef?: number;
+}
+export type AlignOutcome = StageResult;
+
+/** The alignment panel: parent vs aligned version on held-out prompts of dataFile, scored by rewardDir if given. */
+export interface CompareParams {
+  parentDir: string;
+  versionDir: string;
+  rewardDir?: string;
+  dataFile: string;
+  maxPrompts: number;
+  maxTokens: number;
+}
+
 /** host → worker requests: method → [params, result]. */
 export interface WorkerRequests {
   /** Where the worker runs, which backend it chose. */
@@ -43,6 +96,12 @@ export interface WorkerRequests {
   train: [{ corpus: CorpusPayload; config: TrainConfig; modelDir: string; resume: boolean }, TrainResult];
   /** Fine-tune into a new version; progress and held-out evaluations arrive as events, like `train`'s. */
   finetune: [FinetuneParams, FinetuneOutcome];
+  /** Train a reward model, or align with DPO or PPO, into a new version; progress arrives as events. */
+  align: [AlignParams, AlignOutcome];
+  /** K distinct completions to rank (from the newest checkpoint of modelDir). */
+  rank: [RankParams, RankResult];
+  /** Parent vs aligned version on held-out prompts, scored by a reward model. */
+  compare: [CompareParams, Omit<Comparison, 'version' | 'parent' | 'reward'>];
   /** Ask a running training to stop at the next step boundary and save. */
   stop: [Record<string, never>, { stopping: boolean }];
   /** The raw middle at a cursor, from the newest checkpoint (greedy; one line unless multiline). */

@@ -60,6 +60,11 @@ async function measuredMode(dir: string): Promise<'fim' | 'prefix' | undefined> 
   }
 }
 
+/** Runs `f` with the newest checkpoint of `dir` (the cached model completions use: the ranking board's samples). */
+export function useModel<T>(dir: string, f: (m: LoadedModel) => T | Promise<T>): Promise<T> {
+  return models.use(dir, f);
+}
+
 export function disposeModel(): void {
   models.dispose();
 }

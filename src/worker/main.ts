@@ -17,6 +17,8 @@ import { toWire } from './errors';
 import { cancel, complete, inspect, step } from './inference';
 import { deleteModel, runTraining, stopTraining } from './training';
 import { finetuning, runFinetune, stopFinetune } from './finetuning';
+import { aligning, compareVersions, rankCompletions, runAlign, stopAlign } from './aligning';
+import { useModel } from './inference';
 
 function send(msg: WorkerToHost): void {
   process.send?.(msg);
@@ -42,13 +44,26 @@ const handlers: { [M in WorkerMethod]: Handler<M> } = {
   train: async (p) => {
     await backendReady;
     if (finetuning()) throw new GptLabError('GPT Lab is fine-tuning. Stop it first.', 'BUSY');
+    if (aligning()) throw new GptLabError('GPT Lab is aligning a model. Stop it first.', 'BUSY');
     return runTraining(p, emit);
   },
   finetune: async (p) => {
     await backendReady;
     return runFinetune(p, emit);
   },
-  stop: async () => ({ stopping: stopTraining() || stopFinetune() }),
+  align: async (p) => {
+    await backendReady;
+    return runAlign(p, emit);
+  },
+  rank: async (p) => {
+    await backendReady;
+    return useModel(p.modelDir, (m) => rankCompletions(m, p));
+  },
+  compare: async (p) => {
+    await backendReady;
+    return compareVersions(p);
+  },
+  stop: async () => ({ stopping: stopTraining() || stopFinetune() || stopAlign() }),
   // No backend needed: deleting works even where the backend cannot start.
   deleteModel: async (p) => deleteModel(p),
   complete: async (p, id) => {

@@ -1,0 +1,180 @@
+import { strict as assert } from 'node:assert';
+import { existsSync, promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { readPreferences } from '../../src/core/data/preferences';
+import type { AlignRunResult } from '../../src/host/commands/align';
+import type { GptLabApi } from '../../src/host/extension';
+import { AlignPanel } from '../../src/host/panels/alignPanel';
+import type { RankPanel } from '../../src/host/panels/rankPanel';
+
+async function api(): Promise<GptLabApi> {
+  const ext = vscode.extensions.getExtension<GptLabApi>('gpt-lab.gpt-lab');
+  assert.ok(ext);
+  return ext.activate();
+}
+
+async function openScratch(name: string, text: string): Promise<vscode.TextEditor> {
+  const folder = vscode.workspace.workspaceFolders![0].uri;
+  const uri = vscode.Uri.joinPath(folder, 'src', name);
+  await vscode.workspace.fs.writeFile(uri, new TextEncoder().encode(text));
+  const editor = await vscode.window.showTextDocument(await vscode.workspace.openTextDocument(uri));
+  const end = editor.document.positionAt(text.length);
+  editor.selection = new vscode.Selection(end, end);
+  return editor;
+}
+
+const lines = async (file: string) => (await fs.readFile(file, 'utf8')).split('\n').filter((l) => l.trim()).length;
+
+describe('Stage 3 in the extension: rank, preferences, reward model, DPO, PPO, alignment panel (real extension host)', function () {
+  this.timeout(8 * 60_000);
+
+  before(async () => {
+    const { lab } = await api();
+    if (!lab.info || lab.info.step < 150) {
+      const r = await vscode.commands.executeCommand('gptLab.train', { preset: 'tiny', steps: 150 });
+      assert.ok(r, 'trained a model for the alignment tests');
+    }
+    await fs.rm(lab.preferences.file, { force: true });
+    await lab.refresh();
+  });
+
+  it('Rank Completions: K=4 distinct completions of the text before the cursor; Submit writes the 6 pairs', async () => {
+    const { lab } = await api();
+    await openScratch('rank.ts', 'export function area(r: number): number {\n  return ');
+    const panel = await vscode.commands.executeCommand<RankPanel>('gptLab.rankCompletions', { count: 4, seed: 7 });
+    assert.ok(panel, 'the board opened');
+    const shown = panel.completions;
+    assert.equal(shown.length, 4, `four distinct completions: ${JSON.stringify(shown)}`);
+    assert.equal(new Set(shown.map((c) => c.trimEnd())).size, 4);
+    // The user put the last one first and the first one last (what the board sends on Submit).
+    const s = await panel.submit(shown, [3, 1, 2, 0], [false, false, false, false]);
+    assert.ok(s);
+    assert.equal(s.pairs.length, 6);
+    const { records, problems } = await readPreferences(lab.preferences.file);
+    assert.deepEqual(problems, []);
+    assert.equal(records.length, 6, 'C(4,2) = 6 lines');
+    assert.equal(await lines(lab.preferences.file), 6);
+    const prompt = 'export function area(r: number): number {\n  return ';
+    assert.ok(records.every((r) => r.prompt === prompt));
+    assert.equal(records.filter((r) => r.chosen === shown[3]).length, 3, 'the best is chosen over the other three');
+    assert.equal(records.filter((r) => r.rejected === shown[0]).length, 3, 'the worst is rejected by the other three');
+    assert.deepEqual(records[0].ranking, { completions: shown, ranks: [3, 1, 2, 0] });
+    assert.equal(lab.preferences.counts.pairs, 6);
+    assert.equal(lab.preferences.counts.prompts, 1);
+  });
+
+  it('a tie gives no pair between the tied two; an edited answer ranks first; a forged completion is refused', async () => {
+    const { lab } = await api();
+    await openScratch('rank2.ts', 'const total = items.reduce((sum, x) => ');
+    const panel = await vscode.commands.executeCommand<RankPanel>('gptLab.rankCompletions', { count: 3, seed: 11 });
+    const shown = panel.completions;
+    assert.equal(shown.length, 3);
+    assert.equal(await panel.submit(['forged', shown[1], shown[2]], [0, 1, 2], [false, false, false]), undefined);
+    // Completion 1 was edited into a better answer (first); 0 and 2 tie below it.
+    const s = await panel.submit([shown[0], 'sum + x, 0);', shown[2]], [1, 0, 1], [false, true, false]);
+    assert.ok(s);
+    assert.equal(s.pairs.length, 2);
+    assert.ok(s.pairs.every((p) => p.chosen === 'sum + x, 0);'));
+    assert.equal(await lines(lab.preferences.file), 8);
+  });
+
+  it('imports and exports preferences; malformed lines are reported with their numbers', async () => {
+    const { lab } = await api();
+    const dir = vscode.workspace.workspaceFolders![0].uri.fsPath;
+    const from = path.join(dir, 'prefs-in.jsonl');
+    const good = (i: number) =>
+      JSON.stringify({ prompt: `// add ${i}\n`, chosen: `return a + ${i};`, rejected: `return a - ${i};` });
+    await fs.writeFile(
+      from,
+      [good(1), '{"prompt": "x"', good(2), good(3), '{"prompt":"p","chosen":"a","rejected":"a"}'].join('\n'),
+    );
+    const added = await vscode.commands.executeCommand<number>('gptLab.importPreferences', vscode.Uri.file(from));
+    assert.equal(added, 3);
+    assert.equal(lab.preferences.counts.pairs, 11);
+    const to = path.join(dir, 'prefs-out.jsonl');
+    const n = await vscode.commands.executeCommand<number>('gptLab.exportPreferences', vscode.Uri.file(to));
+    assert.equal(n, 11);
+    assert.equal(await lines(to), 11);
+  });
+
+  it('Train Reward Model runs in the worker and leaves a reward-N version; the active version stays', async () => {
+    const { lab } = await api();
+    const active = lab.versions.active;
+    const run = await vscode.commands.executeCommand<AlignRunResult>('gptLab.trainRewardModel', {
+      steps: 8,
+      showPanel: false,
+    });
+    assert.ok(run, 'the reward model trained');
+    assert.equal(run.version, 'reward-1');
+    assert.equal(run.result.stopped, 'budget');
+    assert.ok(Number.isFinite(run.result.metrics.accuracy));
+    const v = lab.versions.get('reward-1');
+    assert.equal(v?.stage, 'reward');
+    assert.equal(v?.parent, active);
+    assert.equal(lab.versions.active, active, 'a reward model does not serve completions');
+    assert.ok(!existsSync(path.join(v!.dir, '.lock')), 'the lock is released');
+  });
+
+  it('Align with DPO leaves dpo-N, which serves completions; completions keep coming while it trains', async () => {
+    const { lab } = await api();
+    const parent = lab.versions.active;
+    const running = vscode.commands.executeCommand<AlignRunResult>('gptLab.alignDpo', { steps: 12, showPanel: false });
+    // While DPO trains in the training worker, the inference worker still answers.
+    const deadline = Date.now() + 30_000;
+    while (!lab.training && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(lab.training, 'DPO started');
+    const c = await lab.inference.request('complete', {
+      modelDir: lab.modelDir,
+      prefix: 'export function ',
+      suffix: '',
+      maxTokens: 8,
+      multiline: false,
+    });
+    assert.equal(typeof c.text, 'string');
+    const run = await running;
+    assert.ok(run);
+    assert.equal(run.version, 'dpo-1');
+    assert.ok(Number.isFinite(run.result.metrics.accuracy));
+    assert.ok(Number.isFinite(run.result.metrics.rewardChosen));
+    const v = lab.versions.get('dpo-1');
+    assert.equal(v?.stage, 'dpo');
+    assert.equal(v?.parent, parent);
+    assert.equal(v?.data?.beta, 0.1, 'β from gptLab.dpo.beta');
+    assert.equal(lab.versions.active, 'dpo-1');
+  });
+
+  it('the alignment panel compares dpo-1 with its parent on held-out prompts, scored by the reward model', async () => {
+    const { lab } = await api();
+    const panel = await AlignPanel.show(lab, 'dpo-1');
+    await panel.comparing;
+    const c = panel.comparison;
+    assert.ok(c, 'a comparison was made');
+    assert.equal(c.version, 'dpo-1');
+    assert.equal(c.reward, 'reward-1');
+    assert.ok(c.rows.length > 0);
+    assert.ok(c.rows.every((r) => Number.isFinite(r.beforeScore) && Number.isFinite(r.afterScore)));
+    assert.ok(c.winRate! >= 0 && c.winRate! <= 1);
+    panel.dispose();
+  });
+
+  it('Align with PPO uses the chosen reward version and leaves ppo-N with reward and KL', async () => {
+    const { lab } = await api();
+    const run = await vscode.commands.executeCommand<AlignRunResult>('gptLab.alignPpo', {
+      steps: 3,
+      reward: 'reward-1',
+      corpus: false,
+      showPanel: false,
+    });
+    assert.ok(run);
+    assert.equal(run.version, 'ppo-1');
+    assert.ok(Number.isFinite(run.result.metrics.reward));
+    assert.ok(Number.isFinite(run.result.metrics.kl));
+    const v = lab.versions.get('ppo-1');
+    assert.equal(v?.stage, 'ppo');
+    assert.equal(v?.parent, 'dpo-1');
+    assert.equal(v?.data?.reward, 'reward-1');
+    assert.equal(v?.data?.klCoef, 0.05, 'the KL coefficient from gptLab.ppo.klCoef');
+    assert.equal(lab.versions.active, 'ppo-1');
+  });
+});
