@@ -6,6 +6,7 @@ import { evalCommand } from './eval';
 import { addExperimentCommand } from './experiment';
 import { addAlignCommands } from './align';
 import { finetuneCommand } from './finetune';
+import { addInteropCommands } from './interop';
 import { MAX_SAMPLE_TOKENS, sampleCommand } from './sample';
 import { trainCommand } from './train';
 
@@ -105,6 +106,7 @@ export function buildProgram(): Command {
 
   addAlignCommands(program, backendOption);
   addExperimentCommand(program, backendOption);
+  addInteropCommands(program);
 
   program
     .command('bench')

@@ -1,5 +1,6 @@
 import { GptLabError } from '../errors';
 import { byteKey, displayBytes, toBytes } from './bytes';
+import { forEachGpt2Pretoken } from './gpt2Pretokenize';
 import { forEachPretoken } from './pretokenize';
 import {
   BYTE_TOKENS,
@@ -16,8 +17,11 @@ import {
 export interface TokenizerJSON {
   format: 'gpt-lab-bpe';
   version: 1;
-  /** Names the pre-tokenization rules; a change to them must change this name. */
-  pretokenizer: 'code-v1';
+  /**
+   * Names the pre-tokenization rules; a change to them must change this name. 'code-v1' is GPT Lab's own (made
+   * for code); 'gpt2' is GPT-2's regular expression, for tokenizers imported from a GPT-2 checkpoint.
+   */
+  pretokenizer: PretokenizerName;
   /** 260 + merges.length. */
   vocabSize: number;
   /** The literal text of ids 256.. . */
@@ -28,7 +32,9 @@ export interface TokenizerJSON {
 
 const FORMAT = 'gpt-lab-bpe';
 const VERSION = 1;
-const PRETOKENIZER = 'code-v1';
+/** The pre-tokenization rules a tokenizer can use (see TokenizerJSON.pretokenizer). */
+export type PretokenizerName = 'code-v1' | 'gpt2';
+const PRETOKENIZERS: readonly PretokenizerName[] = ['code-v1', 'gpt2'];
 /** Encode memoizes pre-tokens; the cache is dropped when it grows past this many entries. */
 const CACHE_LIMIT = 200_000;
 
@@ -50,9 +56,15 @@ export class Tokenizer {
   /** The bytes each id decodes to. */
   private readonly table: Uint8Array[] = [];
   private readonly cache = new Map<string, number[]>();
+  /** How text is cut before merges apply ('code-v1' unless the tokenizer came from GPT-2). */
+  readonly pretokenizer: PretokenizerName;
+  private readonly forEachPretoken: (bytes: Uint8Array, emit: (start: number, end: number) => void) => void;
 
   /** Builds a tokenizer from merges in rank order; throws BAD_TOKENIZER if they are inconsistent. */
-  constructor(merges: ReadonlyArray<Merge>) {
+  constructor(merges: ReadonlyArray<Merge>, opts: { pretokenizer?: PretokenizerName } = {}) {
+    this.pretokenizer = opts.pretokenizer ?? 'code-v1';
+    if (!PRETOKENIZERS.includes(this.pretokenizer)) throw bad(`pretokenizer ${String(this.pretokenizer)} is unknown`);
+    this.forEachPretoken = this.pretokenizer === 'gpt2' ? forEachGpt2Pretoken : forEachPretoken;
     this.vocabSize = FIRST_MERGE_ID + merges.length;
     if (this.vocabSize > MAX_VOCAB_SIZE) throw bad(`${merges.length} merges exceed the vocabulary limit`);
     for (let b = 0; b < BYTE_TOKENS; b++) this.table.push(Uint8Array.of(b));
@@ -85,7 +97,7 @@ export class Tokenizer {
   encode(input: string | Uint8Array): number[] {
     const bytes = toBytes(input);
     const out: number[] = [];
-    forEachPretoken(bytes, (start, end) => {
+    this.forEachPretoken(bytes, (start, end) => {
       if (end - start === 1) {
         out.push(bytes[start]);
         return;
@@ -136,7 +148,7 @@ export class Tokenizer {
     return {
       format: FORMAT,
       version: VERSION,
-      pretokenizer: PRETOKENIZER,
+      pretokenizer: this.pretokenizer,
       vocabSize: this.vocabSize,
       specials: [...SPECIAL_TOKENS],
       merges: this.mergeList.map(([a, b]) => [a, b]),
@@ -149,8 +161,9 @@ export class Tokenizer {
     const o = json as Record<string, unknown>;
     if (o.format !== FORMAT) throw bad(`format is ${JSON.stringify(o.format)}, expected "${FORMAT}"`);
     if (o.version !== VERSION) throw bad(`version ${JSON.stringify(o.version)} is not supported (expected ${VERSION})`);
-    if (o.pretokenizer !== PRETOKENIZER) {
-      throw bad(`pretokenizer ${JSON.stringify(o.pretokenizer)} is unknown (expected "${PRETOKENIZER}")`);
+    if (!PRETOKENIZERS.includes(o.pretokenizer as PretokenizerName)) {
+      const known = PRETOKENIZERS.map((p) => `"${p}"`).join(' or ');
+      throw bad(`pretokenizer ${JSON.stringify(o.pretokenizer)} is unknown (expected ${known})`);
     }
     const specials = o.specials;
     const specialsOk =
@@ -169,7 +182,7 @@ export class Tokenizer {
       const expected = FIRST_MERGE_ID + merges.length;
       throw bad(`vocabSize is ${JSON.stringify(o.vocabSize)} but ${merges.length} merges make ${expected}`);
     }
-    return new Tokenizer(merges as [number, number][]);
+    return new Tokenizer(merges as [number, number][], { pretokenizer: o.pretokenizer as PretokenizerName });
   }
 
   private bytesOf(id: number): Uint8Array {

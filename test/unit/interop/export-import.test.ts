@@ -1,0 +1,180 @@
+import * as assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { decodeSafetensors, encodeSafetensors, loadCheckpoint } from '../../../src/core/checkpoint';
+import { exportModel, importModel, readFloatSafetensors } from '../../../src/core/interop';
+import { loadModel } from '../../../src/core/model/persist';
+import { runCli } from '../cli/run';
+import { TINY, useWasm } from '../helpers/tf';
+import { corpusFolder, makeModelFolder, tmp } from './support';
+
+const isBadImport = (re: RegExp) => (e: Error & { code?: string }) => {
+  assert.equal(e.code, 'BAD_IMPORT', e.message);
+  assert.match(e.message, re);
+  return true;
+};
+
+describe('interop: export and import (no Python)', function () {
+  this.timeout(120000);
+  let model: string;
+  let exported: string;
+
+  before(async () => {
+    await useWasm();
+    model = path.join(await tmp(), 'base');
+    await makeModelFolder(model, { ...TINY, vocabSize: 300 }, { corpusRoot: await corpusFolder() });
+    exported = path.join(await tmp(), 'export');
+    await exportModel({ modelDir: model, outDir: exported });
+  });
+
+  it('writes Hugging Face GPT-2 names and config, the tokenizer and the corpus as uint16 .bin files', async () => {
+    const names = (await fs.readdir(exported)).sort();
+    assert.deepEqual(names, [
+      'config.json',
+      'merges.txt',
+      'meta.json',
+      'model.safetensors',
+      'tokenizer.json',
+      'train.bin',
+      'val.bin',
+      'vocab.json',
+    ]);
+    const tensors = decodeSafetensors(await fs.readFile(path.join(exported, 'model.safetensors')), 'x').tensors;
+    assert.ok(tensors.has('transformer.h.0.attn.c_attn.weight'));
+    assert.deepEqual(tensors.get('transformer.h.1.mlp.c_fc.weight')!.shape, [16, 64]); // Conv1D [in, out]
+    assert.ok(!tensors.has('lm_head.weight')); // tied: GPT2LMHeadModel.save_pretrained leaves it out
+    const cfg = JSON.parse(await fs.readFile(path.join(exported, 'config.json'), 'utf8'));
+    assert.equal(cfg.model_type, 'gpt2');
+    assert.equal(cfg.activation_function, 'gelu_new');
+    assert.deepEqual([cfg.n_layer, cfg.n_head, cfg.n_embd, cfg.n_positions], [2, 2, 16, 16]);
+    assert.equal(cfg.gpt_lab.hf_compatible, true);
+    const meta = JSON.parse(await fs.readFile(path.join(exported, 'meta.json'), 'utf8'));
+    assert.equal(meta.dtype, 'uint16');
+    const train = await fs.readFile(path.join(exported, 'train.bin'));
+    assert.equal(train.length, meta.train_tokens * 2);
+    const ids = new Uint16Array(train.buffer, train.byteOffset, train.length / 2);
+    assert.ok(ids.every((id) => id < cfg.vocab_size));
+    assert.ok(ids.includes(meta.eot_token));
+  });
+
+  it('imports its own export back to the same weights, tokenizer and a recorded lineage', async () => {
+    const out = path.join(await tmp(), 'imported');
+    const r = await importModel({ fromDir: exported, outDir: out });
+    assert.equal(r.kind, 'gpt-lab-export');
+    const a = await loadCheckpoint(model);
+    const b = await loadCheckpoint(out);
+    for (const [name, t] of a.weights) assert.deepEqual(b.weights.get(name)!.data, t.data, name);
+    assert.deepEqual(b.tokenizer, a.tokenizer);
+    const lineage = b.config.lineage as { stage: string; parent: { dir: string } };
+    assert.equal(lineage.stage, 'import');
+    assert.equal(lineage.parent.dir, model);
+    const loaded = await loadModel(out);
+    loaded.model.dispose();
+  });
+
+  it('exports sinusoidal positions as the wpe table and imports them back as sinusoidal', async () => {
+    const dir = path.join(await tmp(), 'sin');
+    await makeModelFolder(dir, { ...TINY, positionEncoding: 'sinusoidal' });
+    const exp = path.join(await tmp(), 'exp');
+    await exportModel({ modelDir: dir, outDir: exp, corpus: false });
+    const tensors = readFloatSafetensors(await fs.readFile(path.join(exp, 'model.safetensors')), 'm');
+    const wpe = tensors.get('transformer.wpe.weight')!;
+    assert.deepEqual(wpe.shape, [16, 16]);
+    assert.equal(wpe.data[1], 1); // cos(0)
+    const r = await importModel({ fromDir: exp, outDir: path.join(await tmp(), 'back') });
+    assert.equal(r.config.positionEncoding, 'sinusoidal');
+  });
+
+  it('refuses a truncated model.safetensors', async () => {
+    const dir = await copyExport(exported);
+    const file = path.join(dir, 'model.safetensors');
+    const bytes = await fs.readFile(file);
+    await fs.writeFile(file, bytes.subarray(0, bytes.length - 100));
+    await assert.rejects(
+      importModel({ fromDir: dir, outDir: path.join(await tmp(), 'x') }),
+      isBadImport(/model\.safetensors .*truncated/),
+    );
+  });
+
+  it('refuses a config that disagrees with the tensors, naming the tensor', async () => {
+    const dir = await copyExport(exported);
+    await editConfig(dir, (c) => {
+      c.n_embd = 32;
+      c.gpt_lab.model.nEmbd = 32;
+    });
+    await assert.rejects(
+      importModel({ fromDir: dir, outDir: path.join(await tmp(), 'x') }),
+      isBadImport(
+        /tensor 'transformer\.wte\.weight' has shape \[\d+, 16\] but config\.json .*n_embd 32.* implies \[\d+, 32\]/,
+      ),
+    );
+    const dir2 = await copyExport(exported);
+    await editConfig(dir2, (c) => (c.n_layer = 3));
+    await assert.rejects(
+      importModel({ fromDir: dir2, outDir: path.join(await tmp(), 'x') }),
+      isBadImport(/n_layer is 3 but gpt_lab\.model says 2/),
+    );
+  });
+
+  it('refuses unknown and missing tensors by name', async () => {
+    const dir = await copyExport(exported);
+    await editWeights(dir, (t) => {
+      t.set('transformer.h.7.attn.c_attn.weight', { dtype: 'F32', shape: [1], data: new Float32Array(1) });
+    });
+    await assert.rejects(
+      importModel({ fromDir: dir, outDir: path.join(await tmp(), 'x') }),
+      isBadImport(/tensor 'transformer\.h\.7\.attn\.c_attn\.weight'.*no place for/),
+    );
+    const dir2 = await copyExport(exported);
+    await editWeights(dir2, (t) => t.delete('transformer.h.1.ln_2.bias'));
+    await assert.rejects(
+      importModel({ fromDir: dir2, outDir: path.join(await tmp(), 'x') }),
+      isBadImport(/no tensor 'transformer\.h\.1\.ln_2\.bias'/),
+    );
+    const dir3 = await copyExport(exported);
+    await editWeights(dir3, (t) => (t.get('transformer.ln_f.weight')!.data[0] = NaN));
+    await assert.rejects(
+      importModel({ fromDir: dir3, outDir: path.join(await tmp(), 'x') }),
+      isBadImport(/'transformer\.ln_f\.weight' holds NaN|ln_f\.weight.*NaN/),
+    );
+  });
+
+  it('never writes into a folder that is not a model folder, and refuses to overwrite a model without --force', async () => {
+    const mine = await tmp();
+    await fs.writeFile(path.join(mine, 'notes.txt'), 'mine');
+    const r = await runCli(['import', '--from', exported, '--out', mine, '--json']);
+    assert.equal(r.code, 1);
+    assert.equal(r.events.at(-1)!.code, 'OUT_NOT_MODEL_FOLDER');
+    assert.deepEqual(await fs.readdir(mine), ['notes.txt']);
+    const exp = await tmp();
+    await fs.writeFile(path.join(exp, 'notes.txt'), 'mine');
+    const e = await runCli(['export', '--model', model, '--out', exp, '--json']);
+    assert.equal(e.events.at(-1)!.code, 'OUT_NOT_EXPORT_FOLDER');
+    const out = path.join(await tmp(), 'v');
+    assert.equal((await runCli(['import', '--from', exported, '--out', out])).code, 0);
+    const again = await runCli(['import', '--from', exported, '--out', out, '--json']);
+    assert.equal(again.events.at(-1)!.code, 'MODEL_EXISTS');
+    assert.equal((await runCli(['import', '--from', exported, '--out', out, '--force'])).code, 0);
+  });
+});
+
+async function copyExport(from: string): Promise<string> {
+  const dir = await tmp('gpt-lab-interop-copy-');
+  for (const n of await fs.readdir(from)) await fs.copyFile(path.join(from, n), path.join(dir, n));
+  return dir;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function editConfig(dir: string, edit: (c: any) => void): Promise<void> {
+  const file = path.join(dir, 'config.json');
+  const c = JSON.parse(await fs.readFile(file, 'utf8'));
+  edit(c);
+  await fs.writeFile(file, JSON.stringify(c));
+}
+
+async function editWeights(dir: string, edit: (t: ReturnType<typeof decodeSafetensors>['tensors']) => void) {
+  const file = path.join(dir, 'model.safetensors');
+  const { tensors } = decodeSafetensors(await fs.readFile(file), 'm');
+  edit(tensors);
+  await fs.writeFile(file, encodeSafetensors(tensors));
+}
