@@ -95,3 +95,48 @@ export function attentionRow(
   if (hs.length > 1) for (let k = 0; k < T; k++) out[k] /= hs.length;
   return out;
 }
+
+// ---- validation of what the webviews send (plain functions, no vscode: unit tests import them) ---------------
+
+const isObject = (m: unknown): m is Record<string, unknown> => typeof m === 'object' && m !== null && !Array.isArray(m);
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+/** Largest exported picture (characters of a data URL or SVG text) the host writes to disk. */
+export const MAX_EXPORT_CHARS = 50_000_000;
+
+/** A message from the inspector webview if it has the promised shape (a fresh object of its fields), else undefined. */
+export function parseInspectorOutbound(m: unknown): InspectorOutbound | undefined {
+  if (!isObject(m)) return undefined;
+  switch (m.type) {
+    case 'ready':
+    case 'drawn':
+      return { type: m.type };
+    case 'hover': {
+      const { token, layer, head } = m;
+      if (!isInt(token) || !isInt(layer) || !(isInt(head) || head === 'mean')) return undefined;
+      return { type: 'hover', token, layer, head };
+    }
+    case 'export': {
+      const { format, data } = m;
+      if ((format !== 'svg' && format !== 'png') || typeof data !== 'string' || data.length >= MAX_EXPORT_CHARS)
+        return undefined;
+      return { type: 'export', format, data };
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** A message from the stepper webview if it has the promised shape, else undefined. */
+export function parseStepperOutbound(m: unknown): StepperOutbound | undefined {
+  if (!isObject(m)) return undefined;
+  switch (m.type) {
+    case 'ready':
+    case 'undo':
+    case 'reset':
+      return { type: m.type };
+    case 'choose':
+      return isInt(m.token) && m.token >= 0 ? { type: 'choose', token: m.token } : undefined;
+    default:
+      return undefined;
+  }
+}

@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as vscode from 'vscode';
 import {
   attentionRow,
+  parseInspectorOutbound,
   type AttentionData,
   type InspectorInbound,
   type InspectorOutbound,
@@ -35,25 +36,6 @@ export function textToInspect(editor: vscode.TextEditor): InspectSource & { text
   const text = doc.getText(range);
   const label = `${vscode.workspace.asRelativePath(doc.uri)}:${range.start.line + 1}–${range.end.line + 1}`;
   return { uri: doc.uri.toString(), start: doc.offsetAt(range.start), end: doc.offsetAt(range.end), label, text };
-}
-
-function parseInspectorOutbound(m: unknown): InspectorOutbound | undefined {
-  if (typeof m !== 'object' || m === null) return undefined;
-  const o = m as Record<string, unknown>;
-  const int = (v: unknown) => typeof v === 'number' && Number.isInteger(v);
-  switch (o.type) {
-    case 'ready':
-    case 'drawn':
-      return { type: o.type };
-    case 'hover':
-      return int(o.token) && int(o.layer) && (int(o.head) || o.head === 'mean') ? (o as InspectorOutbound) : undefined;
-    case 'export':
-      return (o.format === 'svg' || o.format === 'png') && typeof o.data === 'string' && o.data.length < 50_000_000
-        ? (o as InspectorOutbound)
-        : undefined;
-    default:
-      return undefined;
-  }
 }
 
 /** "a.ts:7–9": the lines of the tokens the model sees, when the text was cut to its context; else undefined. */

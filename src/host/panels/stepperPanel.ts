@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { StepData, StepperInbound, StepperOutbound } from '../../protocol/inspect';
+import { parseStepperOutbound, type StepData, type StepperInbound, type StepperOutbound } from '../../protocol/inspect';
 import type { Lab } from '../lab';
 import { GptLabPanel } from './panel';
 
@@ -11,23 +11,6 @@ export function promptAt(editor: vscode.TextEditor): string {
   if (!editor.selection.isEmpty) return doc.getText(editor.selection);
   const end = doc.offsetAt(editor.selection.active);
   return doc.getText(new vscode.Range(doc.positionAt(Math.max(0, end - MAX_PROMPT_CHARS)), editor.selection.active));
-}
-
-function parseStepperOutbound(m: unknown): StepperOutbound | undefined {
-  if (typeof m !== 'object' || m === null) return undefined;
-  const o = m as Record<string, unknown>;
-  switch (o.type) {
-    case 'ready':
-    case 'undo':
-    case 'reset':
-      return { type: o.type };
-    case 'choose':
-      return typeof o.token === 'number' && Number.isInteger(o.token) && o.token >= 0
-        ? { type: 'choose', token: o.token }
-        : undefined;
-    default:
-      return undefined;
-  }
 }
 
 /** "GPT Lab: Step Through Generation": next-token probabilities, one choice at a time. */
