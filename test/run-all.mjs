@@ -17,6 +17,11 @@ const suites = [
     name: 'faults',
     cmd: ['npx', 'mocha', '--config', '.mocharc.faults.json', '--reporter', './test/support/summary-reporter.js'],
   },
+  // GPT Lab ⇄ PyTorch: logits parity, torchrun DDP (2 gloo ranks), import back, GPT-2 checkpoints (python3-torch)
+  {
+    name: 'interop',
+    cmd: ['npx', 'mocha', '--config', '.mocharc.interop.json', '--reporter', './test/support/summary-reporter.js'],
+  },
   // mocha inside a real VS Code extension host (code-server + headless Chromium; .ci/install-code-server.sh)
   { name: 'integration', cmd: ['node', 'test/integration/runner/code-server.mjs'] },
   // Playwright driving the VS Code UI (same prerequisites)

@@ -1,0 +1,304 @@
+/**
+ * GPT Lab ⇄ PyTorch, against Python with torch (Debian's python3-torch on CPU; .ci/run installs it; another
+ * interpreter through $GPT_LAB_PYTHON): the same logits on exported weights, torchrun DDP on two gloo ranks,
+ * exact resume, the trained model imported back, and a GPT-2-layout checkpoint with vocab.json + merges.txt.
+ */
+import * as assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { importModel } from '../../src/core/interop';
+import { GPTConfig, validateConfig } from '../../src/core/model/config';
+import { loadModel } from '../../src/core/model/persist';
+import { runCli } from '../unit/cli/run';
+import { useWasm } from '../unit/helpers/tf';
+import { corpusFolder, makeModelFolder, tmp } from '../unit/interop/support';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..');
+const SCALE = path.join(ROOT, 'scale');
+const TOLERANCE = 1e-4;
+
+function run(cmd: string, args: string[], opts: { cwd?: string; input?: string } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      cmd,
+      args,
+      { cwd: opts.cwd ?? ROOT, maxBuffer: 64 << 20, env: { ...process.env, OMP_NUM_THREADS: '1' } },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${err.message}\n${stderr.slice(-3000)}`));
+        else resolve(stdout);
+      },
+    );
+    if (opts.input !== undefined) child.stdin!.end(opts.input);
+  });
+}
+
+/** The first interpreter that imports torch and numpy. */
+async function findPython(): Promise<string> {
+  const candidates = [process.env.GPT_LAB_PYTHON, '/usr/bin/python3', 'python3'].filter(Boolean) as string[];
+  for (const p of candidates) {
+    try {
+      await run(p, ['-c', 'import torch, numpy']);
+      return p;
+    } catch {
+      // next
+    }
+  }
+  throw new Error(
+    'These tests need Python 3 with PyTorch: apt-get install python3-torch (CI: .ci/run), or set GPT_LAB_PYTHON.',
+  );
+}
+
+/** PyTorch's logits (scale/model.py) of each export for its ids, in one Python process. */
+async function torchLogits(python: string, cases: { dir: string; ids: number[] }[]): Promise<number[][][]> {
+  const script = [
+    'import json, sys, torch',
+    `sys.path.insert(0, ${JSON.stringify(SCALE)})`,
+    'from model import load_export',
+    'out = []',
+    'for c in json.load(sys.stdin):',
+    '    m, _, _ = load_export(c["dir"]); m.eval()',
+    '    with torch.no_grad(): out.append(m(torch.tensor([c["ids"]]))[0].tolist())',
+    'print(json.dumps(out))',
+  ].join('\n');
+  return JSON.parse(await run(python, ['-c', script], { input: JSON.stringify(cases) })) as number[][][];
+}
+
+async function gptLabLogits(dir: string, ids: number[]): Promise<number[][]> {
+  const { model } = await loadModel(dir);
+  try {
+    return tf.tidy(() => model.forward(tf.tensor2d([ids], [1, ids.length], 'int32')).logits.arraySync()[0]);
+  } finally {
+    model.dispose();
+  }
+}
+
+function maxAbsDiff(a: number[][], b: number[][], column: (i: number) => number = (i) => i): number {
+  let m = 0;
+  a.forEach((row, t) =>
+    row.forEach((x, i) => {
+      const j = column(i);
+      if (j >= 0) m = Math.max(m, Math.abs(x - b[t][j]));
+    }),
+  );
+  return m;
+}
+
+async function readLog(dir: string): Promise<Record<string, unknown>[]> {
+  const text = await fs.readFile(path.join(dir, 'log.jsonl'), 'utf8');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+const SAMPLE = 'export function add(a: number, b: number): number {\n  return a + b;\n}\n';
+
+describe('interop with PyTorch (python3-torch)', function () {
+  this.timeout(180000);
+  let python: string;
+  let modelDir: string;
+  let exported: string;
+
+  before(async () => {
+    python = await findPython();
+    await useWasm();
+    const corpus = await corpusFolder();
+    modelDir = path.join(await tmp(), 'base');
+    const tiny = ['--layers', '1', '--embd', '32', '--heads', '2', '--context', '32', '--vocab', '300', '--batch', '2'];
+    const t = await runCli(['train', corpus, '--steps', '5', ...tiny, '--backend', 'wasm', '--out', modelDir]);
+    assert.equal(t.code, 0, t.stderr);
+    exported = path.join(await tmp(), 'export');
+    const e = await runCli(['export', '--model', modelDir, '--out', exported, '--json']);
+    assert.equal(e.code, 0, e.stderr);
+  });
+
+  it("gives GPT Lab's logits on the exported weights (max abs diff ≤ 1e-4), for GPT-2's recipe and the others", async () => {
+    const { tokenizer } = await loadModel(modelDir).then((m) => (m.model.dispose(), m));
+    const ids = tokenizer.encode(SAMPLE).slice(0, 32);
+    const cases: { name: string; dir: string; ids: number[] }[] = [
+      { name: 'trained (GPT-2 recipe)', dir: modelDir, ids },
+    ];
+    const variants: [string, Partial<GPTConfig> & Record<string, unknown>][] = [
+      ['sinusoidal positions', { positionEncoding: 'sinusoidal' }],
+      [
+        'rotary, QK-norm, ReLU², untied head, no biases, soft-cap',
+        { positionEncoding: 'rotary', qkNorm: true, mlp: 'relu2', untiedHead: true, bias: false, logitSoftCap: 30 },
+      ],
+    ];
+    for (const [name, opts] of variants) {
+      const cfg = {
+        vocabSize: 300,
+        contextLength: 24,
+        nEmbd: 32,
+        nLayer: 2,
+        nHead: 4,
+        positionEncoding: 'learned',
+        ...opts,
+      };
+      try {
+        validateConfig(cfg as GPTConfig);
+      } catch {
+        continue; // an engine without that option
+      }
+      const dir = path.join(await tmp(), 'variant');
+      await makeModelFolder(dir, cfg as GPTConfig);
+      cases.push({ name, dir, ids: [1, 97, 260, 45, 256, 300 - 1, 32, 10, 120, 33, 257, 299, 5, 7] });
+    }
+    const exports = [];
+    for (const c of cases) {
+      const dir = c.dir === modelDir ? exported : path.join(await tmp(), 'exp');
+      if (c.dir !== modelDir)
+        assert.equal((await runCli(['export', '--model', c.dir, '--out', dir, '--no-corpus'])).code, 0);
+      exports.push({ dir, ids: c.ids });
+    }
+    const theirs = await torchLogits(python, exports);
+    for (const [i, c] of cases.entries()) {
+      const ours = await gptLabLogits(c.dir, c.ids);
+      const diff = maxAbsDiff(ours, theirs[i]);
+      console.log(
+        `      parity, ${c.name}: max |GPT Lab − PyTorch| = ${diff.toExponential(2)} over ${c.ids.length}×${ours[0].length} logits`,
+      );
+      assert.ok(diff <= TOLERANCE, `${c.name}: ${diff}`);
+    }
+  });
+
+  it('trains with torchrun on 2 gloo ranks: the loss falls, both ranks hold the same weights, and it imports back', async () => {
+    const trained = path.join(await tmp(), 'trained');
+    // --redirects/--tee 1: Debian's torch 1.13 torchrun cannot parse their default '0' on Python 3.11.
+    await run(python, [
+      '-m',
+      'torch.distributed.run',
+      '--standalone',
+      '--nproc_per_node=2',
+      '--redirects',
+      '1',
+      '--tee',
+      '1',
+      path.join(SCALE, 'train_ddp.py'),
+      '--data',
+      exported,
+      '--out',
+      trained,
+      '--steps',
+      '30',
+      '--batch',
+      '4',
+      '--grad-accum',
+      '2',
+      '--warmup',
+      '5',
+      '--lr',
+      '3e-3',
+      '--eval-every',
+      '15',
+      '--device',
+      'cpu',
+    ]);
+    const log = await readLog(trained);
+    const start = log.find((r) => r.event === 'start')!;
+    assert.equal(start.world_size, 2);
+    assert.equal(start.backend, 'gloo');
+    const losses = log.filter((r) => r.event === 'step').map((r) => r.loss as number);
+    assert.equal(losses.length, 30);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    assert.ok(mean(losses.slice(-5)) < mean(losses.slice(0, 5)) - 0.3, `loss ${losses.join(', ')}`);
+    const done = log.find((r) => r.event === 'done')!;
+    const prints = done.fingerprints as string[];
+    assert.equal(prints.length, 2);
+    assert.equal(prints[0], prints[1]);
+
+    const version = path.join(await tmp(), 'models', 'torch-1');
+    const imp = await runCli(['import', '--from', trained, '--out', version, '--json']);
+    assert.equal(imp.code, 0, imp.stderr);
+    const cfg = JSON.parse(await fs.readFile(path.join(version, 'config.json'), 'utf8'));
+    assert.equal(cfg.lineage.stage, 'import');
+    assert.equal(cfg.lineage.step, 5 + 30);
+    assert.equal(cfg.lineage.data.trained.world_size, 2);
+    const s = await runCli([
+      'sample',
+      '--model',
+      version,
+      '--prompt',
+      'export function ',
+      '--max-tokens',
+      '12',
+      '--temperature',
+      '0',
+      '--backend',
+      'wasm',
+      '--json',
+    ]);
+    assert.equal(s.code, 0, s.stderr);
+    const sampled = s.events.find((e) => e.event === 'done') ?? s.events.at(-1)!;
+    assert.ok(JSON.stringify(sampled).length > 0);
+  });
+
+  it('resumes from its checkpoint to exactly the weights of an uninterrupted run', async () => {
+    const args = (out: string, more: string[]) => [
+      path.join(SCALE, 'train_ddp.py'),
+      '--data',
+      exported,
+      '--out',
+      out,
+      '--steps',
+      '8',
+      '--batch',
+      '2',
+      '--warmup',
+      '2',
+      '--eval-batches',
+      '1',
+      '--device',
+      'cpu',
+      ...more,
+    ];
+    const straight = path.join(await tmp(), 'straight');
+    const resumed = path.join(await tmp(), 'resumed');
+    await Promise.all([run(python, args(straight, [])), run(python, args(resumed, ['--stop-at', '4']))]);
+    assert.ok((await readLog(resumed)).some((r) => r.event === 'stopped' && r.step === 4));
+    await run(python, args(resumed, ['--resume']));
+    const print = async (dir: string) =>
+      ((await readLog(dir)).find((r) => r.event === 'done')!.fingerprints as string[])[0];
+    assert.equal(await print(resumed), await print(straight));
+  });
+
+  it("imports a GPT-2-layout checkpoint with vocab.json + merges.txt: GPT-2's token ids and PyTorch's logits", async () => {
+    const texts = [
+      "def main(args):\n    return the_answer(args) + 42\n\nIt's what we'll do:  héllo wörld!",
+      'The quick brown fox   jumps\tover 12345 lazy dogs 中文 🙂 ',
+      "x''s I'M\n\n\n  indented\r\n",
+    ];
+    const dir = await tmp('gpt-lab-gpt2-');
+    const textsFile = path.join(dir, 'texts.json');
+    await fs.writeFile(textsFile, JSON.stringify(texts));
+    const ckpt = path.join(dir, 'gpt2');
+    const ref = JSON.parse(
+      await run(python, [path.join(ROOT, 'test', 'interop', 'gpt2_fixture.py'), ckpt, textsFile]),
+    ) as {
+      ids: number[][];
+      logits: number[][];
+      vocab_size: number;
+    };
+    const version = path.join(dir, 'models', 'gpt2-import');
+    const r = await importModel({ fromDir: ckpt, outDir: version });
+    assert.equal(r.kind, 'gpt2');
+    const toGpt2 = r.toGpt2!;
+    const { model, tokenizer } = await loadModel(version);
+    model.dispose();
+    assert.equal(tokenizer.pretokenizer, 'gpt2');
+    texts.forEach((t, i) =>
+      assert.deepEqual(
+        tokenizer.encode(t).map((id) => toGpt2[id]),
+        ref.ids[i],
+        `text ${i}`,
+      ),
+    );
+    const ours = await gptLabLogits(version, tokenizer.encode(texts[0]).slice(0, 64));
+    const diff = maxAbsDiff(ours, ref.logits, (i) => toGpt2[i]);
+    console.log(`      parity, GPT-2 checkpoint: max |GPT Lab − PyTorch| = ${diff.toExponential(2)} (ids permuted)`);
+    assert.ok(diff <= TOLERANCE, String(diff));
+    assert.equal(tokenizer.decodeText(tokenizer.encode(texts[1])), texts[1]);
+  });
+});
