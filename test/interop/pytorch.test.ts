@@ -120,7 +120,7 @@ describe('interop with PyTorch (python3-torch)', function () {
     const cases: { name: string; dir: string; ids: number[] }[] = [
       { name: 'trained (GPT-2 recipe)', dir: modelDir, ids },
     ];
-    const variants: [string, Partial<GPTConfig> & Record<string, unknown>][] = [
+    const variants: [string, Record<string, unknown>][] = [
       ['sinusoidal positions', { positionEncoding: 'sinusoidal' }],
       [
         'rotary, QK-norm, ReLU², untied head, no biases, soft-cap',
