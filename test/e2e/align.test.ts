@@ -5,6 +5,7 @@ import type { Frame, Page } from 'playwright-core';
 import {
   cs,
   notifications,
+  repoRoot,
   runCommand,
   startWorkbench,
   statusBarItem,
@@ -33,14 +34,16 @@ function preferencesFile(wb: Workbench): string | undefined {
   return undefined;
 }
 
-/** Saves a screenshot of the webview panel only (small, for media/ and the README) into the artifacts. */
+/**
+ * A small picture of the webview panel for the README: always in .artifacts/screenshots/align/, and in media/ too
+ * when GPT_LAB_UPDATE_MEDIA=1 (then commit them).
+ */
 async function panelShot(page: Page, name: string): Promise<void> {
   const dir = path.join(cs.artifactsDir, 'screenshots', 'align');
   await fs.mkdir(dir, { recursive: true });
-  await page
-    .locator('iframe.webview.ready')
-    .last()
-    .screenshot({ path: path.join(dir, `${name}.png`) });
+  const file = path.join(dir, `${name}.png`);
+  await page.locator('iframe.webview.ready').last().screenshot({ path: file });
+  if (process.env.GPT_LAB_UPDATE_MEDIA === '1') await fs.copyFile(file, path.join(repoRoot, 'media', `${name}.png`));
 }
 
 describe('Stage 3 in the UI: rank by keyboard, train DPO, see the win rate (code-server + Chromium)', function () {
@@ -51,7 +54,7 @@ describe('Stage 3 in the UI: rank by keyboard, train DPO, see the win rate (code
     wb = await startWorkbench({
       name: 'align',
       settings: { 'gptLab.trainingMinutes': 0.6, 'gptLab.align.steps': 10, 'gptLab.rank.count': 4 },
-      viewport: { width: 1200, height: 760 },
+      viewport: { width: 1400, height: 800 },
     });
     await fs.writeFile(
       path.join(wb.workspace, 'src', 'rankme.ts'),
@@ -127,5 +130,18 @@ describe('Stage 3 in the UI: rank by keyboard, train DPO, see the win rate (code
     assert.equal(await panel.locator('#run').inputValue(), 'dpo-1');
     await page.keyboard.press('Escape');
     await panelShot(page, 'alignment-panel');
+
+    // Blind A/B: the same completions, order hidden, judged with the keys 1 (A), 2 (B), 0 (tie).
+    await panel.locator('#blind').click();
+    const judging = panel.locator('#judge .ab .card').first();
+    const nothing = panel.locator('#error', { hasText: 'nothing to judge' });
+    await Promise.race([judging.waitFor({ timeout: 30_000 }), nothing.waitFor({ timeout: 30_000 })]);
+    if (await nothing.isVisible()) return; // both versions wrote the same greedy text for every held-out prompt
+    for (let i = 0; i < 6 && !(await panel.locator('#human-win-rate').isVisible()); i++) {
+      await page.keyboard.press('1');
+      await page.waitForTimeout(200);
+    }
+    await panel.locator('#human-win-rate', { hasText: /Human win rate \d+%/ }).waitFor({ timeout: 10_000 });
+    await panelShot(page, 'alignment-blind');
   });
 });
