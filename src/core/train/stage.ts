@@ -40,6 +40,8 @@ export function stageConfig(
     maxMinutes: req.maxMinutes ?? (req.maxSteps === undefined ? 1 : undefined),
     learningRate: lr,
     minLearningRate: lr / 10,
+    // A parent trained with Muon: its matrices' rate scales with the rest.
+    ...(p.optimizer === 'muon' && { muonLearningRate: ((p.muonLearningRate ?? 0.02) * lr) / (p.learningRate ?? lr) }),
     warmupSteps: 10,
     batchSize: req.batchSize ?? Math.min(8, p.batchSize ?? 8),
     evalInterval: 25,

@@ -10,6 +10,7 @@ import { saveCheckpoint } from '../../../src/core/checkpoint';
 import { trainTokenizer } from '../../../src/core/tokenizer';
 import { defaultTrainConfig, TrainConfig } from '../../../src/core/train/config';
 import { buildOptimizer } from '../../../src/core/train/loop';
+import { stageConfig } from '../../../src/core/train/stage';
 import { isMuonParam, newtonSchulz } from '../../../src/core/train/muon';
 import { learningRate } from '../../../src/core/train/schedule';
 import { pretrain } from '../../../src/core/train/trainer';
@@ -274,6 +275,17 @@ describe('recipe options (rotary, QK-norm, ReLU², untied head, no bias, zero-in
       opt.dispose();
       m.dispose();
     }
+  });
+
+  it('a later stage of a Muon-trained parent scales Muon’s rate with AdamW’s', () => {
+    const parent = {
+      format: CONFIG_FORMAT,
+      model: TINY,
+      training: { ...trainConfig(), optimizer: 'muon', learningRate: 1e-3 },
+    };
+    const c = stageConfig(parent as never, { maxSteps: 2 }, 0.3);
+    assert.equal(c.optimizer, 'muon');
+    assert.ok(Math.abs(c.muonLearningRate! - 0.006) < 1e-12, String(c.muonLearningRate));
   });
 
   it('warm-up/stable/decay: linear warm-up, the peak until the decay share, then linear to the minimum', () => {
