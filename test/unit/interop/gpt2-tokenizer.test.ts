@@ -1,5 +1,12 @@
 import * as assert from 'node:assert/strict';
-import { bytesToUnicode, gpt2FilesOf, mapGpt2Vocabulary, parseGpt2Files } from '../../../src/core/interop';
+import {
+  bytesToUnicode,
+  gpt2FilesOf,
+  mapGpt2Vocabulary,
+  parseGpt2Files,
+  readFloatSafetensors,
+} from '../../../src/core/interop';
+import { parseHfTokenizerJson } from '../../../src/core/interop/gpt2Vocab';
 import { forEachGpt2Pretoken, Tokenizer, trainTokenizer } from '../../../src/core/tokenizer';
 import { codeFiles } from '../helpers/tf';
 
@@ -95,6 +102,43 @@ describe('interop: GPT-2 tokenizer', () => {
     assert.equal(vocab['<|endoftext|>'], 256);
     assert.equal(vocab.Ġ, 32);
     assert.equal(Object.keys(vocab).length, tok.vocabSize);
+  });
+});
+
+describe("interop: reading other tools' files", () => {
+  it("reads a Hugging Face tokenizer.json's BPE model like vocab.json + merges.txt", () => {
+    const vocab = { ...gpt2BytesVocab(), Ġa: 256, Ġab: 257 };
+    const hf = {
+      model: { type: 'BPE', vocab, merges: ['Ġ a', ['Ġa', 'b']] },
+      pre_tokenizer: { type: 'ByteLevel' },
+      added_tokens: [{ id: 258, content: '<|endoftext|>' }],
+    };
+    const a = mapGpt2Vocabulary(parseHfTokenizerJson(hf)!);
+    assert.deepEqual(a.tokenizer.encode(' ab a'), [261, 260]);
+    assert.equal(a.toGpt2[256], 258);
+    assert.equal(parseHfTokenizerJson({ model: { type: 'WordPiece' } }), undefined);
+  });
+
+  it('reads F16, BF16 and F64 tensors as F32, and names a truncated file', () => {
+    const header = JSON.stringify({
+      h: { dtype: 'F16', shape: [2], data_offsets: [0, 4] },
+      b: { dtype: 'BF16', shape: [1], data_offsets: [4, 6] },
+      d: { dtype: 'F64', shape: [1], data_offsets: [6, 14] },
+    });
+    const bytes = new Uint8Array(8 + header.length + 14);
+    const view = new DataView(bytes.buffer);
+    view.setBigUint64(0, BigInt(header.length), true);
+    bytes.set(new TextEncoder().encode(header), 8);
+    const at = 8 + header.length;
+    view.setUint16(at, 0x3c00, true); // 1.0
+    view.setUint16(at + 2, 0xc000, true); // -2.0
+    view.setUint16(at + 4, 0x4049, true); // bf16 3.140625
+    view.setFloat64(at + 6, 0.1, true);
+    const t = readFloatSafetensors(bytes, 'm.safetensors');
+    assert.deepEqual([...t.get('h')!.data], [1, -2]);
+    assert.equal(t.get('b')!.data[0], 3.140625);
+    assert.equal(t.get('d')!.data[0], Math.fround(0.1));
+    assert.throws(() => readFloatSafetensors(bytes.subarray(0, bytes.length - 3), 'm.safetensors'), /truncated/);
   });
 });
 
