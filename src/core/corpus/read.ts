@@ -3,7 +3,6 @@
  * Two passes: list candidate paths (pruning ignored directories), then read them in sorted
  * order so the result and the over-budget cut are the same on every machine.
  */
-import type { Dirent } from 'node:fs';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { isModelFolder, isModelFolderFile } from '../checkpoint/modelFolder';
@@ -74,17 +73,18 @@ async function listCandidates(
   absRoot: string,
   opts: CorpusOptions,
   skipped: Record<SkipCategory, number>,
-): Promise<string[]> {
+): Promise<{ rel: string; raw?: Buffer }[]> {
   // ignorecase off: the same answer on every OS, as git gives on Linux.
   const exclude = ignore({ ignorecase: false }).add(opts.exclude);
   const include = opts.include.length > 0 ? ignore({ ignorecase: false }).add(opts.include) : null;
   const found: string[] = [];
   const skipDirs = new Set(opts.skipDirs.map((d) => path.resolve(d)));
+  const rawPaths = new Map<string, Buffer>();
 
   const walk = async (dirRel: string, levels: readonly GitignoreLevel[]): Promise<void> => {
-    let entries: Dirent[];
+    let entries: Entry[];
     try {
-      entries = await fs.readdir(path.join(absRoot, dirRel), { withFileTypes: true });
+      entries = await readEntries(absRoot, dirRel, rawPaths);
     } catch (err) {
       if (dirRel === '') {
         const code = (err as NodeJS.ErrnoException).code ?? String(err);
@@ -126,15 +126,69 @@ async function listCandidates(
   };
 
   await walk('', []);
-  return found.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const paths = found.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return paths.map((rel) => ({ rel, raw: rawPaths.get(rel) }));
+}
+
+/** A folder entry: its name for people and rules (odd bytes escaped as \xHH) and whether it is a file or folder. */
+interface Entry {
+  name: string;
+  isFile(): boolean;
+  isDirectory(): boolean;
+}
+
+/**
+ * The entries of `dirRel`. File names are bytes on Linux: one that is not UTF-8 (another encoding, a damaged
+ * name) gets a readable name with its odd bytes escaped, and `rawPaths` keeps its real bytes, so it is read
+ * like any other file rather than lost.
+ */
+async function readEntries(absRoot: string, dirRel: string, rawPaths: Map<string, Buffer>): Promise<Entry[]> {
+  const rawDir = rawPaths.get(dirRel);
+  const entries = await fs.readdir(rawDir ? absPath(absRoot, dirRel, rawDir) : path.join(absRoot, dirRel), {
+    withFileTypes: true,
+    encoding: 'buffer',
+  });
+  return entries.map((e) => {
+    const bytes = e.name as unknown as Buffer;
+    const name = fileName(bytes);
+    const rel = dirRel === '' ? name : `${dirRel}/${name}`;
+    if (rawDir || !isUtf8(bytes)) {
+      const parent = rawDir ?? Buffer.from(dirRel);
+      rawPaths.set(rel, dirRel === '' ? bytes : Buffer.concat([parent, Buffer.from('/'), bytes]));
+    }
+    return { name, isFile: () => e.isFile(), isDirectory: () => e.isDirectory() };
+  });
+}
+
+function isUtf8(bytes: Buffer): boolean {
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A name as text: itself when it is UTF-8, else its ASCII with every other byte written \xHH. */
+function fileName(bytes: Buffer): string {
+  if (isUtf8(bytes)) return bytes.toString('utf8');
+  return Array.from(bytes, (b) => (b < 0x80 ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join(
+    '',
+  );
+}
+
+/** Where a listed path is on disk: its real bytes when its name is not UTF-8. */
+function absPath(absRoot: string, rel: string, raw: Buffer | undefined): string | Buffer {
+  if (!raw) return path.join(absRoot, ...rel.split('/'));
+  return Buffer.concat([Buffer.from(absRoot + path.sep), raw]);
 }
 
 /** Only a folder holding one of these can be a model folder; the rest are not worth a read. */
-function mayMarkModelFolder(e: Dirent): boolean {
+function mayMarkModelFolder(e: Entry): boolean {
   return e.isFile() && (e.name === 'config.json' || e.name === 'state.json' || e.name === 'state.next.json');
 }
 
-async function loadGitignore(absRoot: string, dirRel: string, entries: Dirent[]): Promise<GitignoreLevel | null> {
+async function loadGitignore(absRoot: string, dirRel: string, entries: Entry[]): Promise<GitignoreLevel | null> {
   if (!entries.some((e) => e.name === '.gitignore' && e.isFile())) return null;
   try {
     const text = await fs.readFile(path.join(absRoot, dirRel, '.gitignore'), 'utf8');
@@ -146,7 +200,7 @@ async function loadGitignore(absRoot: string, dirRel: string, entries: Dirent[])
 
 async function readCandidates(
   absRoot: string,
-  paths: readonly string[],
+  paths: readonly { rel: string; raw?: Buffer }[],
   opts: CorpusOptions,
   skipped: Record<SkipCategory, number>,
 ): Promise<CorpusFile[]> {
@@ -154,7 +208,7 @@ async function readCandidates(
   let total = 0;
   for (let start = 0; start < paths.length; start += READ_BATCH) {
     const batch = paths.slice(start, start + READ_BATCH);
-    const loaded = await Promise.all(batch.map((rel) => loadFile(absRoot, rel, opts)));
+    const loaded = await Promise.all(batch.map((p) => loadFile(absRoot, p.rel, p.raw, opts)));
     for (let i = 0; i < loaded.length; i++) {
       const result = loaded[i];
       if (typeof result === 'string') {
@@ -172,8 +226,13 @@ async function readCandidates(
   return files;
 }
 
-async function loadFile(absRoot: string, rel: string, opts: CorpusOptions): Promise<CorpusFile | SkipCategory> {
-  const abs = path.join(absRoot, ...rel.split('/'));
+async function loadFile(
+  absRoot: string,
+  rel: string,
+  raw: Buffer | undefined,
+  opts: CorpusOptions,
+): Promise<CorpusFile | SkipCategory> {
+  const abs = absPath(absRoot, rel, raw);
   try {
     // lstat + isFile: it was a regular file when listed; don't follow one swapped for a link since.
     const stat = await fs.lstat(abs);
