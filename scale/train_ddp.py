@@ -12,6 +12,7 @@ with the hyperparameters the model was trained with in GPT Lab unless flags say 
 (ckpt.pt: weights, optimizer, step) resume exactly: a batch depends only on (seed, step, rank, micro-step).
 """
 import argparse
+import contextlib
 import hashlib
 import json
 import math
@@ -49,6 +50,7 @@ def parse_args():
     ap.add_argument('--stop-at', type=int, default=None,
                     help='stop after this step with a checkpoint (a job slot ends; --resume continues up to --steps)')
     ap.add_argument('--device', default='auto', help="'auto' (CUDA when there is one), 'cuda' or 'cpu'")
+    ap.add_argument('--bf16', action='store_true', help='CUDA: forward and backward in bfloat16 autocast (weights stay fp32)')
     return ap.parse_args()
 
 
@@ -120,6 +122,8 @@ def main():
     a.weight_decay = a.weight_decay if a.weight_decay is not None else training.get('weightDecay', 0.1)
     a.clip = a.clip if a.clip is not None else training.get('gradClip', 1.0)
     betas = (training.get('beta1', 0.9), training.get('beta2', 0.95))
+    if not os.path.exists(os.path.join(a.data, 'train.bin')):
+        raise SystemExit(f'{a.data} has no train.bin: export the model with its corpus (gpt-lab export --corpus DIR)')
     with open(os.path.join(a.data, 'meta.json')) as f:
         meta = json.load(f)
     train_tokens = load_tokens(a.data, 'train', meta['dtype'])
@@ -166,6 +170,11 @@ def main():
         net.train()
         return mean_over_ranks(sum(losses) / len(losses))
 
+    def autocast():
+        if a.bf16 and use_cuda:
+            return torch.autocast(device_type='cuda', dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
     log = open(os.path.join(a.out, 'log.jsonl'), 'a') if master else None
 
     def record(**kv):
@@ -191,7 +200,7 @@ def main():
             # Only the last micro-step's backward synchronises gradients across ranks.
             sync = micro == a.grad_accum - 1 or not ddp
             ctx = net.no_sync() if not sync else torch.enable_grad()
-            with ctx:
+            with ctx, autocast():
                 _, loss = net(x.to(device), y.to(device))
                 (loss / a.grad_accum).backward()
             total += loss.item() / a.grad_accum

@@ -173,6 +173,13 @@ async function fromGptLabExport(
     }
   }
   for (const h of heads) weights.set(h.name, take(tensors, h.name, h.shape, 'config.json gpt_lab.heads', taken).data);
+  // Written back by Hugging Face (save_pretrained of older versions, or torch.save): the tied head and the masks.
+  const wte = tensors.get(HF_PREFIX + 'wte.weight')!.data;
+  const head = tensors.get('lm_head.weight');
+  if (!recipe.untiedHead && head && head.data.length === wte.length && head.data.every((x, i) => x === wte[i])) {
+    taken.add('lm_head.weight');
+  }
+  for (const n of tensors.keys()) if (isHfBuffer(n)) taken.add(n);
   refuseUnknown(tensors, taken);
   const trained = (gptLab.trained ?? undefined) as Record<string, unknown> | undefined;
   const source = (gptLab.source ?? {}) as { dir?: string; step?: number };

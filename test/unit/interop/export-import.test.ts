@@ -85,6 +85,22 @@ describe('interop: export and import (no Python)', function () {
     assert.equal(r.config.positionEncoding, 'sinusoidal');
   });
 
+  it('takes its export back after Hugging Face saved it (the tied head and the attention masks written out)', async () => {
+    const dir = await copyExport(exported);
+    await editWeights(dir, (t) => {
+      const wte = t.get('transformer.wte.weight')!;
+      t.set('lm_head.weight', { dtype: 'F32', shape: wte.shape, data: wte.data.slice() as Float32Array });
+      t.set('transformer.h.0.attn.bias', { dtype: 'F32', shape: [1, 1, 16, 16], data: new Float32Array(256) });
+    });
+    const r = await importModel({ fromDir: dir, outDir: path.join(await tmp(), 'x') });
+    assert.equal(r.kind, 'gpt-lab-export');
+    await editWeights(dir, (t) => (t.get('lm_head.weight')!.data[0] += 1));
+    await assert.rejects(
+      importModel({ fromDir: dir, outDir: path.join(await tmp(), 'y') }),
+      isBadImport(/tensor 'lm_head\.weight'/),
+    );
+  });
+
   it('refuses a truncated model.safetensors', async () => {
     const dir = await copyExport(exported);
     const file = path.join(dir, 'model.safetensors');
