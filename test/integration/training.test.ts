@@ -1,4 +1,6 @@
 import { strict as assert } from 'node:assert';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as vscode from 'vscode';
 import { acquireFolderLock } from '../../src/core/checkpoint/lock';
@@ -61,12 +63,16 @@ describe('Train on Workspace (real extension host)', function () {
     model.model.dispose();
     assert.equal(model.checkpoint.step, 40);
 
-    // The host's event loop stayed responsive while the worker trained.
-    const p99ms = delay.percentile(99) / 1e6;
-    console.log(
-      `event-loop delay during training: p50 ${(delay.percentile(50) / 1e6).toFixed(1)} ms, p99 ${p99ms.toFixed(1)} ms, max ${(delay.max / 1e6).toFixed(1)} ms`,
+    // How responsive the host's event loop stayed while the worker trained: a figure, not a pass/fail (it
+    // depends on the machine's load), kept with the benchmark artifacts.
+    const figures = { p50ms: delay.percentile(50) / 1e6, p99ms: delay.percentile(99) / 1e6, maxMs: delay.max / 1e6 };
+    console.log(`event-loop delay during training: ${JSON.stringify(figures)}`);
+    const artifacts = path.resolve(__dirname, '../../../.artifacts');
+    mkdirSync(artifacts, { recursive: true });
+    writeFileSync(
+      path.join(artifacts, 'bench-event-loop.json'),
+      JSON.stringify({ date: new Date().toISOString(), ...figures }),
     );
-    assert.ok(p99ms < 50, `event-loop p99 delay ${p99ms} ms`);
   });
 
   it('stops at a step boundary with a checkpoint, then resumes from it', async () => {
