@@ -141,6 +141,7 @@ export async function exportModel(req: ExportRequest): Promise<ExportResult> {
     model: c,
     heads: config.heads ?? [],
     training: config.training ?? {},
+    ...(config.corpus && { corpus: config.corpus }),
     position_table:
       recipe.positionEncoding === 'sinusoidal'
         ? 'fixed sinusoids, exported as transformer.wpe.weight (train_ddp.py keeps them frozen)'

@@ -62,7 +62,7 @@ export async function importModel(req: ImportRequest): Promise<ImportResult> {
   const gptLab = hf.gpt_lab as Record<string, unknown> | undefined;
   const built =
     gptLab?.format === EXPORT_FORMAT
-      ? await fromGptLabExport(from, hf, gptLab, tensors, notes)
+      ? await fromGptLabExport(from, outDir, hf, gptLab, tensors, notes)
       : await fromGpt2(from, hf, tensors, notes);
   for (const [name, w] of built.weights) {
     const bad = w.findIndex((x) => !Number.isFinite(x));
@@ -114,6 +114,7 @@ interface Built {
 /** A GPT Lab export, trained further or not: same ids, same names (with `transformer.`), heads beside them. */
 async function fromGptLabExport(
   from: string,
+  outDir: string,
   hf: Record<string, unknown>,
   gptLab: Record<string, unknown>,
   tensors: Map<string, FloatTensor>,
@@ -195,11 +196,13 @@ async function fromGptLabExport(
     weights,
     heads,
     training: { ...defaultTraining(config), ...((gptLab.training ?? {}) as Record<string, unknown>), model: config },
+    ...(isObject(gptLab.corpus) && { corpus: gptLab.corpus }),
+    // The version it was exported from is its parent when it sits beside the new one (the same models folder).
     parent:
-      typeof source.dir === 'string'
+      typeof source.dir === 'string' && path.dirname(source.dir) === path.dirname(outDir)
         ? { name: path.basename(source.dir), dir: source.dir, step: Number(source.step ?? 0) }
         : undefined,
-    data: trained ? { trained } : {},
+    data: { ...(typeof source.dir === 'string' && { exportedFrom: source.dir }), ...(trained && { trained }) },
     metrics,
     step,
   };
@@ -343,6 +346,10 @@ function defaultTraining(config: GPTConfig): Record<string, unknown> {
     minLearningRate: 3e-5,
   });
   return { ...t, preset: undefined, model: config, maxSteps: undefined };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 async function readJson(dir: string, name: string): Promise<Record<string, unknown>> {

@@ -58,16 +58,22 @@ describe('interop: export and import (no Python)', function () {
   });
 
   it('imports its own export back to the same weights, tokenizer and a recorded lineage', async () => {
-    const out = path.join(await tmp(), 'imported');
+    const out = path.join(path.dirname(model), 'imported'); // beside its source: that is its parent version
     const r = await importModel({ fromDir: exported, outDir: out });
     assert.equal(r.kind, 'gpt-lab-export');
     const a = await loadCheckpoint(model);
     const b = await loadCheckpoint(out);
     for (const [name, t] of a.weights) assert.deepEqual(b.weights.get(name)!.data, t.data, name);
     assert.deepEqual(b.tokenizer, a.tokenizer);
-    const lineage = b.config.lineage as { stage: string; parent: { dir: string } };
+    const lineage = b.config.lineage as { stage: string; parent: { dir: string }; data: { exportedFrom: string } };
     assert.equal(lineage.stage, 'import');
     assert.equal(lineage.parent.dir, model);
+    assert.equal(lineage.data.exportedFrom, model);
+    assert.deepEqual(b.config.corpus, a.config.corpus); // so `gpt-lab eval` finds the held-out files
+    const elsewhere = await loadCheckpoint(
+      (await importModel({ fromDir: exported, outDir: path.join(await tmp(), 'other') })).outDir,
+    );
+    assert.equal((elsewhere.config.lineage as { parent?: unknown }).parent, undefined);
     const loaded = await loadModel(out);
     loaded.model.dispose();
   });
