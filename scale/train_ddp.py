@@ -175,7 +175,7 @@ def main():
             return torch.autocast(device_type='cuda', dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    log = open(os.path.join(a.out, 'log.jsonl'), 'a') if master else None
+    log = open(os.path.join(a.out, 'log.jsonl'), 'a' if a.resume else 'w') if master else None
 
     def record(**kv):
         if log:
