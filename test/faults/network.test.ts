@@ -1,8 +1,11 @@
 import { strict as assert } from 'node:assert';
-import { spawnSync } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { corpusDir, runCli, TINY, tmpDir } from './support';
+import { defaultTrainConfig } from '../../src/core/train/config';
+import type { WorkerRequests } from '../../src/protocol/worker';
+import { codeFiles } from '../unit/helpers/tf';
+import { corpusDir, ROOT, runCli, TINY, tmpDir } from './support';
 
 /**
  * "Nothing leaves the machine": a preloaded script makes every way of reaching a network (TCP and Unix sockets,
@@ -63,6 +66,53 @@ describe('security: the training process opens no socket', function () {
       nodeArgs,
     });
     assert.equal(sample.code, 0, sample.stderr);
+    const attempts = await fs.readFile(log, 'utf8').catch(() => '');
+    assert.equal(attempts, '', `network access attempted:\n${attempts}`);
+  });
+
+  it("the extension's worker (dist/worker.js, forked as the host forks it) trains without a socket", async () => {
+    const dir = await tmpDir();
+    const preload = path.join(dir, 'no-network.js');
+    const log = path.join(dir, 'network.log');
+    await fs.writeFile(preload, PRELOAD);
+    const files = codeFiles(4);
+    const params: WorkerRequests['train'][0] = {
+      corpus: {
+        root: dir,
+        files,
+        summary: { files: files.length, bytes: 0, languages: [], skipped: {} } as never,
+        languageIds: ['typescript'],
+      },
+      config: defaultTrainConfig('tiny', {
+        model: { vocabSize: 300, contextLength: 32, nEmbd: 32, nLayer: 1, nHead: 2, positionEncoding: 'learned' },
+        batchSize: 2,
+        maxSteps: 3,
+        maxMinutes: undefined,
+      }),
+      modelDir: path.join(dir, 'model'),
+      resume: false,
+    };
+    const worker = fork(path.join(ROOT, 'dist', 'worker.js'), [], {
+      serialization: 'advanced',
+      execArgv: ['--require', preload],
+      env: { ...process.env, GPT_LAB_NET_LOG: log, GPT_LAB_BACKEND: 'wasm' },
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
+    let stderr = '';
+    worker.stderr!.on('data', (d) => (stderr += d));
+    try {
+      const response = await new Promise<Record<string, unknown>>((resolve, reject) => {
+        worker.on('message', (m: Record<string, unknown>) => {
+          if (m.kind === 'response' && m.id === 1) resolve(m);
+        });
+        worker.on('exit', (code) => reject(new Error(`the worker exited (${code}): ${stderr}`)));
+        worker.send({ kind: 'request', id: 1, method: 'train', params });
+      });
+      assert.equal(response.ok, true, JSON.stringify(response.error));
+      assert.equal((response.result as { step: number }).step, 3);
+    } finally {
+      worker.kill('SIGKILL');
+    }
     const attempts = await fs.readFile(log, 'utf8').catch(() => '');
     assert.equal(attempts, '', `network access attempted:\n${attempts}`);
   });
