@@ -40,6 +40,8 @@ def parse_args():
     ap.add_argument('--lr', type=float, default=None, help='peak learning rate (default: GPT Lab\'s)')
     ap.add_argument('--min-lr', type=float, default=None, help='where the cosine ends (default lr/10)')
     ap.add_argument('--warmup', type=int, default=None, help='warm-up steps (default: GPT Lab\'s)')
+    ap.add_argument('--schedule', choices=['cosine', 'wsd'], default=None, help='after warm-up (default: GPT Lab\'s)')
+    ap.add_argument('--decay-fraction', type=float, default=None, help='wsd: share of steps decaying (default 0.3)')
     ap.add_argument('--weight-decay', type=float, default=None)
     ap.add_argument('--clip', type=float, default=None, help='global gradient-norm clip, 0 = off')
     ap.add_argument('--eval-every', type=int, default=100)
@@ -55,10 +57,15 @@ def parse_args():
 
 
 def learning_rate(step, a):
-    """The engine's schedule (src/core/train/schedule.ts): linear warm-up, then cosine from lr to min_lr."""
+    """The engine's schedule (src/core/train/schedule.ts): linear warm-up, then cosine from lr to min_lr — or,
+    with --schedule wsd, lr until the last --decay-fraction of the steps after warm-up, then linear to min_lr."""
     if step < a.warmup:
         return a.lr * (step + 1) / a.warmup
     progress = min(1.0, (step - a.warmup) / max(1, a.steps - a.warmup))
+    if a.schedule == 'wsd':
+        if progress <= 1 - a.decay_fraction:
+            return a.lr
+        return a.min_lr + (1 - progress) / a.decay_fraction * (a.lr - a.min_lr)
     return a.min_lr + 0.5 * (1 + math.cos(math.pi * progress)) * (a.lr - a.min_lr)
 
 
@@ -119,6 +126,8 @@ def main():
     a.lr = a.lr or training.get('learningRate', 6e-4)
     a.min_lr = a.min_lr if a.min_lr is not None else a.lr / 10
     a.warmup = a.warmup if a.warmup is not None else min(training.get('warmupSteps', 30), a.steps // 10 or 1)
+    a.schedule = a.schedule or training.get('schedule', 'cosine')
+    a.decay_fraction = a.decay_fraction or training.get('decayFraction', 0.3)
     a.weight_decay = a.weight_decay if a.weight_decay is not None else training.get('weightDecay', 0.1)
     a.clip = a.clip if a.clip is not None else training.get('gradClip', 1.0)
     betas = (training.get('beta1', 0.9), training.get('beta2', 0.95))
