@@ -24,7 +24,11 @@ function run(cmd: string, args: string[], opts: { cwd?: string; input?: string }
     const child = execFile(
       cmd,
       args,
-      { cwd: opts.cwd ?? ROOT, maxBuffer: 64 << 20, env: { ...process.env, OMP_NUM_THREADS: '1' } },
+      {
+        cwd: opts.cwd ?? ROOT,
+        maxBuffer: 64 << 20,
+        env: { ...process.env, OMP_NUM_THREADS: '1', PYTHONDONTWRITEBYTECODE: '1' },
+      },
       (err, stdout, stderr) => {
         if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${err.message}\n${stderr.slice(-3000)}`));
         else resolve(stdout);
