@@ -55,10 +55,13 @@ export class ExampleDrafts implements vscode.Disposable {
     const uri = vscode.Uri.file(file);
     this.drafts.set(uri.fsPath, { prompt, source });
     const doc = await vscode.workspace.openTextDocument(uri);
-    const editor = await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: false });
     const end = doc.positionAt(doc.getText().length);
-    editor.selection = new vscode.Selection(end, end);
-    editor.revealRange(new vscode.Range(end, end));
+    // The cursor starts after the prompt (given as an option, so no keystroke can land before it).
+    const editor = await vscode.window.showTextDocument(doc, {
+      viewColumn: vscode.ViewColumn.Beside,
+      preview: false,
+      selection: new vscode.Range(end, end),
+    });
     this.updateContext(editor);
     return editor;
   }

@@ -17,6 +17,8 @@ type Node = {
   collapsed?: boolean;
 };
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 const action = (label: string, icon: string, command: string): Node => ({
   label,
   icon,
@@ -220,7 +222,7 @@ export class ModelViewProvider implements vscode.TreeDataProvider<Node> {
     return {
       label: 'Examples',
       icon: 'mortar-board',
-      description: `${examples} examples · ${candidates} candidates`,
+      description: `${plural(examples, 'example')} · ${plural(candidates, 'candidate')}`,
       tooltip: 'Prompt → ideal completion pairs that fine-tuning (SFT) teaches the model.',
       collapsed: examples === 0 && candidates === 0,
       children: [

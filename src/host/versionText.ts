@@ -61,16 +61,20 @@ export function comparisonMarkdown(
   names: { parent: string; child: string },
   heldOut: boolean | undefined,
 ): string {
-  const mark = (ok: boolean) => (ok ? '✅' : '❌');
+  const mark = (ok: boolean) => (ok ? '✓' : '✗');
   const rows = c.rows.map(
     (r) =>
       `| ${cell(r.prompt.slice(-160))} | ${cell(r.expected)} | ${mark(r.parentExact)} ${cell(r.parent)} | ${mark(r.childExact)} ${cell(r.child)} |`,
   );
-  const on = heldOut === false ? 'the training examples (too few to hold any out)' : 'held-out examples';
+  const n = c.rows.length;
+  const on =
+    heldOut === false
+      ? `the ${n} training example${n === 1 ? '' : 's'} (too few to hold any out)`
+      : `${n} held-out example${n === 1 ? '' : 's'}`;
   return `# Before and after fine-tuning: ${names.parent} → ${names.child}
 
-On ${c.rows.length} ${on}: what each version writes after the prompt (greedy, the most likely token each time),
-beside the completion you gave.
+On ${on}: what each version writes after the prompt (greedy, the most likely token each time), beside the
+completion you gave.
 
 | | ${names.parent} (before) | ${names.child} (after) |
 |---|---|---|

@@ -185,10 +185,10 @@ export async function showComparison(lab: Lab, arg?: unknown): Promise<boolean> 
   }
   const parentName = lab.versions.parentOf(v)?.name ?? v.parent ?? 'parent';
   const heldOut = typeof v.data?.heldOut === 'number' ? v.data.heldOut > 0 : undefined;
-  const doc = await vscode.workspace.openTextDocument({
-    language: 'markdown',
-    content: comparisonMarkdown(c, { parent: parentName, child: v.name }, heldOut),
-  });
-  await vscode.commands.executeCommand('markdown.showPreview', doc.uri);
+  // A file, not an untitled document: nothing asks to be saved when the window closes.
+  const file = path.join(lab.storageDir, 'reports', `${v.name}-before-after.md`);
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  await fs.writeFile(file, comparisonMarkdown(c, { parent: parentName, child: v.name }, heldOut));
+  await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(file));
   return true;
 }

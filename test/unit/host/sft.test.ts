@@ -165,7 +165,8 @@ describe('model versions in the extension', () => {
       true,
     );
     assert.match(md, /\| Exact match .* \| 0% \| 100% \|/);
+    assert.match(md, /On 1 held-out example:/);
     assert.match(md, /<code>\/\/ a &#124; b⏎<\/code>/);
-    assert.match(md, /❌ <em>\(nothing\)<\/em> \| ✅ <code>x&#96;y&#96;<\/code> \|/);
+    assert.match(md, /✗ <em>\(nothing\)<\/em> \| ✓ <code>x&#96;y&#96;<\/code> \|/);
   });
 });
