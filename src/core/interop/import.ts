@@ -218,7 +218,7 @@ async function fromGpt2(
   const { config: shapeCfg, tied, vocabSize: hfVocab } = configFromHf(hf);
   const mapped = await readGpt2Tokenizer(from);
   const V = mapped.tokenizer.vocabSize;
-  const maxId = Math.max(...mapped.toGpt2);
+  const maxId = mapped.toGpt2.reduce((m, id) => Math.max(m, id), -1);
   if (maxId >= hfVocab) {
     throw badImport(`The tokenizer uses id ${maxId} but config.json says vocab_size ${hfVocab}.`);
   }
