@@ -196,11 +196,11 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
       const stepMs = now - t0;
       emaStepMs = emaStepMs === 0 ? stepMs : 0.8 * emaStepMs + 0.2 * stepMs;
       // The minutes budget is training time: evaluation and checkpoints count, a suspended machine or a stopped
-      // process (SIGSTOP) does not. A gap longer than 20 steps counts only as far as the process was busy: a
+      // process (SIGSTOP) does not. A gap longer than a few steps counts only as far as the process was busy: a
       // paused process burns no CPU time.
       const cpu = process.cpuUsage();
       const cpuMs = (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000;
-      state.elapsedMs += Math.min(now - last, Math.max(20 * emaStepMs, cpuMs));
+      state.elapsedMs += Math.min(now - last, Math.max(3 * emaStepMs, cpuMs));
       last = now;
       lastCpu = cpu;
       const tokens = task.batchTokens(batch);
