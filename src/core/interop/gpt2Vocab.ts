@@ -8,7 +8,9 @@
  * by rank. Importing therefore builds the same merges over GPT Lab's ids and a map from each GPT Lab id to
  * GPT-2's id, so the embedding rows can be permuted to match (the FIM specials, which GPT-2 lacks, map to -1).
  */
-import { FIRST_MERGE_ID, Merge, SPECIAL_IDS, Tokenizer } from '../tokenizer';
+import { FIRST_MERGE_ID, Merge, SPECIAL_TOKENS, Tokenizer } from '../tokenizer';
+
+const BYTE_TOKENS = 256;
 import { badImport } from './errors';
 
 /** GPT-2's byte → character table (encoder.py `bytes_to_unicode`). */
@@ -31,7 +33,6 @@ export function bytesToUnicode(): string[] {
 }
 
 const BYTE_CHARS = bytesToUnicode();
-const END_OF_TEXT = '<|endoftext|>';
 
 /** A token's bytes in GPT-2's character spelling. */
 export function gpt2Spelling(bytes: Uint8Array): string {
@@ -142,8 +143,11 @@ export function mapGpt2Vocabulary(v: Gpt2Vocabulary): MappedTokenizer {
   };
   for (const [ch, b] of byteOf) toGpt2[b] = gpt2Id(ch, `byte ${b}`);
   v.merges.forEach(([a, b], i) => (toGpt2[FIRST_MERGE_ID + i] = gpt2Id(a + b, `merge ${i + 1}'s token`)));
-  const eot = v.vocab.get(END_OF_TEXT);
-  if (eot !== undefined) toGpt2[SPECIAL_IDS.endOfText] = eot;
+  // <|endoftext|> always; the FIM specials when the vocabulary has them (GPT Lab's own, written as GPT-2 files).
+  SPECIAL_TOKENS.forEach((literal, i) => {
+    const id = v.vocab.get(literal);
+    if (id !== undefined) toGpt2[BYTE_TOKENS + i] = id;
+  });
   const known = new Set(toGpt2);
   const dropped = [...v.vocab].filter(([, id]) => !known.has(id)).map(([token]) => token);
   return { tokenizer, toGpt2, dropped };

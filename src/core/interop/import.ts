@@ -280,6 +280,19 @@ async function fromGpt2(
 
 async function readGpt2Tokenizer(from: string): Promise<MappedTokenizer> {
   const has = (n: string) => existsSync(path.join(from, n));
+  if (has('tokenizer.json')) {
+    // A GPT Lab export whose config.json lost its `gpt_lab` section (re-saved by another tool): same ids.
+    const json = await readJson(from, 'tokenizer.json');
+    if (json.format === 'gpt-lab-bpe') {
+      let tokenizer: Tokenizer;
+      try {
+        tokenizer = Tokenizer.fromJSON(json);
+      } catch (e) {
+        throw badImport(`tokenizer.json: ${(e as Error).message}`);
+      }
+      return { tokenizer, toGpt2: Int32Array.from({ length: tokenizer.vocabSize }, (_, i) => i), dropped: [] };
+    }
+  }
   if (has('vocab.json') && has('merges.txt')) {
     const read = (n: string) => fs.readFile(path.join(from, n), 'utf8');
     return mapGpt2Vocabulary(parseGpt2Files(await read('vocab.json'), await read('merges.txt')));

@@ -107,6 +107,22 @@ describe('interop: export and import (no Python)', function () {
     );
   });
 
+  it('takes its export back without the gpt_lab section (another tool re-saved config.json): same ids and weights', async () => {
+    const dir = await copyExport(exported);
+    await editConfig(dir, (c) => delete c.gpt_lab);
+    const out = path.join(await tmp(), 'x');
+    const r = await importModel({ fromDir: dir, outDir: out });
+    assert.equal(r.kind, 'gpt2');
+    const a = await loadCheckpoint(model);
+    const b = await loadCheckpoint(out);
+    assert.deepEqual(b.tokenizer, a.tokenizer);
+    for (const [name, t] of a.weights) assert.deepEqual(b.weights.get(name)!.data, t.data, name);
+    // Only vocab.json + merges.txt (GPT-2's format, GPT Lab's ids): the FIM specials keep their rows too.
+    await fs.rm(path.join(dir, 'tokenizer.json'));
+    const g = await importModel({ fromDir: dir, outDir: path.join(await tmp(), 'y') });
+    assert.deepEqual([...g.toGpt2!.subarray(256, 260)], [256, 257, 258, 259]);
+  });
+
   it('refuses a truncated model.safetensors', async () => {
     const dir = await copyExport(exported);
     const file = path.join(dir, 'model.safetensors');
