@@ -56,6 +56,7 @@ export function buildProgram(): Command {
     .option('--batch <n>', 'sequences per step')
     .option('--lr <n>', 'peak learning rate (with --resume: the rate from here on)')
     .option('--fim <rate>', 'share of documents trained as fill-in-the-middle (0..1)')
+    .option('--no-completions', 'skip the check of completions on held-out files after training (seconds)')
     .addOption(backendOption())
     .option('--json', 'JSON lines on stdout')
     .action((dir, opts) => trainCommand(dir, opts));

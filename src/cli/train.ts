@@ -33,6 +33,8 @@ export interface TrainCliOptions {
   batch?: string;
   lr?: string;
   fim?: string;
+  /** false with --no-completions: no held-out completion check after training. */
+  completions?: boolean;
 }
 
 /** The checkpoint decides these on --resume; giving one anyway is refused rather than silently ignored. */
@@ -195,7 +197,7 @@ export async function trainCommand(dir: string, o: TrainCliOptions): Promise<voi
         `${formatCount(result.tokensSeen)} tokens seen`,
     );
     out.info(`model saved in ${outDir}`);
-    if (result.stopped === 'budget') {
+    if (result.stopped === 'budget' && o.completions !== false) {
       // The same honest check the extension shows in Model Info: completions on held-out files.
       // On resume, `config` holds only the budget: the model's shape is the saved one.
       const shape = plan.resume ? ((await loadCheckpointConfig(outDir)).config.model as GPTConfig) : config.model;

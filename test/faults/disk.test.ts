@@ -5,7 +5,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { loadCheckpoint, saveCheckpoint } from '../../src/core/checkpoint';
 import { GptLabError } from '../../src/core/errors';
-import { corpusDir, isRoot, runCli, TINY, tmpDir } from './support';
+import { isRoot, runCli, tmpDir, trainedModel } from './support';
 
 /** Every file of `dir` with its bytes, to show that nothing changed. */
 async function snapshot(dir: string): Promise<Record<string, string>> {
@@ -46,10 +46,7 @@ describe('fault: a full disk and a read-only storage folder', function () {
   let model: string;
   const mounts: string[] = [];
   before(async () => {
-    corpus = await corpusDir();
-    model = path.join(await tmpDir(), 'model');
-    const r = await runCli(['train', corpus, '--out', model, '--steps', '3', ...TINY, '--json']);
-    assert.equal(r.code, 0, r.stderr);
+    ({ corpus, model } = await trainedModel());
   });
   after(() => mounts.forEach(umount));
 

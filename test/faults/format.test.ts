@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { inspectOutFolder } from '../../src/core/checkpoint';
-import { corpusDir, runCli, TINY, tmpDir } from './support';
+import { runCli, tmpDir, trainedModel } from './support';
 
 async function snapshot(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
@@ -16,10 +16,7 @@ describe('fault: a checkpoint written by another format version', function () {
   let corpus: string;
   let model: string;
   before(async () => {
-    corpus = await corpusDir();
-    model = path.join(await tmpDir(), 'model');
-    const r = await runCli(['train', corpus, '--out', model, '--steps', '3', ...TINY, '--json']);
-    assert.equal(r.code, 0, r.stderr);
+    ({ corpus, model } = await trainedModel());
   });
 
   /** A copy of the model as a future GPT Lab would write it: `change` edits a file, state.json re-hashes it. */

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { checkpointExists, inspectOutFolder, loadCheckpoint } from '../../src/core/checkpoint';
-import { CliProcess, corpusDir, historySteps, randInt, runCli, TINY, tmpDir } from './support';
+import { CliProcess, copyOfModel, corpusDir, historySteps, randInt, runCli, TINY, tmpDir } from './support';
 
 /** Step numbers of history.jsonl: strictly increasing (nothing twice) and none past the checkpoint. */
 async function assertHistoryConsistent(dir: string, checkpointStep: number): Promise<void> {
@@ -74,9 +74,7 @@ describe('fault: the training process is killed (SIGKILL) at random points', fun
 
   it('fine-tuning: the parent is untouched, the last checkpoint loads, resume continues from it', async () => {
     const root = await tmpDir();
-    const base = path.join(root, 'base');
-    const trained = await runCli(['train', corpus, '--out', base, '--steps', '3', ...TINY, '--json']);
-    assert.equal(trained.code, 0, trained.stderr);
+    const base = await copyOfModel();
     const data = path.join(root, 'examples.jsonl');
     const lines = Array.from({ length: 20 }, (_, i) =>
       JSON.stringify({ prompt: `// add ${i}\n`, completion: `return a + ${i};` }),

@@ -59,7 +59,11 @@ describe('security: the training process opens no socket', function () {
 
     const corpus = await corpusDir();
     const model = path.join(dir, 'model');
-    const train = await runCli(['train', corpus, '--out', model, '--steps', '3', ...TINY, '--json'], { env, nodeArgs });
+    const train = await runCli(['train', corpus, '--out', model, '--steps', '3', ...TINY, '--json'], {
+      env,
+      nodeArgs,
+      completions: true, // its generation too
+    });
     assert.equal(train.code, 0, train.stderr);
     const sample = await runCli(['sample', '--model', model, '--max-tokens', '5', '--backend', 'wasm', '--json'], {
       env,

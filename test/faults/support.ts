@@ -60,6 +60,14 @@ export async function corpusDir(): Promise<string> {
 
 export type CliEvent = Record<string, unknown> & { event: string };
 
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Node options before the script (say, --require a preload). */
+  nodeArgs?: string[];
+  /** Keep `train`'s completion check (left out by default). */
+  completions?: boolean;
+}
+
 /** A CLI process under test: its JSON events as they come, and a way to wait for one. */
 export class CliProcess {
   readonly child: ChildProcess;
@@ -69,7 +77,9 @@ export class CliProcess {
   private waiters: { test: (e: CliEvent) => boolean; resolve: (e: CliEvent | undefined) => void }[] = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(args: string[], opts: { env?: NodeJS.ProcessEnv; nodeArgs?: string[] } = {}) {
+  constructor(args: string[], opts: RunOptions = {}) {
+    // A train run ends with a check of completions on held-out files (seconds); the suite is about the files.
+    if (args[0] === 'train' && !opts.completions) args = [...args, '--no-completions'];
     this.child = spawn(process.execPath, [...(opts.nodeArgs ?? []), BIN, ...args], {
       cwd: ROOT,
       env: { ...process.env, ...opts.env },
@@ -127,7 +137,7 @@ export interface CliResult {
 }
 
 /** Runs the CLI to its end. */
-export async function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; nodeArgs?: string[] } = {}) {
+export async function runCli(args: string[], opts: RunOptions = {}) {
   const p = new CliProcess(args, opts);
   const { code, signal } = await p.exited;
   const r: CliResult = { code, signal, events: p.events, stderr: p.stderr, last: p.events.at(-1) };
@@ -145,4 +155,25 @@ export async function historySteps(dir: string): Promise<number[]> {
 
 export function isRoot(): boolean {
   return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+let baseModel: Promise<{ corpus: string; model: string }> | undefined;
+/** A corpus and a small model trained on it (3 steps), made once per suite run; copy it before changing it. */
+export function trainedModel(): Promise<{ corpus: string; model: string }> {
+  baseModel ??= (async () => {
+    const corpus = await corpusDir();
+    const model = path.join(await tmpDir(), 'model');
+    const r = await runCli(['train', corpus, '--out', model, '--steps', '3', ...TINY, '--json']);
+    if (r.code !== 0) throw new Error(`training the suite's model failed: ${r.stderr}`);
+    return { corpus, model };
+  })();
+  return baseModel;
+}
+
+/** A fresh copy of trainedModel()'s folder. */
+export async function copyOfModel(): Promise<string> {
+  const { model } = await trainedModel();
+  const dir = path.join(await tmpDir(), 'model');
+  await fs.cp(model, dir, { recursive: true });
+  return dir;
 }
