@@ -60,7 +60,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<GptLab
         deserializeWebviewPanel: (panel, state) => StepperPanel.revive(panel, l, state),
       }),
       vscode.window.registerWebviewPanelSerializer(RankPanel.viewType, {
-        deserializeWebviewPanel: async (panel) => RankPanel.revive(panel, l),
+        deserializeWebviewPanel: async (panel, state) => RankPanel.revive(panel, l, state),
       }),
       vscode.window.registerWebviewPanelSerializer(AlignPanel.viewType, {
         deserializeWebviewPanel: (panel) => AlignPanel.revive(panel, l),

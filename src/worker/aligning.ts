@@ -17,12 +17,12 @@ import type { Comparison } from '../protocol/rank';
 
 type Emit = (event: WorkerEvent['event'], data: WorkerEvent['data']) => void;
 
-/** Sampling rounds before giving up on K distinct completions (each round draws 2K rows). */
+/** Sampling rounds before giving up on K distinct completions. */
 const MAX_ROUNDS = 4;
 
 /**
- * K distinct completions of one prompt, sampled at a temperature in batches of 2K rows (one seed per row), empty
- * and repeated ones dropped, until K are found or the rounds run out (then fewer come back).
+ * K distinct completions of one prompt, sampled at a temperature in batches (one seed per row), empty and
+ * repeated ones dropped, until K are found or the rounds run out (then fewer come back).
  */
 export function rankCompletions(m: LoadedModel, p: RankParams): RankResult {
   const t0 = performance.now();
@@ -35,7 +35,8 @@ export function rankCompletions(m: LoadedModel, p: RankParams): RankResult {
   const completions: string[] = [];
   let rounds = 0;
   while (completions.length < p.count && rounds < MAX_ROUNDS) {
-    const rows = 2 * p.count;
+    // One spare row first (sampled completions rarely repeat), then twice what is missing.
+    const rows = rounds === 0 ? p.count + 1 : 2 * (p.count - completions.length);
     const out = generateBatch(
       m.model,
       tok,

@@ -5,6 +5,7 @@ import type { Frame, Page } from 'playwright-core';
 import {
   cs,
   notifications,
+  reloadWindow,
   repoRoot,
   runCommand,
   startWorkbench,
@@ -46,7 +47,7 @@ async function panelShot(page: Page, name: string): Promise<void> {
   if (process.env.GPT_LAB_UPDATE_MEDIA === '1') await fs.copyFile(file, path.join(repoRoot, 'media', `${name}.png`));
 }
 
-describe('Stage 3 in the UI: rank by keyboard, train DPO, see the win rate (code-server + Chromium)', function () {
+describe('Stage 3 in the UI: rank by keyboard (and after a reload), train DPO, see the win rate (code-server + Chromium)', function () {
   this.timeout(10 * 60_000);
   let wb: Workbench;
 
@@ -98,8 +99,22 @@ describe('Stage 3 in the UI: rank by keyboard, train DPO, see the win rate (code
     const after = await texts();
     assert.deepEqual(after, [before[2], before[1], before[0], before[3]]);
     await panelShot(page, 'rank-board');
+
+    // A window reload brings the board back as it was left.
+    const status = statusBarItem(page, 'gptLab.status');
+    await reloadWindow(page);
+    await status.waitFor({ state: 'detached', timeout: 30_000 }).catch(() => undefined); // the old window is gone
+    await status.filter({ hasText: 'model ready' }).waitFor({ timeout: 120_000 });
+    const revived = await panelWith(page, '#board .card', 120_000).catch(async (e) => {
+      await wb.screenshot('rank-not-revived');
+      throw e;
+    });
+    await revived.locator('#board .card').nth(3).waitFor({ timeout: 60_000 });
+    assert.deepEqual(await revived.$$eval('#board .card pre', (ps) => ps.map((p) => p.textContent ?? '')), after);
+    // Focus comes back to the board with a click (the ranking itself was done by keyboard above).
+    await revived.locator('#board .card').first().click();
     await page.keyboard.press('Control+Enter');
-    await board.locator('#status', { hasText: 'Saved 6 pairs' }).waitFor({ timeout: 30_000 });
+    await revived.locator('#status', { hasText: 'Saved 6 pairs' }).waitFor({ timeout: 30_000 });
     const file = preferencesFile(wb);
     assert.ok(file, 'preferences.jsonl was written');
     const lines = (await fs.readFile(file, 'utf8')).split('\n').filter((l) => l.trim());

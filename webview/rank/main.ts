@@ -8,7 +8,7 @@ import type { RankInbound, RankOutbound } from '../../src/protocol/rank';
 import { el } from '../shared/dom';
 import { vscode } from '../shared/vscode';
 import { highlight } from './highlight';
-import { cardKey, initialBoard, RankBoard } from './viewModel';
+import { Card, cardKey, initialBoard, RankBoard, restoreCards } from './viewModel';
 
 const post = (m: RankOutbound) => vscode.postMessage(m);
 const ORDINAL = ['1st', '2nd', '3rd', '4th', '5th', '6th', '7th', '8th', '9th'];
@@ -55,6 +55,14 @@ app.replaceChildren(
   $.content,
 );
 
+type RankMessage = Extract<RankInbound, { type: 'rank' }>;
+/** What a window reload keeps: the completions and the board as the user left it. */
+interface Saved {
+  rank?: RankMessage;
+  cards?: Card[];
+}
+let saved: Saved = (vscode.getState() as Saved | undefined) ?? {};
+let current: RankMessage | undefined;
 let board: RankBoard | undefined;
 let languageId = 'plaintext';
 let focusedId: number | undefined;
@@ -68,7 +76,12 @@ function codeBlock(text: string, cls = 'code'): HTMLElement {
   return pre;
 }
 
+function save(): void {
+  vscode.setState(board && current ? { rank: current, cards: board.state.cards } : {});
+}
+
 function render(): void {
+  save();
   if (!board) return;
   const b = board;
   const places = b.places();
@@ -263,7 +276,17 @@ window.addEventListener('message', (ev: MessageEvent<RankInbound>) => {
     case 'rank':
       showError(undefined);
       languageId = m.languageId;
-      board = new RankBoard(initialBoard(m.completions));
+      {
+        // After a reload the host sends the same completions again: the board comes back as it was left.
+        const same =
+          saved.rank?.prompt === m.prompt &&
+          Array.isArray(saved.rank.completions) &&
+          saved.rank.completions.join('\0') === m.completions.join('\0');
+        const cards = same ? restoreCards(saved.cards, m.completions) : undefined;
+        board = new RankBoard(cards ? { cards } : initialBoard(m.completions));
+        saved = {};
+        current = m;
+      }
       focusedId = undefined;
       editingId = undefined;
       $.source.textContent = `${m.version} · ${m.languageId}`;
@@ -285,6 +308,8 @@ window.addEventListener('message', (ev: MessageEvent<RankInbound>) => {
       break;
     case 'submitted':
       board = undefined;
+      current = undefined;
+      save();
       $.content.hidden = true;
       showStatus(
         `Saved ${m.pairs} pair${m.pairs === 1 ? '' : 's'} · ${m.total} in preferences.jsonl. Run "GPT Lab: Rank Completions" again at another place, or train a reward model or DPO.`,
@@ -292,6 +317,8 @@ window.addEventListener('message', (ev: MessageEvent<RankInbound>) => {
       break;
     case 'skipped':
       board = undefined;
+      current = undefined;
+      save();
       $.content.hidden = true;
       showStatus('Skipped: nothing saved for this prompt.');
       break;

@@ -180,3 +180,23 @@ export function cardKey(e: {
   if (e.key === 'e' || e.key === 'E' || e.key === 'Enter' || e.key === 'F2') return { kind: 'edit' };
   return undefined;
 }
+
+/**
+ * Cards saved in the webview's state (a window reload) back, if they are the board of these completions: every
+ * completion once, its original text unchanged. Anything else gives undefined (start afresh).
+ */
+export function restoreCards(saved: unknown, completions: string[]): Card[] | undefined {
+  if (!Array.isArray(saved) || saved.length !== completions.length) return undefined;
+  const seen = new Set<number>();
+  const cards: Card[] = [];
+  for (const c of saved as Partial<Card>[]) {
+    if (typeof c !== 'object' || c === null) return undefined;
+    const { id, text, original, edited, tied } = c;
+    if (!Number.isInteger(id) || id! < 0 || id! >= completions.length || seen.has(id!)) return undefined;
+    if (typeof text !== 'string' || text.trim() === '' || original !== completions[id!]) return undefined;
+    if (typeof edited !== 'boolean' || typeof tied !== 'boolean') return undefined;
+    seen.add(id!);
+    cards.push({ id: id!, text, original, edited, tied: cards.length > 0 && tied });
+  }
+  return cards;
+}

@@ -170,7 +170,8 @@ export async function alignCommand(
 function progressFigures(kind: AlignKind, loss: number, m: Record<string, number> | undefined): string {
   const f = (x: number | undefined, d = 2) => (x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(d));
   const pct = (x: number | undefined) => (x === undefined ? '—' : `${(x * 100).toFixed(0)}%`);
-  if (kind === 'ppo') return `reward ${f(m?.reward)} · KL ${f(m?.kl)} · clipped ${pct(m?.clipFraction)}`;
+  if (kind === 'ppo')
+    return `reward ${f(m?.reward)} · KL ${f(m?.kl)} · clipped ${pct(m?.clipFraction)} · value loss ${f(m?.valueLoss)}`;
   return `loss ${loss.toFixed(3)} · accuracy ${pct(m?.accuracy)} · margin ${f(m?.margin)}`;
 }
 

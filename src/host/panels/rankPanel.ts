@@ -1,6 +1,13 @@
 import * as vscode from 'vscode';
 import { Preference, rankingToPairs } from '../../core/data/preferences';
-import { parseRankOutbound, RankInbound, RankOutbound } from '../../protocol/rank';
+import {
+  MAX_COMPLETION_CHARS,
+  MAX_RANK_COUNT,
+  MIN_RANK_COUNT,
+  parseRankOutbound,
+  RankInbound,
+  RankOutbound,
+} from '../../protocol/rank';
 import { config } from '../config';
 import type { Lab } from '../lab';
 import { log } from '../log';
@@ -13,6 +20,22 @@ export interface RankRequest {
   count: number;
   /** Sampling seed (the next "Sample again" adds to it). */
   seed?: number;
+}
+
+/** The completions a reloaded board held (its webview state), if the state has that shape. */
+function savedRanking(
+  state: unknown,
+): { prompt: string; completions: string[]; languageId: string; asked: number } | undefined {
+  const r = (state as { rank?: Record<string, unknown> } | undefined)?.rank;
+  if (typeof r !== 'object' || r === null) return undefined;
+  const { prompt, completions, languageId, asked } = r;
+  if (typeof prompt !== 'string' || typeof languageId !== 'string' || !Array.isArray(completions)) return undefined;
+  if (completions.length < MIN_RANK_COUNT || completions.length > MAX_RANK_COUNT) return undefined;
+  if (!completions.every((c) => typeof c === 'string' && c.length <= MAX_COMPLETION_CHARS)) return undefined;
+  const n = Number.isInteger(asked)
+    ? Math.min(MAX_RANK_COUNT, Math.max(MIN_RANK_COUNT, asked as number))
+    : completions.length;
+  return { prompt, completions: completions as string[], languageId, asked: n };
 }
 
 /** One submitted ranking (for tests and the log). */
@@ -56,9 +79,18 @@ export class RankPanel extends GptLabPanel<RankInbound, RankOutbound> {
     return p;
   }
 
-  /** After a reload the board has nothing to rank: say how to start. */
-  static revive(panel: vscode.WebviewPanel, lab: Lab): void {
+  /**
+   * After a window reload: the completions the board showed come back from its saved state (the webview restores
+   * its order); without them, it says how to start.
+   */
+  static revive(panel: vscode.WebviewPanel, lab: Lab, state: unknown): void {
     const p = (RankPanel.current = new RankPanel(GptLabPanel.restore(panel, lab), lab));
+    const r = savedRanking(state);
+    if (r) {
+      p.request = { prompt: r.prompt, languageId: r.languageId, count: r.asked };
+      p.completions = r.completions;
+      return; // the webview's 'ready' asks for them
+    }
     p.post({
       type: 'error',
       message: 'Put the cursor where the model should continue, then run "GPT Lab: Rank Completions".',

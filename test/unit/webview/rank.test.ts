@@ -3,7 +3,7 @@ import { rankingToPairs } from '../../../src/core/data/preferences';
 import { parseAlignOutbound, parseRankOutbound } from '../../../src/protocol/rank';
 import { blindItems, tally } from '../../../webview/align/blind';
 import { highlight } from '../../../webview/rank/highlight';
-import { cardKey, initialBoard, RankBoard } from '../../../webview/rank/viewModel';
+import { cardKey, initialBoard, RankBoard, restoreCards } from '../../../webview/rank/viewModel';
 
 const board = (k = 4) => new RankBoard(initialBoard(Array.from({ length: k }, (_, i) => `c${i}`)));
 const order = (b: RankBoard) => b.cards.map((c) => c.text);
@@ -114,6 +114,19 @@ describe('webview: ranking board view-model', () => {
     const b = board(3);
     b.edit(2, 'c0');
     assert.ok(b.duplicates());
+  });
+
+  it('comes back after a window reload as it was left, and only for the same completions', () => {
+    const b = board(3);
+    b.moveTo(2, 0);
+    b.toggleTie(1);
+    b.edit(1, 'better');
+    const saved = JSON.parse(JSON.stringify(b.state.cards));
+    assert.deepEqual(restoreCards(saved, ['c0', 'c1', 'c2']), b.state.cards);
+    assert.equal(restoreCards(saved, ['c0', 'cX', 'c2']), undefined, 'other completions: start afresh');
+    assert.equal(restoreCards(saved.slice(1), ['c0', 'c1', 'c2']), undefined);
+    assert.equal(restoreCards([saved[0], saved[0], saved[1]], ['c0', 'c1', 'c2']), undefined, 'a card twice');
+    assert.equal(restoreCards('nonsense', ['c0', 'c1']), undefined);
   });
 
   it('maps keys: Ctrl+Enter submits, E/Enter/F2 edit, other keys mean nothing', () => {
