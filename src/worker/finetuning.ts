@@ -1,4 +1,6 @@
+import { loadCheckpointConfig } from '../core/checkpoint';
 import { acquireFolderLock } from '../core/checkpoint/lock';
+import { completionEvalPositions, evaluateModelCompletions } from '../core/complete/modelEval';
 import { GptLabError } from '../core/errors';
 import { finetune } from '../core/train/finetune';
 import type { FinetuneOutcome, FinetuneParams, WorkerEvent } from '../protocol/worker';
@@ -23,7 +25,7 @@ export async function runFinetune(
   stopRequested = false;
   let lastProgress = 0;
   try {
-    return await finetune({
+    const result = await finetune({
       parentDir: p.parentDir,
       outDir: p.outDir,
       examples: p.examples,
@@ -48,6 +50,22 @@ export async function runFinetune(
         },
       },
     });
+    // As after pre-training: how the new version completes held-out workspace code, and in which prompt format
+    // (the completions it serves use that format at once). Not after a Stop: the user wants the model now.
+    if (result.stopped === 'budget' && !stopRequested && p.corpusFiles?.length) {
+      emit('log', { message: 'evaluating completions on held-out files…' });
+      try {
+        const { config } = await loadCheckpointConfig(p.outDir);
+        const model = (config as { model: Parameters<typeof completionEvalPositions>[0] }).model;
+        const ev = await evaluateModelCompletions(p.outDir, p.corpusFiles, completionEvalPositions(model));
+        emit('log', {
+          message: `completions: ${(ev.exactMatch * 100).toFixed(1)}% exact rest-of-line, ${(ev.charsSaved * 100).toFixed(1)}% of characters saved (${ev.positions} positions, ${ev.mode})`,
+        });
+      } catch (err) {
+        emit('log', { message: `completion evaluation failed: ${(err as Error).message}` });
+      }
+    }
+    return result;
   } finally {
     lock.release();
     running = false;

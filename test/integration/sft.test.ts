@@ -36,15 +36,20 @@ async function complete(lab: Lab, prefix: string): Promise<string> {
     modelDir: lab.modelDir,
     prefix,
     suffix: '',
-    maxTokens: 16,
+    maxTokens: 32,
     multiline: false,
   });
   return r.text;
 }
 
-/** A distinctive answer to one prompt, which the pre-trained model cannot write by chance. */
-const PROMPT = '// say the magic word\nexport const word = ';
-const ANSWER = "'xyzzy';\n";
+/**
+ * A distinctive answer to one prompt, which the pre-trained model cannot write by chance. The prompt ends a line:
+ * a cursor after a space or inside a word is served with token healing, while an SFT example trains the
+ * boundary where its prompt ends.
+ */
+const PROMPT = '// say the magic word\n';
+const ANSWER = "export const word = 'xyzzy';\n";
+const TAUGHT = "export const word = 'xyzzy'";
 
 describe('Stage 2 in the extension: versions, examples, fine-tuning (real extension host)', function () {
   this.timeout(5 * 60_000);
@@ -177,9 +182,9 @@ describe('Stage 2 in the extension: versions, examples, fine-tuning (real extens
     assert.equal(lab.exampleCounts.examples, 6);
 
     run = await vscode.commands.executeCommand<FinetuneRun>('gptLab.finetune', {
-      steps: 40,
+      steps: 80,
       learningRate: 1e-2,
-      mixShare: 0.2,
+      mixShare: 0.1,
       showComparison: false,
     });
     assert.ok(run, 'fine-tuning returned a result');
@@ -197,8 +202,11 @@ describe('Stage 2 in the extension: versions, examples, fine-tuning (real extens
 
     const after = await complete(lab, PROMPT);
     console.log(`before: ${JSON.stringify(before)}, after: ${JSON.stringify(after)}`);
-    assert.ok(after.startsWith("'xyzzy'"), `sft-1 writes the taught answer: ${JSON.stringify(after)}`);
-    assert.ok(!before.startsWith("'xyzzy'"));
+    assert.ok(
+      after.startsWith(TAUGHT),
+      `sft-1 writes the taught answer: ${JSON.stringify(after)}; ${JSON.stringify(run.result.comparison)}`,
+    );
+    assert.ok(!before.startsWith(TAUGHT));
   });
 
   it('switching versions changes what completions return; roll back, rename and delete', async () => {
@@ -206,9 +214,9 @@ describe('Stage 2 in the extension: versions, examples, fine-tuning (real extens
     assert.ok(run);
     assert.equal(await vscode.commands.executeCommand('gptLab.useVersion', 'base'), 'base');
     assert.equal(lab.modelDir, path.join(lab.versions.root, 'base'));
-    assert.ok(!(await complete(lab, PROMPT)).startsWith("'xyzzy'"), 'base does not know the answer');
+    assert.ok(!(await complete(lab, PROMPT)).startsWith(TAUGHT), 'base does not know the answer');
     assert.equal(await vscode.commands.executeCommand('gptLab.useVersion', { version: 'sft-1' }), 'sft-1');
-    assert.ok((await complete(lab, PROMPT)).startsWith("'xyzzy'"), 'sft-1 does');
+    assert.ok((await complete(lab, PROMPT)).startsWith(TAUGHT), 'sft-1 does');
 
     assert.equal(await vscode.commands.executeCommand('gptLab.rollBack'), 'base');
     assert.equal(lab.versions.active, 'base');
@@ -218,7 +226,7 @@ describe('Stage 2 in the extension: versions, examples, fine-tuning (real extens
     assert.equal(await vscode.commands.executeCommand('gptLab.renameVersion', 'sft-1', 'magic'), 'magic');
     assert.equal(lab.versions.active, 'magic', 'the active choice follows the rename');
     assert.equal(lab.versions.parentOf(lab.versions.get('magic')!)?.name, 'base');
-    assert.ok((await complete(lab, PROMPT)).startsWith("'xyzzy'"), 'the renamed version still serves');
+    assert.ok((await complete(lab, PROMPT)).startsWith(TAUGHT), 'the renamed version still serves');
 
     assert.equal(await vscode.commands.executeCommand('gptLab.deleteVersion', 'magic', true), true);
     assert.deepEqual(
