@@ -97,6 +97,11 @@ function selectedRun(): AlignRun | undefined {
 function drawCurves(): void {
   const run = selectedRun();
   const show = Boolean(run);
+  // A reward model writes no completions of its own worth comparing: it is the judge.
+  const judge = run?.stage === 'reward';
+  $.compare.toggleAttribute('disabled', !run || judge);
+  $.blind.toggleAttribute('disabled', !run || judge);
+  $.compare.title = judge ? 'A reward model scores completions; compare a DPO or PPO version instead.' : '';
   for (const e of [$.curvesHead, $.curvesExplain, $.chart, $.figures]) e.hidden = !show;
   if (!run) return;
   $.curvesExplain.textContent = EXPLAIN[run.stage] ?? '';
