@@ -9,7 +9,9 @@ describe('fault: the training process is paused (SIGSTOP, later SIGCONT), as whe
     const corpus = await corpusDir();
     const out = path.join(await tmpDir(), 'model');
     const p = new CliProcess(['train', corpus, '--out', out, '--minutes', '0.06', ...TINY, '--json']);
-    const before = await p.waitFor((e) => e.event === 'progress' && (e.elapsedMs as number) > 1000);
+    const before = await p.waitFor(
+      (e) => e.event === 'progress' && (e.step as number) >= 30 && (e.elapsedMs as number) > 1000,
+    );
     assert.ok(before, p.describe());
     p.child.kill('SIGSTOP');
     const pauseMs = 3000;

@@ -164,7 +164,8 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
     let logSum = 0;
     let logCount = 0;
     let last = performance.now();
-    let lastCpu = process.cpuUsage();
+    /** Time the loop spent after the last step on evaluation, history and checkpoints. */
+    let workMs = 0;
 
     while (fraction() < 1) {
       if (hooks.shouldStop?.()) {
@@ -194,15 +195,14 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
       step++;
       const now = performance.now();
       const stepMs = now - t0;
-      emaStepMs = emaStepMs === 0 ? stepMs : 0.8 * emaStepMs + 0.2 * stepMs;
       // The minutes budget is training time: evaluation and checkpoints count, a suspended machine or a stopped
-      // process (SIGSTOP) does not. A gap longer than a few steps counts only as far as the process was busy: a
-      // paused process burns no CPU time.
-      const cpu = process.cpuUsage();
-      const cpuMs = (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000;
-      state.elapsedMs += Math.min(now - last, Math.max(3 * emaStepMs, cpuMs));
+      // process (SIGSTOP) does not. Between two steps the loop counts at most 3 typical steps plus the work it
+      // measured itself (evaluation, history, checkpoint): a pause anywhere else is not training.
+      const typical = emaStepMs;
+      emaStepMs = typical === 0 ? stepMs : 0.8 * typical + 0.2 * Math.min(stepMs, 3 * typical);
+      state.elapsedMs += Math.min(now - last, 3 * emaStepMs + workMs);
       last = now;
-      lastCpu = cpu;
+      workMs = 0;
       const tokens = task.batchTokens(batch);
       state.tokensSeen += tokens;
       const tps = (tokens * 1000) / stepMs;
@@ -238,6 +238,7 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
         });
         logSum = logCount = 0;
       }
+      const w0 = performance.now();
       if (step % cfg.evalInterval === 0 || finalStep) {
         lastEval = evaluate();
         hooks.onEval?.(lastEval);
@@ -245,6 +246,7 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
       }
       if (Object.keys(line).length) await record(line);
       if (req.outDir && step % cfg.checkpointInterval === 0 && !finalStep) await save(req, opt, step, state, lastEval);
+      workMs = performance.now() - w0;
       await new Promise((r) => setImmediate(r)); // let signals, messages and progress through
     }
 
