@@ -44,9 +44,16 @@ export function randInt(lo: number, hi: number): number {
   return lo + (rngState % (hi - lo + 1));
 }
 
+const made: string[] = [];
 export async function tmpDir(prefix = 'gpt-lab-fault-'): Promise<string> {
-  return fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), prefix));
+  made.push(dir);
+  return dir;
 }
+// A root-level hook (this module is loaded once): the suite leaves no temp folders behind.
+after(async () => {
+  for (const dir of made.splice(0)) await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+});
 
 /** A small folder of source files to train on. */
 export async function corpusDir(): Promise<string> {
