@@ -6,7 +6,7 @@ import { readPreferences } from '../../src/core/data/preferences';
 import type { AlignRunResult } from '../../src/host/commands/align';
 import type { GptLabApi } from '../../src/host/extension';
 import { AlignPanel } from '../../src/host/panels/alignPanel';
-import type { RankPanel } from '../../src/host/panels/rankPanel';
+import { RankPanel } from '../../src/host/panels/rankPanel';
 
 async function api(): Promise<GptLabApi> {
   const ext = vscode.extensions.getExtension<GptLabApi>('gpt-lab.gpt-lab');
@@ -28,6 +28,7 @@ const lines = async (file: string) => (await fs.readFile(file, 'utf8')).split('\
 
 describe('Stage 3 in the extension: rank, preferences, reward model, DPO, PPO, alignment panel (real extension host)', function () {
   this.timeout(8 * 60_000);
+  let activeBefore = 'base';
 
   before(async () => {
     const { lab } = await api();
@@ -36,6 +37,21 @@ describe('Stage 3 in the extension: rank, preferences, reward model, DPO, PPO, a
       assert.ok(r, 'trained a model for the alignment tests');
     }
     await fs.rm(lab.preferences.file, { force: true });
+    await lab.refresh();
+    activeBefore = lab.versions.active;
+  });
+
+  // The suites after this one expect the workspace and the versions as they were: only the trained base.
+  after(async () => {
+    const { lab } = await api();
+    RankPanel.current?.dispose();
+    AlignPanel.current?.dispose();
+    for (const name of ['ppo-1', 'dpo-1', 'reward-1']) if (lab.versions.get(name)) await lab.deleteVersion(name);
+    await lab.useVersion(activeBefore);
+    const folder = vscode.workspace.workspaceFolders![0].uri.fsPath;
+    for (const f of ['src/rank.ts', 'src/rank2.ts', 'prefs-in.jsonl', 'prefs-out.jsonl', lab.preferences.file])
+      await fs.rm(path.resolve(folder, f), { force: true });
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
     await lab.refresh();
   });
 
