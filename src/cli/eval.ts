@@ -24,7 +24,7 @@ export async function evalCommand(o: EvalCliOptions): Promise<void> {
     const training = (config.training ?? {}) as Partial<TrainConfig>;
     const root = path.resolve(o.data ?? String(config.corpus?.root ?? '.'));
     const corpus = await readCorpus(root);
-    const { val } = splitByFile(corpus.files, training.valFraction ?? 0.1, training.seed ?? 1337);
+    const { val } = splitByFile(corpus.files, training.valFraction ?? 0.1, training.splitSeed ?? training.seed ?? 1337);
     const files = o.data && val.length === 0 ? corpus.files : val;
     const eot = tokenizer.specials.endOfText;
     const ids: number[] = [];

@@ -150,6 +150,7 @@ export interface ExperimentResult {
   preset: string;
   seeds: number[];
   targetBpb: number | null;
+  /** On the held-out files of every run (one split, whatever the seed). */
   baselines: Baselines;
   runs: RunResult[];
   /** Per variant, the mean over seeds. */
@@ -255,17 +256,19 @@ export async function runExperiment(dir: string, o: ExperimentCliOptions, out: O
     ...(o.exclude && { exclude: o.exclude }),
   });
   if (corpus.files.length === 0) throw new GptLabError(`No source files in ${root}.`, 'EMPTY_CORPUS');
+  // One split for every run (whatever its seed), so all rows and the baselines hold out the same files.
   const base = defaultTrainConfig(preset);
-  const { train, val } = splitByFile(corpus.files, base.valFraction, base.seed);
+  const splitSeed = base.seed;
+  const { train, val } = splitByFile(corpus.files, base.valFraction, splitSeed);
   const baselines = xzBaselines(
     train.map((f) => f.bytes),
     (val.length ? val : train).map((f) => f.bytes),
   );
   out.info(
-    `corpus: ${corpus.files.length} files, ${baselines.trainBytes} training / ${baselines.heldOutBytes} held-out bytes; ` +
-      `xz -9e: ${fmt(baselines.xzAlone)} bpb alone, ${fmt(baselines.xzGivenTrain)} given the training files`,
+    `corpus: ${corpus.files.length} files, ${baselines.trainBytes} training / ${baselines.heldOutBytes} held-out bytes ` +
+      `(${val.length} files); xz -9e: ${fmt(baselines.xzAlone)} bpb alone, ${fmt(baselines.xzGivenTrain)} given the training files`,
   );
-  out.event('baselines', baselines);
+  out.event('baselines', { ...baselines, heldOutFiles: val.map((f) => f.path) });
 
   const work = o.work ? path.resolve(o.work) : await fs.mkdtemp(path.join(os.tmpdir(), 'gpt-lab-experiment-'));
   const runs: RunResult[] = [];
@@ -275,6 +278,7 @@ export async function runExperiment(dir: string, o: ExperimentCliOptions, out: O
         ...vcfg,
         model: { ...vcfg.model },
         seed,
+        splitSeed,
         maxMinutes: minutes,
         maxSteps:
           tokens !== undefined

@@ -36,7 +36,7 @@ export async function evaluateModelCompletions(
   const generator = new Generator(model);
   try {
     const training = (config.training ?? {}) as Partial<TrainConfig>;
-    const { val } = splitByFile(files, training.valFraction ?? 0.1, training.seed ?? 1337);
+    const { val } = splitByFile(files, training.valFraction ?? 0.1, training.splitSeed ?? training.seed ?? 1337);
     const held = (val.length ? val : files).map((f) => ({ path: f.path, text: new TextDecoder().decode(f.bytes) }));
     const complete = (fim: boolean) => async (prefix: string, suffix: string) => {
       const r = await completeAt(model, tokenizer, prefix, suffix, { fim, maxTokens: 24, multiline: false, generator });

@@ -29,6 +29,8 @@ export interface TrainConfig {
   /** Steps between training-loss history lines. */
   logInterval: number;
   seed: number;
+  /** Seed of the split into training and held-out files (default: `seed`); the experiment runner fixes it. */
+  splitSeed?: number;
   /** Share of training documents turned into fill-in-the-middle examples. */
   fimRate: number;
   /** Share of files held out for validation. */

@@ -16,7 +16,7 @@ export interface CorpusFile {
 
 /** Tokenizes a corpus split by file, with the config's FIM share; refuses one shorter than a context. */
 export function corpusDataset(tokenizer: Tokenizer, files: CorpusFile[], cfg: TrainConfig) {
-  const { train, val } = splitByFile(files, cfg.valFraction, cfg.seed);
+  const { train, val } = splitByFile(files, cfg.valFraction, cfg.splitSeed ?? cfg.seed);
   const data = buildDataset(
     tokenizer,
     train.map((f) => f.bytes),

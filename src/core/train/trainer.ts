@@ -88,7 +88,7 @@ interface Start {
 
 function startFresh(req: TrainRequest, log: (m: string) => void): Start {
   const cfg = validateTrainConfig({ ...req.config, model: { ...req.config.model } });
-  const { train } = splitByFile(req.files, cfg.valFraction, cfg.seed);
+  const { train } = splitByFile(req.files, cfg.valFraction, cfg.splitSeed ?? cfg.seed);
   const t0 = performance.now();
   const docs = sampleDocs(
     train.map((f) => f.bytes),

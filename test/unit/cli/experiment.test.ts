@@ -56,6 +56,8 @@ describe('gpt-lab experiment', () => {
     assert.ok(result.runs[0].curve.length >= 2);
     assert.ok(typeof result.runs[0].shown === 'number');
     for (const k of ['xzAlone', 'xzGivenTrain', 'heldOutBytes', 'trainBytes']) assert.ok(k in result.baselines, k);
+    const heldOut = (json.events.find((e) => e.event === 'baselines') as { heldOutFiles: string[] }).heldOutFiles;
+    assert.ok(heldOut.length > 0);
   });
 
   it('refuses an unknown variant word and a missing budget before training', async () => {
