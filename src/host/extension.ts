@@ -11,6 +11,7 @@ import {
 } from './commands/examples';
 import { FinetuneArgs, finetuneOnExamples, showComparison } from './commands/finetune';
 import { deleteVersion, renameVersion, rollBack, useVersion } from './commands/versions';
+import { ExportArgs, exportForCluster, ImportArgs, importTrainedModel } from './commands/interop';
 import { ExampleDrafts } from './exampleDrafts';
 import { AlignArgs, alignCommand } from './commands/align';
 import {
@@ -39,6 +40,8 @@ let lab: Lab | undefined;
 export interface GptLabApi {
   lab: Lab;
   completions: GptLabCompletionProvider;
+  /** "Export for a Cluster" and "Import a Trained Model" without their dialogs (tests, other extensions). */
+  interop: { exportForCluster: typeof exportForCluster; importTrainedModel: typeof importTrainedModel };
 }
 
 export async function activate(context: vscode.ExtensionContext): Promise<GptLabApi> {
@@ -111,6 +114,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<GptLab
     command('gptLab.renameVersion', (arg?: unknown, to?: string) => renameVersion(l, arg, to));
     command('gptLab.deleteVersion', (arg?: unknown, confirmed?: boolean) => deleteVersion(l, arg, confirmed === true));
     command('gptLab.rollBack', (arg?: unknown) => rollBack(l, arg));
+    // Outgrow one machine: export for torchrun (scale/train_ddp.py), import what it trained.
+    command('gptLab.exportForCluster', (args?: ExportArgs) => exportForCluster(l, args));
+    command('gptLab.importModel', (args?: ImportArgs) => importTrainedModel(l, args));
     // SFT data and Stage 2.
     const drafts = new ExampleDrafts(l);
     context.subscriptions.push(
@@ -145,7 +151,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<GptLab
     command('gptLab.refresh', () => l.refresh());
     command('gptLab.showLog', () => showLog());
     await l.refresh();
-    return { lab: l, completions: completions.provider };
+    return { lab: l, completions: completions.provider, interop: { exportForCluster, importTrainedModel } };
   } catch (err) {
     void vscode.window.showErrorMessage(`GPT Lab could not start: ${(err as Error).message}`);
     throw err;

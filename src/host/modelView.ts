@@ -183,6 +183,8 @@ export class ModelViewProvider implements vscode.TreeDataProvider<Node> {
       {
         label: 'Versions',
         icon: 'versions',
+        // Not "gptLab.version…": the menus of one version match that prefix. Import a Trained Model sits here.
+        contextValue: 'gptLab.modelVersions',
         description: `${store.list.length} · active: ${active}`,
         tooltip:
           'Every stage writes a new version beside its parent. Right-click one to use, rename, delete or roll back.',

@@ -8,6 +8,7 @@ const STAGES: Record<string, string> = {
   reward: 'reward model',
   dpo: 'aligned (DPO)',
   ppo: 'aligned (PPO)',
+  import: 'imported',
 };
 
 export function stageLabel(stage: string): string {

@@ -12,6 +12,7 @@ import type { FinetuneResult } from '../core/train/finetune';
 import type { Preference } from '../core/data/preferences';
 import type { StageResult } from '../core/train/stage';
 import type { Comparison } from './rank';
+import type { ExportResult, ImportResult } from '../core/interop';
 
 export interface CorpusPayload {
   root: string;
@@ -88,6 +89,28 @@ export interface CompareParams {
   maxTokens: number;
 }
 
+/** "Export for a Cluster": a version as a PyTorch-ready folder (core/interop/export), the workspace's files as its corpus. */
+export interface ExportModelParams {
+  modelDir: string;
+  outDir: string;
+  /** The workspace files to tokenize into train.bin/val.bin (none: the corpus the version was trained on, if there). */
+  corpus?: { root: string; files: { path: string; bytes: Uint8Array }[] };
+}
+export type ExportModelResult = ExportResult;
+
+/** "Import a Trained Model": a GPT Lab export (trained further by torchrun) or a GPT-2 checkpoint into a new version. */
+export interface ImportModelParams {
+  fromDir: string;
+  /** The new version's folder: must not hold a model yet. */
+  outDir: string;
+  /**
+   * Workspace files: the new version's completions are measured on the held-out ones (as after training), so it
+   * serves them in its better prompt format at once.
+   */
+  corpusFiles?: { path: string; bytes: Uint8Array }[];
+}
+export type ImportModelResult = Omit<ImportResult, 'toGpt2'>;
+
 /** host → worker requests: method → [params, result]. */
 export interface WorkerRequests {
   /** Where the worker runs, which backend it chose. */
@@ -113,6 +136,10 @@ export interface WorkerRequests {
   inspect: [{ modelDir: string; text: string }, AttentionData];
   /** The next-token distribution and logit lens after a prompt given as text or token ids (the stepper). */
   step: [{ modelDir: string; text?: string; ids?: number[] }, StepData];
+  /** Write a version as Hugging Face GPT-2 weights, tokenizer and train.bin/val.bin for scale/train_ddp.py. */
+  exportModel: [ExportModelParams, ExportModelResult];
+  /** Read an export (or a GPT-2 checkpoint) into a new version's folder, which is locked meanwhile. */
+  importModel: [ImportModelParams, ImportModelResult];
   /** Remove everything GPT Lab wrote in a model folder (checkpoint, history, completion figures). */
   deleteModel: [{ modelDir: string }, { deleted: boolean }];
   /** Abort the request with this id (a keystroke made a completion stale). */

@@ -19,6 +19,7 @@ import { deleteModel, runTraining, stopTraining } from './training';
 import { finetuning, runFinetune, stopFinetune } from './finetuning';
 import { aligning, compareVersions, rankCompletions, runAlign, stopAlign } from './aligning';
 import { useModel } from './inference';
+import { exportVersion, importVersion } from './interop';
 
 function send(msg: WorkerToHost): void {
   process.send?.(msg);
@@ -64,6 +65,12 @@ const handlers: { [M in WorkerMethod]: Handler<M> } = {
     return compareVersions(p);
   },
   stop: async () => ({ stopping: stopTraining() || stopFinetune() || stopAlign() }),
+  // Safetensors and JSON as plain arrays: no backend needed, but for the imported version's completion check.
+  exportModel: async (p) => exportVersion(p, emit),
+  importModel: async (p) => {
+    if (p.corpusFiles?.length) await backendReady; // the completion check runs the model
+    return importVersion(p, emit);
+  },
   // No backend needed: deleting works even where the backend cannot start.
   deleteModel: async (p) => deleteModel(p),
   complete: async (p, id) => {

@@ -28,6 +28,10 @@ export interface ExportRequest {
   corpusDir?: string;
   /** false: weights and tokenizer only. */
   corpus?: boolean;
+  /** The corpus as files already read (the extension's workspace files); used instead of corpusDir. */
+  corpusFiles?: { path: string; bytes: Uint8Array }[];
+  /** Where corpusFiles were read from (recorded in meta.json). */
+  corpusRoot?: string;
   onLog?: (message: string) => void;
 }
 
@@ -101,8 +105,9 @@ export async function exportModel(req: ExportRequest): Promise<ExportResult> {
   const training = (config.training ?? {}) as { fimRate?: number; seed?: number; valFraction?: number };
   if (req.corpus !== false) {
     const root = req.corpusDir ?? (typeof config.corpus?.root === 'string' ? config.corpus.root : undefined);
-    if (root && existsSync(root)) {
-      const read = await readCorpus(path.resolve(root), { skipDirs: [outDir, modelDir] });
+    const given = req.corpusFiles?.length ? { root: req.corpusRoot ?? root ?? '', files: req.corpusFiles } : undefined;
+    if (given || (root && existsSync(root))) {
+      const read = given ?? (await readCorpus(path.resolve(root!), { skipDirs: [outDir, modelDir] }));
       const seed = training.seed ?? 1337;
       const fimRate = training.fimRate ?? 0;
       const valFraction = training.valFraction ?? 0.1;
