@@ -11,8 +11,11 @@ import { OPTIONAL_FILES, REQUIRED_FILES, STATE_FORMAT } from './state';
 
 /** config.json's `format`; the same value as CONFIG_FORMAT in model/persist.ts, which builds on this layer. */
 export const MODEL_CONFIG_FORMAT = 'gpt-lab-config';
-/** Written after training (COMPLETION_EVAL_FILE in complete/modelEval.ts). */
-const RUN_ARTEFACTS = ['history.jsonl', 'completion-eval.json'];
+/**
+ * Written after training (COMPLETION_EVAL_FILE in complete/modelEval.ts) and after fine-tuning (SFT_COMPARE_FILE
+ * in train/finetune.ts): left behind, a deleted version's folder would stay.
+ */
+const RUN_ARTEFACTS = ['history.jsonl', 'completion-eval.json', 'sft-compare.json'];
 const STATE_FILES = ['state.json', 'state.next.json'];
 const CHECKPOINT_FILES: string[] = [...REQUIRED_FILES, ...OPTIONAL_FILES];
 

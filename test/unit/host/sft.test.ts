@@ -3,7 +3,8 @@ import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type * as vscode from 'vscode';
-import { saveCheckpoint } from '../../../src/core/checkpoint';
+import { clearModelFolder, saveCheckpoint } from '../../../src/core/checkpoint';
+import { SFT_COMPARE_FILE } from '../../../src/core/train/finetune';
 import { readExamples } from '../../../src/core/data/examples';
 import { CompletionFeedback, DocumentText } from '../../../src/host/completions/feedback';
 import { completionInDraft, promptAtLine, promptFromSelection } from '../../../src/host/examplePrompt';
@@ -150,6 +151,14 @@ describe('model versions in the extension', () => {
     await assert.rejects(store.rename('sft-1', '../escape'), /cannot name a version/);
     await store.rename('sft-1', 'mine');
     assert.equal(store.active, 'mine', 'the active choice follows its rename');
+  });
+
+  it('Delete Version leaves no folder behind: the before/after table goes with the checkpoint', async () => {
+    const dir = path.join(await tmpDir(), 'sft-1');
+    await fakeVersion(dir, { stage: 'sft' });
+    await fs.writeFile(path.join(dir, SFT_COMPARE_FILE), '{}');
+    await clearModelFolder(dir);
+    assert.deepEqual(await fs.readdir(dir), []);
   });
 
   it('writes the before/after table as Markdown, with cells that cannot break the table', () => {
