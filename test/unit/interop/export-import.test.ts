@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { decodeSafetensors, encodeSafetensors, loadCheckpoint } from '../../../src/core/checkpoint';
+import { readCorpus } from '../../../src/core/corpus';
 import { exportModel, importModel, readFloatSafetensors } from '../../../src/core/interop';
 import { loadModel } from '../../../src/core/model/persist';
 import { runCli } from '../cli/run';
@@ -55,6 +56,21 @@ describe('interop: export and import (no Python)', function () {
     const ids = new Uint16Array(train.buffer, train.byteOffset, train.length / 2);
     assert.ok(ids.every((id) => id < cfg.vocab_size));
     assert.ok(ids.includes(meta.eot_token));
+  });
+
+  it('tokenizes files already read (the extension passes the workspace files) exactly as it reads the folder', async () => {
+    const root = await corpusFolder();
+    const { files } = await readCorpus(root);
+    const given = path.join(await tmp(), 'given');
+    const r = await exportModel({ modelDir: model, outDir: given, corpusFiles: files, corpusRoot: '/the/workspace' });
+    assert.ok(r.corpus);
+    const fromFolder = path.join(await tmp(), 'from-folder');
+    await exportModel({ modelDir: model, outDir: fromFolder, corpusDir: root });
+    for (const f of ['train.bin', 'val.bin']) {
+      assert.deepEqual(await fs.readFile(path.join(given, f)), await fs.readFile(path.join(fromFolder, f)), f);
+    }
+    const meta = JSON.parse(await fs.readFile(path.join(given, 'meta.json'), 'utf8'));
+    assert.equal(meta.corpus_root, '/the/workspace');
   });
 
   it('imports its own export back to the same weights, tokenizer and a recorded lineage', async () => {
