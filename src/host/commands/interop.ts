@@ -109,6 +109,12 @@ async function exportFolder(chosen: string, version: string): Promise<string> {
   }
 }
 
+/** The folder holding the workspace: an export inside the workspace would join the next training corpus. */
+function besideWorkspace(): vscode.Uri | undefined {
+  const ws = vscode.workspace.workspaceFolders?.[0]?.uri;
+  return ws && vscode.Uri.joinPath(ws, '..');
+}
+
 async function showFailure(what: string, err: unknown): Promise<void> {
   const code = errorCode(err);
   const message = err instanceof Error ? err.message : String(err);
@@ -152,7 +158,7 @@ export async function exportForCluster(lab: Lab, args: ExportArgs = {}): Promise
       canSelectFolders: true,
       canSelectFiles: false,
       canSelectMany: false,
-      defaultUri: vscode.workspace.workspaceFolders?.[0]?.uri,
+      defaultUri: besideWorkspace(),
     });
     if (!uris?.length) return undefined;
     chosen = uris[0].fsPath;
@@ -164,7 +170,9 @@ export async function exportForCluster(lab: Lab, args: ExportArgs = {}): Promise
       if (a.corpus !== false) {
         try {
           const c = await collectWorkspaceCorpus();
-          corpus = { root: c.root, files: c.files };
+          // Not an earlier export's own files, when it sits inside the workspace.
+          const files = c.files.filter((f) => !path.resolve(c.root, f.path).startsWith(outDir + path.sep));
+          corpus = { root: c.root, files };
         } catch (err) {
           log(`export: no workspace files (${(err as Error).message}); the corpus the version trained on is used`);
         }
