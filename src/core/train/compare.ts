@@ -1,3 +1,4 @@
+import { healingText, tokensStartingWith } from '../complete/heal';
 import type { SftExample } from '../data/examples';
 import type { GPT } from '../model/gpt';
 import { generateAsync } from '../sample';
@@ -29,16 +30,20 @@ export interface Comparison {
 /** Greedy completion of the prompt in the plain form: what sampling from the prompt writes. */
 export async function greedyCompletion(model: GPT, tok: Tokenizer, ex: SftExample): Promise<string> {
   const ctx = model.config.contextLength;
-  const want = tok.encode(ex.completion).length + 1;
-  // The prompt is cut as training cut it (encodeExample), so the completion starts where it learned to.
-  const prompt = tok.encode(ex.prompt).slice(-Math.max(1, ctx + 1 - want));
-  const maxTokens = want + 4;
+  // Token healing as completions (and training, encodeExample) do it: the backed-off text must come first.
+  let heal = healingText(tok, ex.prompt);
+  const firstTokens = heal ? tokensStartingWith(tok, heal) : undefined;
+  if (!firstTokens?.size) heal = '';
+  const want = tok.encode(heal + ex.completion).length + 1;
+  // The prompt is cut as training cut it, so the completion starts where it learned to.
+  const prompt = tok.encode(ex.prompt.slice(0, ex.prompt.length - heal.length)).slice(-Math.max(1, ctx + 1 - want));
   const r = await generateAsync(model, tok, prompt.length ? prompt : [tok.specials.endOfText], {
-    maxTokens,
+    maxTokens: want + 4,
     temperature: 0,
+    firstTokens: heal ? firstTokens : undefined,
     suppressTokens: [tok.specials.fimPrefix, tok.specials.fimSuffix, tok.specials.fimMiddle],
   });
-  return r.text;
+  return heal && r.text.startsWith(heal) ? r.text.slice(heal.length) : r.text;
 }
 
 const same = (a: string, b: string) => a.trimEnd() === b.trimEnd();

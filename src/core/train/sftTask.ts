@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { healingText } from '../complete/heal';
 import type { SftExample } from '../data/examples';
 import type { GPT } from '../model/gpt';
 import { tokenLogProbs } from '../model/ops';
@@ -24,9 +25,13 @@ export function encodeExample(
   maxLen: number,
 ): { plain: EncodedExample; fim: EncodedExample } {
   const s = tok.specials;
-  const prompt = tok.encode(ex.prompt);
+  // Completions back a prompt that ends inside a word (or after a space) off to its last whole token and make the
+  // first new token start with what was backed off (token healing); train on the example the same way, or an
+  // example whose prompt ends mid-line would never show as ghost text.
+  const heal = healingText(tok, ex.prompt);
+  const prompt = tok.encode(ex.prompt.slice(0, ex.prompt.length - heal.length));
   const suffix = tok.encode(ex.suffix ?? '');
-  const completion = [...tok.encode(ex.completion), s.endOfText];
+  const completion = [...tok.encode(heal + ex.completion), s.endOfText];
   const fit = (head: number[], tail: number[]): EncodedExample => {
     const comp = tail.slice(0, Math.max(1, maxLen - 1));
     const keep = Math.max(0, maxLen - comp.length);

@@ -38,7 +38,7 @@ const tmpDir = () => fs.mkdtemp(path.join(os.tmpdir(), 'gpt-lab-sft-'));
 
 const EXAMPLES: SftExample[] = [
   { prompt: '// add two numbers\n', completion: 'function add(a, b) { return a + b; }' },
-  { prompt: '// the answer\n', completion: 'const answer = 42;' },
+  { prompt: '// the answer\nconst ans', completion: 'wer = 42;' }, // ends mid-word: healed like a completion
   { prompt: '// greet\n', completion: "console.log('hi');" },
 ];
 
@@ -80,7 +80,7 @@ describe('supervised fine-tuning', () => {
 
   it('encodes an example in the plain and fill-in-the-middle forms, cutting the prompt first', () => {
     const tok = trainTokenizer(['function add(a, b) { return a + b; }\n'.repeat(20)], { vocabSize: 300 });
-    const ex = { prompt: 'x'.repeat(200), completion: 'return a + b;', suffix: '\n}' };
+    const ex = { prompt: 'x'.repeat(200) + ';\n', completion: 'return a + b;', suffix: '\n}' };
     const { plain, fim } = encodeExample(tok, ex, 40);
     assert.equal(plain.ids.length, 40);
     const comp = [...tok.encode(ex.completion), tok.specials.endOfText];
@@ -89,6 +89,11 @@ describe('supervised fine-tuning', () => {
     assert.equal(fim.ids[0], tok.specials.fimPrefix);
     assert.equal(fim.ids[fim.promptLen - 1], tok.specials.fimMiddle);
     assert.ok(fim.ids.length <= 40);
+    // A prompt ending inside a word is backed off to its last whole token, as completions do (token healing).
+    const mid = encodeExample(tok, { prompt: 'function ad', completion: 'd(a, b)' }, 40).plain;
+    const healed = tok.decodeText(mid.ids.slice(mid.promptLen, -1));
+    assert.ok(healed.endsWith('d(a, b)') && healed.length > 'd(a, b)'.length, `completion part: ${healed}`);
+    assert.equal(tok.decodeText(mid.ids.slice(0, mid.promptLen)) + healed, 'function add(a, b)');
     const b = padBatch([plain, { ids: [1, 2, 3], promptLen: 2 }], 0);
     assert.equal(b.T, 39);
     assert.deepEqual(Array.from(b.mask.slice(39, 42)), [0, 1, 0], 'only the completion token of the short row');
