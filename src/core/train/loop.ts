@@ -239,6 +239,7 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
         logSum = logCount = 0;
       }
       const w0 = performance.now();
+      const cpu0 = process.cpuUsage();
       if (step % cfg.evalInterval === 0 || finalStep) {
         lastEval = evaluate();
         hooks.onEval?.(lastEval);
@@ -246,7 +247,10 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
       }
       if (Object.keys(line).length) await record(line);
       if (req.outDir && step % cfg.checkpointInterval === 0 && !finalStep) await save(req, opt, step, state, lastEval);
-      workMs = performance.now() - w0;
+      // Evaluation is computation: a stop in the middle of it (SIGSTOP, sleep) shows as wall time without CPU
+      // time, so its wall time counts only as far as the CPU worked, plus a little for the checkpoint's I/O.
+      const cpu = process.cpuUsage(cpu0);
+      workMs = Math.min(performance.now() - w0, (cpu.user + cpu.system) / 1000 + 250);
       await new Promise((r) => setImmediate(r)); // let signals, messages and progress through
     }
 
