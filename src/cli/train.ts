@@ -1,14 +1,13 @@
 import * as path from 'node:path';
 import { initBackend, BackendPreference } from '../core/backend';
-import { acquireFolderLock, clearModelFolder, inspectOutFolder, loadCheckpointConfig } from '../core/checkpoint';
-import { completionEvalPositions, evaluateModelCompletions } from '../core/complete/modelEval';
+import { acquireFolderLock, clearModelFolder, inspectOutFolder } from '../core/checkpoint';
 import { formatCorpusSummary, readCorpus } from '../core/corpus';
 import { GptLabError } from '../core/errors';
-import { formatCount, GPTConfig, parameterCount } from '../core/model/config';
+import { formatCount, parameterCount } from '../core/model/config';
 import { checkTrainingFits, memoryLimit } from '../core/model/memory';
 import { FIRST_MERGE_ID, MAX_VOCAB_SIZE } from '../core/tokenizer';
 import { defaultTrainConfig, TrainConfig } from '../core/train/config';
-import { pretrain } from '../core/train/trainer';
+import { pretrainAndEvaluate } from '../core/train/pretrainAndEvaluate';
 import { int, inRange, positive } from './options';
 import { formatDuration, formatRate, Output } from './output';
 
@@ -167,13 +166,18 @@ export async function trainCommand(dir: string, o: TrainCliOptions): Promise<voi
     assertCanWrite(kind, outDir, o);
     // A fresh run starts from a clean folder: no history, evaluation or checkpoint of an earlier model.
     if (!plan.resume && (kind === 'model' || kind === 'leftovers')) await clearModelFolder(outDir);
-    const result = await pretrain({
+    const {
+      result,
+      completions: ev,
+      completionsError,
+    } = await pretrainAndEvaluate({
       files: corpus.files,
       config,
       outDir,
       resume: plan.resume,
       ...(plan.resumeOverrides && { resumeOverrides: plan.resumeOverrides }),
       corpusSummary: { root, ...corpus.summary },
+      completions: o.completions !== false,
       hooks: {
         shouldStop: () => stopRequested,
         onLog: (msg) => out.info(msg),
@@ -197,11 +201,9 @@ export async function trainCommand(dir: string, o: TrainCliOptions): Promise<voi
         `${formatCount(result.tokensSeen)} tokens seen`,
     );
     out.info(`model saved in ${outDir}`);
-    if (result.stopped === 'budget' && o.completions !== false) {
+    if (completionsError) throw completionsError;
+    if (ev) {
       // The same honest check the extension shows in Model Info: completions on held-out files.
-      // On resume, `config` holds only the budget: the model's shape is the saved one.
-      const shape = plan.resume ? ((await loadCheckpointConfig(outDir)).config.model as GPTConfig) : config.model;
-      const ev = await evaluateModelCompletions(outDir, corpus.files, completionEvalPositions(shape));
       out.info(
         `completions on held-out files: ${(ev.exactMatch * 100).toFixed(1)}% of suggestions equal the rest of the line, ${(ev.charsSaved * 100).toFixed(1)}% of characters saved (${ev.positions} positions, ${ev.mode === 'fim' ? 'fill-in-the-middle' : 'prefix-only'} prompts)`,
       );

@@ -1,7 +1,7 @@
 import { existsSync, promises as fs } from 'node:fs';
-import { pretrain, TrainResult } from '../core/train/trainer';
+import type { TrainResult } from '../core/train/trainer';
+import { pretrainAndEvaluate } from '../core/train/pretrainAndEvaluate';
 import { GptLabError } from '../core/errors';
-import { completionEvalPositions, evaluateModelCompletions } from '../core/complete/modelEval';
 import type { WorkerEvent, WorkerRequests } from '../protocol/worker';
 import { acquireFolderLock, clearModelFolder, FolderLock } from '../core/checkpoint';
 
@@ -20,7 +20,11 @@ export async function runTraining(
   stopRequested = false;
   let lastProgress = 0;
   try {
-    const result = await pretrain({
+    const {
+      result,
+      completions: ev,
+      completionsError,
+    } = await pretrainAndEvaluate({
       files: p.corpus.files,
       config: p.config,
       outDir: p.modelDir,
@@ -41,17 +45,12 @@ export async function runTraining(
         },
       },
     });
-    // Stop means stop: the held-out evaluation takes a while and the user has asked for the model now.
-    if (result.stopped === 'cancelled' || stopRequested) return result;
-    emit('log', { message: 'evaluating completions on held-out files…' });
-    try {
-      const ev = await evaluateModelCompletions(p.modelDir, p.corpus.files, completionEvalPositions(p.config.model));
+    if (ev) {
       emit('log', {
         message: `completions: ${(ev.exactMatch * 100).toFixed(1)}% exact rest-of-line, ${(ev.charsSaved * 100).toFixed(1)}% of characters saved (${ev.positions} positions)`,
       });
-    } catch (err) {
-      emit('log', { message: `completion evaluation failed: ${(err as Error).message}` });
     }
+    if (completionsError) emit('log', { message: `completion evaluation failed: ${completionsError.message}` });
     return result;
   } finally {
     lock.release();
