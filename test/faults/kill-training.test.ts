@@ -2,27 +2,7 @@ import { strict as assert } from 'node:assert';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { checkpointExists, inspectOutFolder, loadCheckpoint } from '../../src/core/checkpoint';
-import { CliProcess, copyOfModel, corpusDir, historySteps, randInt, runCli, TINY, tmpDir } from './support';
-
-/** Step numbers of history.jsonl: strictly increasing (nothing twice) and none past the checkpoint. */
-async function assertHistoryConsistent(dir: string, checkpointStep: number): Promise<void> {
-  const steps = await historySteps(dir);
-  assert.ok(steps.length > 0, 'history.jsonl is empty');
-  for (let i = 1; i < steps.length; i++) {
-    assert.ok(steps[i] > steps[i - 1], `history.jsonl repeats or reorders steps: ${steps.slice(i - 3, i + 2)}`);
-  }
-  assert.ok(steps.at(-1)! <= checkpointStep, `history.jsonl has step ${steps.at(-1)} after the checkpoint`);
-}
-
-/** Starts `args`, kills it with SIGKILL once it reports step `killAt`, and returns the last step it reported. */
-async function killAtStep(args: string[], killAt: number): Promise<number> {
-  const p = new CliProcess(args);
-  const seen = await p.waitFor((e) => e.event === 'progress' && (e.step as number) >= killAt);
-  assert.ok(seen, `the run ended before step ${killAt}: ${p.describe()}`);
-  await p.kill('SIGKILL');
-  const progress = p.events.filter((e) => e.event === 'progress');
-  return progress.at(-1)!.step as number;
-}
+import { assertHistoryConsistent, copyOfModel, corpusDir, killAtStep, randInt, runCli, TINY, tmpDir } from './support';
 
 describe('fault: the training process is killed (SIGKILL) at random points', function () {
   this.timeout(120_000);

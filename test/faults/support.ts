@@ -2,6 +2,7 @@
  * The fault suite drives the real CLI (`bin/gpt-lab.js`, built by `npm run build`) as a child process, so a
  * SIGKILL, SIGSTOP or full disk hits a whole training process, as it would hit the extension's worker.
  */
+import { strict as assert } from 'node:assert';
 import { ChildProcess, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -183,4 +184,24 @@ export async function copyOfModel(): Promise<string> {
   const dir = path.join(await tmpDir(), 'model');
   await fs.cp(model, dir, { recursive: true });
   return dir;
+}
+
+/** Step numbers of history.jsonl: strictly increasing (nothing twice) and none past the checkpoint. */
+export async function assertHistoryConsistent(dir: string, checkpointStep: number): Promise<void> {
+  const steps = await historySteps(dir);
+  assert.ok(steps.length > 0, 'history.jsonl is empty');
+  for (let i = 1; i < steps.length; i++) {
+    assert.ok(steps[i] > steps[i - 1], `history.jsonl repeats or reorders steps: ${steps.slice(i - 3, i + 2)}`);
+  }
+  assert.ok(steps.at(-1)! <= checkpointStep, `history.jsonl has step ${steps.at(-1)} after the checkpoint`);
+}
+
+/** Starts `args`, kills it with SIGKILL once it reports step `killAt`, and returns the last step it reported. */
+export async function killAtStep(args: string[], killAt: number): Promise<number> {
+  const p = new CliProcess(args);
+  const seen = await p.waitFor((e) => e.event === 'progress' && (e.step as number) >= killAt);
+  assert.ok(seen, `the run ended before step ${killAt}: ${p.describe()}`);
+  await p.kill('SIGKILL');
+  const progress = p.events.filter((e) => e.event === 'progress');
+  return progress.at(-1)!.step as number;
 }
