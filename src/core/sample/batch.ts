@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { GPT } from '../model/gpt';
 import { Rng } from '../rng';
 import type { Tokenizer } from '../tokenizer';
+import { CachedDecoder } from './decoder';
 import { pickToken, SamplingParams } from './distribution';
 
 export interface BatchGenerateOptions extends SamplingParams {
@@ -21,49 +22,93 @@ export interface BatchRow {
 }
 
 /**
- * Generation for many prompts at once (PPO's rollouts): each step runs every unfinished row, right-padded to the
- * longest, and reads each row's logits at its own last position — so a row gets exactly what generating it
- * alone gives. The window is the last `contextLength` tokens of each row.
+ * Generation for many prompts at once (rankings' candidates, PPO's rollouts). On CPU backends every unfinished
+ * row has its own KV cache in one CachedDecoder: the first step runs each prompt, later steps one token a row,
+ * all rows in the same matrix products; a row slides its window as batch-1 generation does (the last half of
+ * the context re-run), so a row gets what generating it alone gives. Elsewhere each step recomputes.
  */
 export function generateBatch(model: GPT, tok: Tokenizer, prompts: number[][], opts: BatchGenerateOptions): BatchRow[] {
-  const ctx = model.config.contextLength;
   const eot = tok.specials.endOfText;
   const seqs = prompts.map((p) => (p.length ? p.slice() : [eot]));
   const rngs = seqs.map((_, i) => new Rng(opts.seeds?.[i] ?? (opts.seed ?? 0) + i));
   const out: BatchRow[] = seqs.map(() => ({ tokens: [], text: '', stopReason: 'limit' }));
-  let active = seqs.map((_, i) => i);
-  for (let step = 0; step < opts.maxTokens && active.length; step++) {
-    const windows = active.map((i) => seqs[i].slice(-ctx));
-    const T = Math.max(...windows.map((w) => w.length));
-    const x = new Int32Array(active.length * T).fill(eot);
-    const lastIndex = new Int32Array(active.length);
-    windows.forEach((w, r) => {
-      x.set(w, r * T);
-      lastIndex[r] = r * T + w.length - 1;
-    });
-    const V = model.config.vocabSize;
-    const logits = tf.tidy(() => {
-      const h = model.hidden(tf.tensor2d(x, [active.length, T], 'int32')).hidden; // [R, T, C]
-      const last = tf.gather(tf.reshape(h, [active.length * T, model.config.nEmbd]), tf.tensor1d(lastIndex, 'int32'));
-      return model.logits(last as tf.Tensor2D); // [R, V]
-    });
-    const all = logits.dataSync() as Float32Array;
-    logits.dispose();
-    const still: number[] = [];
-    active.forEach((i, r) => {
-      const row = all.slice(r * V, (r + 1) * V);
-      for (const t of opts.suppressTokens ?? []) row[t] = -Infinity;
-      const token = pickToken(row, opts, rngs[i]);
-      if (token === eot) {
-        out[i].stopReason = 'end-of-text';
-        return;
-      }
-      seqs[i].push(token);
-      out[i].tokens.push(token);
-      still.push(i);
-    });
-    active = still;
+  const next = CachedDecoder.suits() ? cachedSteps(model, seqs) : recomputedSteps(model, seqs, eot);
+  try {
+    let active = seqs.map((_, i) => i);
+    for (let step = 0; step < opts.maxTokens && active.length; step++) {
+      const all = next.logits(active);
+      const V = model.config.vocabSize;
+      const still: number[] = [];
+      active.forEach((i, r) => {
+        const row = all.slice(r * V, (r + 1) * V);
+        for (const t of opts.suppressTokens ?? []) row[t] = -Infinity;
+        const token = pickToken(row, opts, rngs[i]);
+        if (token === eot) {
+          out[i].stopReason = 'end-of-text';
+          return;
+        }
+        seqs[i].push(token);
+        out[i].tokens.push(token);
+        still.push(i);
+      });
+      active = still;
+    }
+  } finally {
+    next.dispose();
   }
   for (const row of out) row.text = tok.decodeText(row.tokens);
   return out;
+}
+
+interface Steps {
+  /** Next-token logits of each listed row's sequence so far: [rows.length × V]. */
+  logits(rows: number[]): Float32Array;
+  dispose(): void;
+}
+
+function cachedSteps(model: GPT, seqs: number[][]): Steps {
+  const ctx = model.config.contextLength;
+  const dec = new CachedDecoder(model, seqs.length);
+  const offset = seqs.map(() => 0);
+  return {
+    logits(rows) {
+      const items = rows.map((i) => {
+        const seq = seqs[i];
+        if (dec.lengths[i] > 0 && seq.length - offset[i] <= ctx) {
+          return { row: i, tokens: seq.slice(offset[i] + dec.lengths[i]) };
+        }
+        dec.resetRow(i);
+        offset[i] = seq.length > ctx ? seq.length - Math.max(1, Math.floor(ctx / 2)) : 0;
+        return { row: i, tokens: seq.slice(offset[i]) };
+      });
+      return dec.step(items);
+    },
+    dispose: () => dec.dispose(),
+  };
+}
+
+/** Without a cache: every row right-padded to the longest, each read at its own last position. */
+function recomputedSteps(model: GPT, seqs: number[][], pad: number): Steps {
+  const ctx = model.config.contextLength;
+  return {
+    logits: (active) => {
+      const windows = active.map((i) => seqs[i].slice(-ctx));
+      const T = Math.max(...windows.map((w) => w.length));
+      const x = new Int32Array(active.length * T).fill(pad);
+      const lastIndex = new Int32Array(active.length);
+      windows.forEach((w, r) => {
+        x.set(w, r * T);
+        lastIndex[r] = r * T + w.length - 1;
+      });
+      const logits = tf.tidy(() => {
+        const h = model.hidden(tf.tensor2d(x, [active.length, T], 'int32')).hidden; // [R, T, C]
+        const last = tf.gather(tf.reshape(h, [active.length * T, model.config.nEmbd]), tf.tensor1d(lastIndex, 'int32'));
+        return model.logits(last as tf.Tensor2D); // [R, V]
+      });
+      const all = logits.dataSync() as Float32Array;
+      logits.dispose();
+      return all;
+    },
+    dispose: () => undefined,
+  };
 }

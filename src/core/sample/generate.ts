@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { disposeCache, GPT, KVCache } from '../model/gpt';
 import { Rng } from '../rng';
 import type { Tokenizer } from '../tokenizer';
+import { CachedDecoder } from './decoder';
 import { pickToken, SamplingParams, softmax, TokenProb, topTokens } from './distribution';
 
 export interface GenerateOptions extends SamplingParams {
@@ -51,9 +52,11 @@ export interface GenerateResult {
 /**
  * Autoregressive generation with a KV cache: the prompt is run once, then each new token costs one position.
  * When the cache reaches the context length, the window slides: the last half of the context is re-run.
+ * On CPU backends the cache is a CachedDecoder's (few tfjs ops a token); elsewhere gpt.ts's tensor cache.
  */
 export class Generator {
   private cache: KVCache | undefined;
+  private decoder: CachedDecoder | undefined;
   /** The cache holds tokens[offset, offset + window.length) of the sequence. */
   private window: number[] = [];
   private offset = 0;
@@ -64,26 +67,33 @@ export class Generator {
   next(tokens: number[], noCache = false): Float32Array {
     const ctx = this.model.config.contextLength;
     if (noCache) return this.run(tokens.slice(-ctx), false);
+    const fast = CachedDecoder.suits();
+    if (fast && this.decoder && !this.decoder.current()) this.reset(true); // the weights changed
     const end = this.offset + this.window.length;
     const canExtend =
-      this.cache !== undefined &&
+      (fast ? this.window.length > 0 : this.cache !== undefined) &&
       tokens.length > end &&
       tokens.length - this.offset <= ctx &&
       this.window.every((t, i) => tokens[this.offset + i] === t);
     if (canExtend) {
       const fresh = tokens.slice(end);
-      const logits = this.run(fresh, true);
-      this.window = this.window.concat(fresh);
+      const logits = fast ? this.decode(fresh) : this.run(fresh, true);
+      this.window.push(...fresh);
       return logits;
     }
     this.reset();
     // Past the context, keep the last half so the next tokens can reuse the cache for a while.
     this.offset = tokens.length > ctx ? tokens.length - Math.max(1, Math.floor(ctx / 2)) : 0;
     const keep = tokens.slice(this.offset);
-    this.cache = { layers: [], length: 0 };
-    const logits = this.run(keep, true);
+    if (!fast) this.cache = { layers: [], length: 0 };
+    const logits = fast ? this.decode(keep) : this.run(keep, true);
     this.window = keep;
     return logits;
+  }
+
+  private decode(ids: number[]): Float32Array {
+    this.decoder ??= new CachedDecoder(this.model, 1);
+    return this.decoder.step([{ row: 0, tokens: ids }]);
   }
 
   private run(ids: number[], useCache: boolean): Float32Array {
@@ -105,15 +115,21 @@ export class Generator {
     return out;
   }
 
-  reset(): void {
+  /** Forgets the cached sequence; `weights` also drops what was read of the model's weights. */
+  reset(weights = false): void {
     disposeCache(this.cache);
     this.cache = undefined;
+    this.decoder?.resetRow(0);
+    if (weights) {
+      this.decoder?.dispose();
+      this.decoder = undefined;
+    }
     this.window = [];
     this.offset = 0;
   }
 
   dispose(): void {
-    this.reset();
+    this.reset(true);
   }
 }
 

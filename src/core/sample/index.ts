@@ -1,3 +1,4 @@
 export * from './distribution';
 export * from './generate';
 export * from './batch';
+export * from './decoder';
