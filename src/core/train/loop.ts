@@ -65,6 +65,8 @@ export interface LoopState {
   target: Budget;
   /** Where warm-up ended: the decay runs from there to the end of the budget, in steps or in time alike. */
   warmupEnd?: { step: number; elapsedMs: number };
+  /** The task's own state the next batches depend on (PPO's rollout in use): TrainTask.saveState. */
+  task?: Record<string, unknown>;
 }
 
 export interface ResumePoint {
@@ -131,6 +133,7 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
           'BAD_CHECKPOINT',
         );
       }
+      if (req.resume.state.task) task.restoreState?.(req.resume.state.task);
     }
     let step = req.resume?.step ?? 0;
     if (!req.resume && req.outDir) await clearRunFiles(req.outDir);
@@ -389,7 +392,7 @@ async function save<B>(
     weights: toNamedTensors(model.weights(), shape),
     optimizer: toNamedTensors(opt.state(), (n) => shape(stateParamName(n))),
     step,
-    trainer: { ...state },
+    trainer: { ...state, ...(task.saveState && { task: task.saveState() }) },
   });
   req.hooks?.onCheckpoint?.(step);
 }

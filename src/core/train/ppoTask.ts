@@ -208,7 +208,61 @@ export class PpoTask implements TrainTask<Rollout> {
   folderConfig(): Partial<ModelFolderConfig> {
     return this.extra;
   }
+
+  /** The rollout whose later PPO epochs are still to come: a resumed run trains on these very samples. */
+  saveState(): Record<string, unknown> {
+    const c = this.cached;
+    if (!c || c.uses >= this.opts.ppoEpochs) return {};
+    const r = c.rollout;
+    const rollout: SavedRollout = {
+      uses: c.uses,
+      B: r.B,
+      T: r.T,
+      score: r.score,
+      kl: r.kl,
+      ...Object.fromEntries(ROLLOUT_ARRAYS.map((k) => [k, Array.from(r[k])])),
+    } as SavedRollout;
+    return { rollout };
+  }
+
+  restoreState(state: Record<string, unknown>): void {
+    const r = state.rollout as Partial<SavedRollout> | undefined;
+    if (!r || typeof r !== 'object') return;
+    const n = (r.B ?? 0) * (r.T ?? 0);
+    const ok =
+      Number.isInteger(r.uses) &&
+      Number.isInteger(r.B) &&
+      Number.isInteger(r.T) &&
+      n > 0 &&
+      typeof r.score === 'number' &&
+      typeof r.kl === 'number' &&
+      ROLLOUT_ARRAYS.every((k) => Array.isArray(r[k]) && r[k].length === n && r[k].every(Number.isFinite));
+    if (!ok) return; // not from this version of GPT Lab: the next batch samples a fresh rollout
+    this.cached = {
+      uses: r.uses!,
+      rollout: {
+        B: r.B!,
+        T: r.T!,
+        score: r.score!,
+        kl: r.kl!,
+        x: Int32Array.from(r.x!),
+        y: Int32Array.from(r.y!),
+        mask: Float32Array.from(r.mask!),
+        oldLogp: Float32Array.from(r.oldLogp!),
+        advantages: Float32Array.from(r.advantages!),
+        returns: Float32Array.from(r.returns!),
+      },
+    };
+  }
 }
+
+const ROLLOUT_ARRAYS = ['x', 'y', 'mask', 'oldLogp', 'advantages', 'returns'] as const;
+
+/** A rollout in state.json: its arrays as plain numbers (float32 values round-trip exactly through JSON). */
+type SavedRollout = { uses: number; B: number; T: number; score: number; kl: number } & Record<
+  (typeof ROLLOUT_ARRAYS)[number],
+  number[]
+>;
 
 /** Advantages to zero mean and unit variance over the response tokens (a standard PPO stabiliser). */
 function whiten(a: Float32Array, mask: Float32Array): void {

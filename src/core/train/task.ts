@@ -36,6 +36,12 @@ export interface TrainTask<B = unknown> {
   evaluate(): EvalMetrics;
   /** What config.json records beside the model: corpus, lineage, data. */
   folderConfig(): Partial<ModelFolderConfig>;
+  /**
+   * State besides the rng that the next batches depend on (PPO's rollout in use for its later epochs), as JSON:
+   * checkpoints carry it so a resumed run draws the batches an uninterrupted one would.
+   */
+  saveState?(): Record<string, unknown>;
+  restoreState?(state: Record<string, unknown>): void;
   /** Frees what the task holds besides `model` (a reference model, datasets). */
   dispose?(): void;
 }
