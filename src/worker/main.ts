@@ -96,7 +96,8 @@ function isRequest(m: unknown): m is RequestMessage {
     r.kind === 'request' &&
     typeof r.id === 'number' &&
     typeof r.method === 'string' &&
-    r.method in handlers
+    // Own names only: '__proto__', 'constructor' or 'toString' are not methods.
+    Object.hasOwn(handlers, r.method)
   );
 }
 

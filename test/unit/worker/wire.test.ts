@@ -50,4 +50,14 @@ describe('worker process: errors keep their code on the way to the host', functi
     const err = fromWorker((r as Extract<ResponseMessage, { ok: false }>).error);
     assert.equal(err.code, 'NO_CHECKPOINT', err.message);
   });
+
+  it('answers a request named after an Object.prototype member with BAD_REQUEST, and keeps working', async () => {
+    for (const method of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf']) {
+      const r = await request(method as WorkerMethod, {} as never);
+      assert.equal(r.ok, false, `${method} was run`);
+      assert.equal((r as Extract<ResponseMessage, { ok: false }>).error.code, 'BAD_REQUEST', method);
+    }
+    const hello = await request('hello', {});
+    assert.equal(hello.ok, true, 'the worker still answers');
+  });
 });
