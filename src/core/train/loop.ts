@@ -17,6 +17,7 @@ import type { Tokenizer } from '../tokenizer';
 import { AdamW } from './adamw';
 import { TrainConfig } from './config';
 import { MuonAdamW, Optimizer, stateParamName } from './muon';
+import type { DataParallel } from './parallel/dataParallel';
 import { learningRate } from './schedule';
 import type { EvalMetrics, TrainTask } from './task';
 
@@ -35,6 +36,10 @@ export interface TrainProgress {
   etaMs: number;
   /** The task's own training metrics of this step (token accuracy, reward margin, …). */
   metrics?: Record<string, number>;
+  /** Data-parallel replicas the step ran on (1: the loop's thread alone). */
+  replicas?: number;
+  /** With replicas: milliseconds per step spent averaging gradients across them (a moving average). */
+  allReduceMs?: number;
 }
 
 export type EvalResult = { step: number; valBpb?: number } & EvalMetrics;
@@ -83,6 +88,8 @@ export interface LoopRequest<B> {
   outDir?: string;
   resume?: ResumePoint;
   hooks?: TrainHooks;
+  /** Runs each step across replicas (data parallelism); the loop's thread stays replica 0. */
+  parallel?: DataParallel<B>;
 }
 
 export interface LoopResult {
@@ -122,6 +129,7 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
   const { task, config: cfg, hooks = {} } = req;
   const trainable = task.trainable ?? task.model.params;
   const opt = buildOptimizer(trainable, cfg);
+  let parallel = req.parallel;
   try {
     const state = startState(req);
     if (req.resume) {
@@ -137,6 +145,7 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
     }
     let step = req.resume?.step ?? 0;
     if (!req.resume && req.outDir) await clearRunFiles(req.outDir);
+    parallel = await startParallel(parallel, task, trainable, opt, hooks);
 
     const evaluate = (): EvalResult => ({ step, ...guardMemory(() => task.evaluate(), cfg) });
     const record = async (r: Record<string, number>) => {
@@ -163,6 +172,7 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
     let stopped: LoopResult['stopped'] = 'budget';
     let emaTps = 0;
     let emaStepMs = 0;
+    let emaAllReduceMs = 0;
     let loss = NaN;
     let logSum = 0;
     let logCount = 0;
@@ -186,7 +196,14 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
         decayFraction: cfg.decayFraction,
       });
       const batch = task.nextBatch(rng);
-      const r = guardMemory(() => optimizerStep(task, opt, batch, lr, cfg.gradClip), cfg);
+      const r = parallel
+        ? await parallel
+            .step(task, batch, lr, cfg.gradClip)
+            .catch((e: unknown) => guardMemory(() => Promise.reject(e), cfg))
+        : guardMemory(() => optimizerStep(task, opt, batch, lr, cfg.gradClip), cfg);
+      if ('allReduceMs' in r) {
+        emaAllReduceMs = emaAllReduceMs === 0 ? r.allReduceMs : 0.8 * emaAllReduceMs + 0.2 * r.allReduceMs;
+      }
       if (!Number.isFinite(r.loss)) {
         throw new GptLabError(
           `Training diverged at step ${step + 1} (loss ${r.loss}). Lower the learning rate.`,
@@ -224,11 +241,12 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
         loss,
         lr,
         gradNorm: r.gradNorm,
+        ...(parallel ? { replicas: parallel.replicas, allReduceMs: emaAllReduceMs } : { replicas: 1 }),
         tokensPerSec: emaTps,
         tokensSeen: state.tokensSeen,
         elapsedMs: state.elapsedMs,
         etaMs: f > 0 ? (state.elapsedMs * (1 - f)) / f : 0,
-        metrics: r.metrics,
+        metrics: 'metrics' in r ? r.metrics : undefined,
       });
       const finalStep = f >= 1;
       const line: Record<string, number> = {};
@@ -275,7 +293,28 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
       losses,
     };
   } finally {
+    await parallel?.dispose();
     opt.dispose();
+  }
+}
+
+/** Starts the replicas; if they cannot start (no worker threads, a backend that fails there), one thread trains. */
+async function startParallel<B>(
+  parallel: DataParallel<B> | undefined,
+  task: TrainTask<B>,
+  trainable: Map<string, tf.Variable>,
+  opt: Optimizer,
+  hooks: TrainHooks,
+): Promise<DataParallel<B> | undefined> {
+  if (!parallel) return undefined;
+  try {
+    await parallel.start(task.model, trainable, opt);
+    hooks.onLog?.(`data parallel: ${parallel.replicas} replicas, gradients averaged through shared memory`);
+    return parallel;
+  } catch (err) {
+    await parallel.dispose();
+    hooks.onLog?.(`data parallel unavailable (${(err as Error).message}); training on one thread`);
+    return undefined;
   }
 }
 

@@ -9,6 +9,8 @@ import { Batch } from './data';
 import { EvalResult, loadResumable, ResumePoint, trainLoop, TrainHooks, TrainProgress } from './loop';
 import { corpusDataset, CorpusFile, meanLoss, PretrainTask } from './pretrainTask';
 import { splitByFile } from '../corpus';
+import { ReplicaPool } from './parallel/pool';
+import { replicaCount, ReplicaRequest } from './parallel/replicas';
 
 export type { EvalResult, TrainHooks, TrainProgress };
 export { meanLoss };
@@ -28,6 +30,8 @@ export interface TrainRequest {
   hooks?: TrainHooks;
   /** Stored in config.json for Model Info. */
   corpusSummary?: Record<string, unknown>;
+  /** Data-parallel replicas (worker threads): 'auto' (one per core where it pays), at most N, or 1 (default). */
+  replicas?: ReplicaRequest;
 }
 
 export interface TrainResult {
@@ -60,7 +64,16 @@ export async function pretrain(req: TrainRequest): Promise<TrainResult> {
     if (start.resume) log(`resuming from step ${start.resume.step}`);
     const extra: Partial<ModelFolderConfig> = { corpus: req.corpusSummary ?? start.corpus };
     const task = new PretrainTask(model, tokenizer, data, cfg, extra);
-    const r = await trainLoop({ task, config: cfg, outDir: req.outDir, resume: start.resume, hooks: req.hooks });
+    const replicas = replicaCount(cfg, req.replicas ?? 1);
+    const parallel = replicas > 1 ? new ReplicaPool(replicas, cfg) : undefined;
+    const r = await trainLoop({
+      task,
+      config: cfg,
+      outDir: req.outDir,
+      resume: start.resume,
+      hooks: req.hooks,
+      parallel,
+    });
     return {
       step: r.step,
       stopped: r.stopped,

@@ -1,0 +1,148 @@
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type * as tf from '@tensorflow/tfjs-core';
+import { currentBackend } from '../../backend';
+import type { GPT } from '../../model/gpt';
+import type { TrainConfig } from '../config';
+import type { Batch } from '../data';
+import type { Optimizer } from '../muon';
+import type { TrainTask } from '../task';
+import type { DataParallel } from './dataParallel';
+import { GradientLayout } from './gradients';
+import type { ReplicaInit, ReplicaMessage } from './messages';
+import { replicaStep, ReplicaStepResult } from './replicaStep';
+import { COMMAND, CTL, ReplicaStopped, SharedStep, STATE } from './shared';
+
+/** The bundle puts the worker beside the code that starts it (dist/); tsc puts it beside this file (out/). */
+export const REPLICA_WORKER = path.join(__dirname, 'replicaWorker.js');
+
+type Snapshot = Extract<ReplicaMessage, { type: 'snapshot' }>;
+
+/**
+ * Data parallelism on one machine: `replicas - 1` worker threads, each with its own wasm backend, plus the loop's
+ * own thread as replica 0. Each step the batch's rows are split among them, their gradients averaged through
+ * shared memory, and every replica applies the same optimizer step to its own copy of the weights.
+ */
+export class ReplicaPool implements DataParallel<Batch> {
+  private workers: Worker[] = [];
+  private shared?: SharedStep;
+  private layout?: GradientLayout;
+  private opt?: Optimizer;
+  private failure?: Error;
+  private failed!: Promise<never>;
+  private closing = false;
+  private snapshots?: (s: Snapshot, rank: number) => void;
+
+  constructor(
+    readonly replicas: number,
+    private readonly cfg: TrainConfig,
+  ) {}
+
+  /**
+   * Starts the workers from the model's current weights and the optimizer's current state (a resumed run's
+   * included, whatever replica count saved it). Resolves when every replica is ready.
+   */
+  async start(
+    model: GPT,
+    params: Map<string, tf.Variable>,
+    opt: Optimizer,
+    workerPath = REPLICA_WORKER,
+  ): Promise<void> {
+    this.opt = opt;
+    this.layout = new GradientLayout(params);
+    const layout = {
+      replicas: this.replicas,
+      gradSize: this.layout.size,
+      maxTokens: this.cfg.batchSize * this.cfg.model.contextLength,
+    };
+    const shared = (this.shared = SharedStep.allocate(layout));
+    let rejectFailed!: (e: Error) => void;
+    this.failed = new Promise<never>((_, reject) => (rejectFailed = reject));
+    this.failed.catch(() => undefined);
+    const fail = (rank: number, why: string) => {
+      if (this.failure || this.closing) return;
+      this.failure = new Error(`data-parallel replica ${rank} failed: ${why}`);
+      shared.halt(STATE.failed);
+      rejectFailed(this.failure);
+    };
+    const base = {
+      buffer: shared.buffer,
+      layout,
+      backend: currentBackend()?.name ?? 'wasm',
+      model: model.config,
+      heads: model.heads,
+      weights: model.weights(),
+      train: this.cfg,
+      optimizerState: opt.state(),
+      optimizerStep: opt.t,
+      signature: this.layout.signature(),
+    };
+    const ready: Promise<void>[] = [];
+    for (let rank = 1; rank < this.replicas; rank++) {
+      const w = new Worker(workerPath, { workerData: { ...base, rank } satisfies ReplicaInit });
+      w.unref();
+      this.workers.push(w);
+      ready.push(
+        new Promise<void>((resolve) => {
+          w.on('message', (m: ReplicaMessage) => {
+            if (m.type === 'ready') resolve();
+            else if (m.type === 'failed') fail(rank, m.message);
+            else this.snapshots?.(m, rank);
+          });
+        }),
+      );
+      w.on('error', (err) => fail(rank, err.message));
+      w.on('exit', (code) => fail(rank, `its thread exited (code ${code})`));
+    }
+    await Promise.race([Promise.all(ready), this.failed]);
+  }
+
+  /** One optimizer step over `batch`, split across the replicas; the loop's thread computes rows of its own. */
+  async step(task: TrainTask<Batch>, batch: Batch, lr: number, clip: number): Promise<ReplicaStepResult> {
+    const shared = this.shared!;
+    if (this.failure) throw this.failure;
+    if (batch.B < this.replicas) throw new Error(`a batch of ${batch.B} rows cannot feed ${this.replicas} replicas`);
+    shared.x.set(batch.x);
+    shared.y.set(batch.y);
+    shared.ctl[CTL.rows] = batch.B;
+    shared.ctl[CTL.cols] = batch.T;
+    shared.setHyper(lr, clip);
+    shared.start(COMMAND.step);
+    const ctx = { rank: 0, shared, layout: this.layout!, opt: this.opt!, loss: (b: Batch) => task.loss(b).loss };
+    try {
+      return await replicaStep(ctx, () => shared.barrier());
+    } catch (err) {
+      // A replica halted the step: say which and why (its message arrives just after the halt).
+      if (err instanceof ReplicaStopped) {
+        await Promise.race([this.failed, new Promise((r) => setTimeout(r, 5000))]);
+        throw this.failure ?? err;
+      }
+      throw err;
+    }
+  }
+
+  /** Every worker replica's weights and optimizer step count, by rank (tests: the replicas must stay equal). */
+  async snapshot(): Promise<Map<number, Snapshot>> {
+    const out = new Map<number, Snapshot>();
+    const all = new Promise<void>((resolve) => {
+      this.snapshots = (s, rank) => {
+        out.set(rank, s);
+        if (out.size === this.workers.length) resolve();
+      };
+    });
+    this.shared!.start(COMMAND.snapshot);
+    await Promise.race([all, this.failed]);
+    this.snapshots = undefined;
+    return out;
+  }
+
+  async dispose(): Promise<void> {
+    this.closing = true;
+    if (this.shared) {
+      this.shared.start(COMMAND.shutdown);
+      this.shared.halt(STATE.shutdown);
+    }
+    await Promise.all(this.workers.map((w) => w.terminate()));
+    this.workers = [];
+  }
+}

@@ -1,0 +1,61 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { Batch } from '../data';
+import type { Optimizer } from '../muon';
+import type { GradientLayout } from './gradients';
+import { CTL, shardRows, shardWeights, SharedStep } from './shared';
+
+/** One replica's part of a data-parallel step, the same code on the loop's thread and in each worker thread. */
+export interface ReplicaContext {
+  rank: number;
+  shared: SharedStep;
+  layout: GradientLayout;
+  opt: Optimizer;
+  /** The loss of this replica's rows of the batch, built inside the gradient tape. */
+  loss(shard: Batch): tf.Scalar;
+}
+
+export interface ReplicaStepResult {
+  /** The whole batch's loss: the token-weighted mean of the replicas' losses. */
+  loss: number;
+  gradNorm: number;
+  /** Time from this replica's gradient being ready to the averaged one being ready (waiting included). */
+  allReduceMs: number;
+}
+
+type Barrier = () => void | Promise<void>;
+
+/**
+ * Gradients of this replica's rows, all-reduced through shared memory (each writes its slot; each sums its share
+ * of the elements over all slots; each reads the whole average), then the same optimizer step on every replica:
+ * the replicas start equal and apply equal updates, so their weights stay equal without a broadcast.
+ */
+export async function replicaStep(c: ReplicaContext, barrier: Barrier): Promise<ReplicaStepResult> {
+  const { shared, rank } = c;
+  const R = shared.layout.replicas;
+  const rows = shared.ctl[CTL.rows];
+  const cols = shared.ctl[CTL.cols];
+  const { start, end } = shardRows(rows, R, rank);
+  const shard: Batch = {
+    x: shared.x.slice(start * cols, end * cols),
+    y: shared.y.slice(start * cols, end * cols),
+    B: end - start,
+    T: cols,
+  };
+  const { value, grads } = tf.variableGrads(() => c.loss(shard));
+  shared.setLoss(rank, value.dataSync()[0]);
+  const t0 = performance.now();
+  const present = c.layout.write(grads, shared.slots[rank]);
+  tf.dispose([value, ...Object.values(grads)]);
+  await barrier(); // every slot and loss written
+  const weights = shardWeights(rows, R);
+  let loss = 0;
+  for (let r = 0; r < R; r++) loss += weights[r] * shared.loss(r);
+  shared.reduceShare(rank, weights);
+  await barrier(); // every share summed
+  const avg = c.layout.read(shared.reduced, present);
+  const allReduceMs = performance.now() - t0;
+  const norm = c.opt.step(avg, shared.lr, shared.clip);
+  const gradNorm = norm.dataSync()[0];
+  tf.dispose([norm, ...Object.values(avg)]);
+  return { loss, gradNorm, allReduceMs };
+}
