@@ -1,6 +1,6 @@
 export { classifyFile, looksBinary, looksMinified } from './classify';
 export { isProse, languageOf, vscodeLanguageIdOf } from './languages';
-export { readCorpus } from './read';
+export { readCorpus, readCorpusFiles } from './read';
 export { fnv1a32, pathScore, splitByFile, type FileSplit } from './split';
 export { emptySkipCounts, formatBytes, formatCorpusSummary, formatSkipped, summarizeCorpus } from './summary';
 export {

@@ -9,6 +9,7 @@ import { isModelFolder, isModelFolderFile } from '../checkpoint/modelFolder';
 import { LOCK_FILE } from '../checkpoint/lock';
 import { GptLabError } from '../errors';
 import ignore from 'ignore';
+import { Minimatch } from 'minimatch';
 import { classifyFile } from './classify';
 import { GitignoreLevel, gitignoreLevel, isGitignored } from './gitignore';
 import { languageOf } from './languages';
@@ -28,18 +29,27 @@ const VCS_DIRS = new Set(['.git', '.hg', '.svn']);
 /** Files read concurrently; enough to hide disk latency without holding many fds. */
 const READ_BATCH = 32;
 
-/** A .gitignore and the directory it sits in ('' for the root); its rules apply below that. */
-
+/** The files of `root` a code model should learn from; EMPTY_CORPUS (saying why) when none is left. */
 export async function readCorpus(root: string, options: Partial<CorpusOptions> = {}): Promise<Corpus> {
+  const { root: absRoot, files, skipped } = await readCorpusFiles(root, options);
+  const summary = summarizeCorpus(files, skipped);
+  if (files.length === 0) throw emptyCorpusError(absRoot, summary);
+  return { root: absRoot, files, summary };
+}
+
+/** What readCorpus reads, and why it skipped the rest, without the summary or the empty-corpus error: the
+ *  extension reads every folder of a multi-root workspace this way and sums them up once. */
+export async function readCorpusFiles(
+  root: string,
+  options: Partial<CorpusOptions> = {},
+): Promise<{ root: string; files: CorpusFile[]; skipped: Record<SkipCategory, number> }> {
   const opts = withDefaults(options);
   const absRoot = path.resolve(root);
   await assertDirectory(absRoot);
   const skipped = emptySkipCounts();
   const candidates = await listCandidates(absRoot, opts, skipped);
   const files = await readCandidates(absRoot, candidates, opts, skipped);
-  const summary = summarizeCorpus(files, skipped);
-  if (files.length === 0) throw emptyCorpusError(absRoot, summary);
-  return { root: absRoot, files, summary };
+  return { root: absRoot, files, skipped };
 }
 
 /** Fills in defaults; an explicit `undefined` (say, an unset CLI flag) means "default" too. */
@@ -77,6 +87,8 @@ async function listCandidates(
   // ignorecase off: the same answer on every OS, as git gives on Linux.
   const exclude = ignore({ ignorecase: false }).add(opts.exclude);
   const include = opts.include.length > 0 ? ignore({ ignorecase: false }).add(opts.include) : null;
+  const globs = opts.excludeGlobs.map((g) => new Minimatch(g, { dot: true }));
+  const globbed = (rel: string) => globs.some((g) => g.match(rel));
   const found: string[] = [];
   const skipDirs = new Set(opts.skipDirs.map((d) => path.resolve(d)));
   const rawPaths = new Map<string, Buffer>();
@@ -108,13 +120,14 @@ async function listCandidates(
       if (entry.isDirectory()) {
         if (VCS_DIRS.has(entry.name)) continue;
         // The trailing '/' lets directory-only patterns ('build/') match.
-        if (exclude.ignores(`${rel}/`) || isGitignored(active, `${rel}/`)) {
+        if (exclude.ignores(`${rel}/`) || isGitignored(active, `${rel}/`) || globbed(rel)) {
           skipped.ignored++; // counted once; its contents are never walked
           continue;
         }
         await walk(rel, active);
       } else if (entry.isFile()) {
-        if (exclude.ignores(rel) || isGitignored(active, rel) || (include !== null && !include.ignores(rel))) {
+        const excluded = exclude.ignores(rel) || isGitignored(active, rel) || globbed(rel);
+        if (excluded || (include !== null && !include.ignores(rel))) {
           skipped.ignored++;
           continue;
         }

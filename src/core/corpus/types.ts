@@ -46,6 +46,11 @@ export interface CorpusOptions {
   maxTotalBytes: number;
   /** Folders never read (absolute or relative to the working directory), e.g. the model folder a run writes. */
   skipDirs: readonly string[];
+  /**
+   * Glob patterns (VS Code's `files.exclude` syntax, relative to the root) of files and folders to skip; a
+   * matching folder is skipped with everything in it. The extension passes the user's `files.exclude` here.
+   */
+  excludeGlobs: readonly string[];
 }
 
 export const DEFAULT_CORPUS_OPTIONS: Readonly<CorpusOptions> = {
@@ -55,6 +60,7 @@ export const DEFAULT_CORPUS_OPTIONS: Readonly<CorpusOptions> = {
   maxFileBytes: 1024 * 1024, // 1 MiB: bigger than nearly any hand-written source file
   maxTotalBytes: 50 * 1000 * 1000, // 50 MB: far more text than a tiny model can learn from in minutes
   skipDirs: [],
+  excludeGlobs: [],
 };
 
 export interface CorpusFile {
