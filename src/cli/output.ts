@@ -47,14 +47,5 @@ export class Output {
   }
 }
 
-export function formatDuration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min ${s % 60} s`;
-  return `${Math.floor(m / 60)} h ${m % 60} min`;
-}
-
-export function formatRate(tokensPerSec: number): string {
-  return tokensPerSec >= 1000 ? `${(tokensPerSec / 1000).toFixed(1)}k tok/s` : `${Math.round(tokensPerSec)} tok/s`;
-}
+// Durations and rates read as they do in the extension: one formatter, in src/protocol.
+export { duration as formatDuration, tokensPerSecond as formatRate } from '../protocol/format';

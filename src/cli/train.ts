@@ -3,16 +3,27 @@ import { initBackend, BackendPreference } from '../core/backend';
 import { acquireFolderLock, clearModelFolder, inspectOutFolder } from '../core/checkpoint';
 import { formatCorpusSummary, readCorpus } from '../core/corpus';
 import { GptLabError } from '../core/errors';
-import { formatCount, parameterCount } from '../core/model/config';
+import {
+  Architecture,
+  ARCHITECTURES,
+  AUTO_PRESET,
+  formatCount,
+  parameterCount,
+  resolvePreset,
+  withArchitecture,
+} from '../core/model/config';
 import { checkTrainingFits, memoryLimit } from '../core/model/memory';
 import { FIRST_MERGE_ID, MAX_VOCAB_SIZE } from '../core/tokenizer';
 import { defaultTrainConfig, TrainConfig } from '../core/train/config';
 import { pretrainAndEvaluate } from '../core/train/pretrainAndEvaluate';
 import { int, inRange, positive } from './options';
-import { formatDuration, formatRate, Output } from './output';
+import { lossAndBpb, progressText } from '../protocol/format';
+import { formatDuration, Output } from './output';
 
 export interface TrainCliOptions {
   preset?: string;
+  /** gpt2 | modern (default: the preset's). */
+  arch?: string;
   minutes?: string;
   steps?: string;
   out?: string;
@@ -39,6 +50,7 @@ export interface TrainCliOptions {
 /** The checkpoint decides these on --resume; giving one anyway is refused rather than silently ignored. */
 const FIXED_ON_RESUME: [keyof TrainCliOptions, string][] = [
   ['preset', '--preset'],
+  ['arch', '--arch'],
   ['layers', '--layers'],
   ['heads', '--heads'],
   ['embd', '--embd'],
@@ -56,14 +68,27 @@ export interface TrainPlan {
   resumeOverrides?: { learningRate?: number };
 }
 
-/** The config of a fresh run; every option is checked before anything is allocated. */
-export function trainConfigFromOptions(o: TrainCliOptions): TrainConfig {
+/** `--arch`'s value, refused with the choices when it is not one. */
+export function architectureOption(value: string): Architecture {
+  if (!ARCHITECTURES.includes(value as Architecture)) {
+    throw new GptLabError(`--arch must be one of: ${ARCHITECTURES.join(', ')} (got '${value}').`, 'BAD_OPTION');
+  }
+  return value as Architecture;
+}
+
+/**
+ * The config of a fresh run; every option is checked before anything is allocated. `--preset auto` sizes the
+ * model for `corpusBytes` (unknown before the corpus is read: the size for an average corpus).
+ */
+export function trainConfigFromOptions(o: TrainCliOptions, corpusBytes?: number): TrainConfig {
   const steps = int(o.steps, '--steps');
   const minutes = positive(o.minutes, '--minutes') ?? (steps === undefined ? 2 : undefined);
   const seed = int(o.seed, '--seed', 0);
   const batch = int(o.batch, '--batch');
   const fim = inRange(o.fim, '--fim', 0, 1);
-  const cfg = defaultTrainConfig(o.preset ?? 'tiny', {
+  const arch = o.arch !== undefined ? architectureOption(o.arch) : undefined;
+  const preset = resolvePreset(o.preset ?? 'tiny', { corpusBytes, minutes });
+  const cfg = defaultTrainConfig(preset, {
     maxSteps: steps,
     maxMinutes: minutes,
     ...(seed !== undefined && { seed }),
@@ -85,7 +110,7 @@ export function trainConfigFromOptions(o: TrainCliOptions): TrainConfig {
   if (m.nEmbd % m.nHead !== 0) {
     throw new GptLabError(`--embd (${m.nEmbd}) must be divisible by --heads (${m.nHead}).`, 'BAD_OPTION');
   }
-  return defaultTrainConfig(o.preset ?? 'tiny', cfg);
+  return defaultTrainConfig(preset, arch ? withArchitecture(cfg, arch) : cfg);
 }
 
 /** What to ask the trainer for: a fresh run, or a resume with only what may change. */
@@ -141,6 +166,8 @@ export async function trainCommand(dir: string, o: TrainCliOptions): Promise<voi
     skipDirs: [outDir],
   });
   out.info(`corpus: ${formatCorpusSummary(corpus.summary)}`);
+  // `auto` is sized for the corpus now read (the memory check above took the largest size it picks, which fits).
+  if (o.preset === AUTO_PRESET && !plan.resume) Object.assign(config, trainConfigFromOptions(o, corpus.summary.bytes));
   out.event('corpus', { root, ...corpus.summary });
   const m = config.model;
   out.info(
@@ -187,17 +214,14 @@ export async function trainCommand(dir: string, o: TrainCliOptions): Promise<voi
         },
         onProgress: (p) => {
           out.event('progress', p);
-          out.progress(
-            p.fraction,
-            `step ${p.step} · loss ${p.loss.toFixed(3)}${lastVal} · ${formatRate(p.tokensPerSec)} · ${formatDuration(p.etaMs)} left`,
-          );
+          out.progress(p.fraction, progressText(p, { step: true, figures: `loss ${p.loss.toFixed(3)}${lastVal}` }));
         },
       },
     });
     out.clear();
     out.info(
       `${result.stopped === 'cancelled' ? 'stopped' : 'done'} at step ${result.step} in ${formatDuration(result.elapsedMs)}: ` +
-        `val loss ${result.initialValLoss.toFixed(3)} → ${result.valLoss.toFixed(3)} (${result.valBpb.toFixed(2)} bits/byte), ` +
+        `val loss ${result.initialValLoss.toFixed(3)} → ${lossAndBpb(result.valLoss, result.valBpb)}, ` +
         `${formatCount(result.tokensSeen)} tokens seen`,
     );
     out.info(`model saved in ${outDir}`);

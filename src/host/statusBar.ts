@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { progressText } from '../protocol/format';
 import { compact } from './format';
 import type { Lab } from './lab';
 
@@ -12,7 +13,7 @@ export function createStatusBar(lab: Lab): vscode.Disposable {
       const p = lab.progress;
       const stopping = lab.state === 'stopping' ? ' · stopping' : '';
       item.text = p
-        ? `$(sync~spin) GPT Lab: training ${Math.floor(p.fraction * 100)}% · loss ${p.loss.toFixed(2)} · ${compact(p.tokensPerSec)} tok/s${stopping}`
+        ? `$(sync~spin) GPT Lab: training ${progressText(p, { percent: true, lossDigits: 2, eta: false })}${stopping}`
         : `$(sync~spin) GPT Lab: preparing${stopping}`;
       item.tooltip = 'GPT Lab is training a model on this workspace. Click to show the training panel.';
     } else if (lab.info) {

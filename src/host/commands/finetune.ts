@@ -10,7 +10,7 @@ import type { FinetuneOutcome, FinetuneParams } from '../../protocol/worker';
 import { config } from '../config';
 import { collectWorkspaceCorpus } from '../corpus';
 import { errorCode } from '../errors';
-import { compact, duration } from '../format';
+import { progressText } from '../../protocol/format';
 import type { Lab } from '../lab';
 import { log, showLog } from '../log';
 import { LossPanel } from '../panels/lossPanel';
@@ -121,10 +121,9 @@ export async function finetuneOnExamples(lab: Lab, args: FinetuneArgs = {}): Pro
         if (e.event !== 'progress') return;
         const p = e.data;
         const pct = Math.floor(p.fraction * 100);
-        const acc = p.metrics?.tokenAccuracy;
         progress.report({
           increment: Math.max(0, pct - reported),
-          message: `${pct}% · loss ${p.loss.toFixed(2)}${acc !== undefined ? ` · token accuracy ${(acc * 100).toFixed(0)}%` : ''} · ${compact(p.tokensPerSec)} tok/s · ${duration(p.etaMs)} left`,
+          message: progressText(p, { percent: true, lossDigits: 2 }),
         });
         reported = Math.max(reported, pct);
       });

@@ -6,6 +6,7 @@ import type { TrainResult } from '../../core/train/trainer';
 import type { CorpusPayload } from '../../protocol/worker';
 import { config } from '../config';
 import { collectWorkspaceCorpus, EmptyCorpusError } from '../corpus';
+import { progressText } from '../../protocol/format';
 import { compact, duration } from '../format';
 import type { Lab } from '../lab';
 import { log, showLog } from '../log';
@@ -112,7 +113,7 @@ export async function trainOnWorkspace(
         const pct = Math.floor(p.fraction * 100);
         progress.report({
           increment: Math.max(0, pct - reported),
-          message: `${pct}% · loss ${p.loss.toFixed(2)} · ${compact(p.tokensPerSec)} tok/s · ${duration(p.etaMs)} left`,
+          message: progressText(p, { percent: true, lossDigits: 2 }),
         });
         reported = Math.max(reported, pct);
       });
