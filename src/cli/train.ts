@@ -188,10 +188,7 @@ export async function trainCommand(dir: string, o: TrainCliOptions): Promise<voi
         },
         onProgress: (p) => {
           out.event('progress', p);
-          out.progress(
-            p.fraction,
-            progressText(p, { step: true, figures: `loss ${p.loss.toFixed(3)}${lastVal}` }),
-          );
+          out.progress(p.fraction, progressText(p, { step: true, figures: `loss ${p.loss.toFixed(3)}${lastVal}` }));
         },
       },
     });
