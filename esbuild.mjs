@@ -75,6 +75,8 @@ function copyWasm() {
   mkdirSync('dist', { recursive: true });
   for (const f of readdirSync(from).filter((n) => n.endsWith('.wasm')))
     copyFileSync(path.join(from, f), path.join('dist', f));
+  // GPT Lab's own fused kernels (src/core/kernels), found beside the worker like tfjs's .wasm files.
+  copyFileSync('src/core/kernels/gptlab-kernels.wasm', 'dist/gptlab-kernels.wasm');
 }
 
 // A fresh folder each build, so no stale bundle or source map ships in the VSIX.

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { GptLabError } from '../errors';
+import { setKernelDirectory } from '../kernels/module';
 
 /** Backends in order of preference; each is loaded only if installed and working. */
 export const BACKEND_NAMES = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -23,6 +24,7 @@ let current: BackendInfo | undefined;
 let wasmDir: string | undefined;
 export function setWasmDirectory(dir: string): void {
   wasmDir = dir.endsWith(path.sep) ? dir : dir + path.sep;
+  setKernelDirectory(dir); // gptlab-kernels.wasm ships beside tfjs's
 }
 
 // Native packages are optional accelerators: require them by a computed name so bundlers leave them out.

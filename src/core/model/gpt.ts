@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { fastKernelsActive, fusedAttention } from '../kernels';
 import { Rng } from '../rng';
 import { GPTConfig, resolveConfig, ResolvedGPTConfig, validateConfig } from './config';
 import {
@@ -303,6 +304,10 @@ export class GPT {
     trace: ForwardTrace | undefined,
   ): tf.Tensor2D {
     const { nEmbd: C, nHead: H } = this.config;
+    // Training's case (no cache, no trace, GPT-2's plain q and k) runs as one fused kernel on wasm.
+    if (!past && !newCache && !trace && !this.recipe.qkNorm && !this.rotaryCos && fastKernelsActive()) {
+      return fusedAttention(qkv, B, T, H);
+    }
     const hs = C / H;
     const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, T, H, hs]), [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, hs]
     const [q0, k0, v0] = tf.split(qkv, 3, 1);

@@ -2,27 +2,17 @@ import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core registers no gradients on its own (its ESM register_all_gradients does not load in Node);
 // the union package's Node bundle registers them all.
 import '@tensorflow/tfjs';
+import { customOp } from '../kernels/customOp';
+import { fastKernelsActive, fusedBiasAdd, fusedCrossEntropy, fusedGelu, fusedLayerNorm } from '../kernels';
 
 /*
  * Building blocks with hand-written gradients where tfjs's own would be slow or missing on wasm:
  * - wasm multiplies fast (XNNPACK) only when neither operand is transposed, but tf.matMul's gradient
  *   uses transposed matmuls; so we transpose explicitly and multiply plainly.
  * - tf.gather's gradient needs UnsortedSegmentSum, which wasm lacks; a scatter-add in JS is quick.
+ * On wasm, GELU, LayerNorm, bias gradients and cross-entropy take GPT Lab's fused kernels (src/core/kernels)
+ * unless GPTLAB_KERNELS=reference; the plain-tfjs code here is the reference they are tested against.
  */
-
-type GradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
-
-/** tf.customGrad with plain typing: `fn` gets the inputs and a save function, returns value and gradient. */
-function customOp<T extends tf.Tensor>(
-  fn: (inputs: tf.Tensor[], save: tf.GradSaveFunc) => { value: T; gradFunc: GradFunc },
-): (...inputs: tf.Tensor[]) => T {
-  const f = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const save = args.pop() as tf.GradSaveFunc;
-    const { value, gradFunc } = fn(args as tf.Tensor[], save);
-    return { value, gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => gradFunc(dy as tf.Tensor, saved) };
-  }) as never);
-  return f as unknown as (...inputs: tf.Tensor[]) => T;
-}
 
 /** x·W for 2-D x [N, in] and W [in, out], with a backward pass of plain (non-transposed) matmuls. */
 export const matMulPlain = customOp<tf.Tensor2D>(([x, w], save) => {
@@ -65,7 +55,8 @@ function bmm(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
 /** x·W + b for x [N, in]. */
 export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D {
   const y = matMulPlain(x, w);
-  return b ? tf.add(y, b) : y;
+  if (!b) return y;
+  return fastKernelsActive() ? fusedBiasAdd(y, b) : tf.add(y, b);
 }
 
 /** Rows of table [V, C] picked by ids [N] → [N, C]; gradient by scatter-add in JS. */
@@ -93,6 +84,7 @@ export function embedding(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
 
 /** LayerNorm over the last axis of x [N, C] (without a bias when `beta` is absent). */
 export function layerNorm(x: tf.Tensor2D, gamma: tf.Tensor1D, beta?: tf.Tensor1D, eps = 1e-5): tf.Tensor2D {
+  if (fastKernelsActive()) return fusedLayerNorm(x, gamma, beta, eps);
   const mean = tf.mean(x, -1, true); // [N, 1]
   const centered = tf.sub(x, mean); // [N, C]
   const variance = tf.mean(tf.square(centered), -1, true); // [N, 1]
@@ -172,7 +164,7 @@ const GELU_K = Math.sqrt(2 / Math.PI);
  * GPT-2's tanh approximation of GELU, with its derivative written out so the backward pass keeps only x
  * (autodiff would keep eight intermediates the size of the MLP's hidden layer).
  */
-export const gelu = customOp<tf.Tensor>(([x], save) => {
+const referenceGelu = customOp<tf.Tensor>(([x], save) => {
   save([x]);
   const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), GELU_K); // k·(x + 0.044715·x³)
   return {
@@ -187,11 +179,16 @@ export const gelu = customOp<tf.Tensor>(([x], save) => {
   };
 }) as (x: tf.Tensor) => tf.Tensor;
 
+export function gelu(x: tf.Tensor): tf.Tensor {
+  return fastKernelsActive() ? fusedGelu(x) : referenceGelu(x);
+}
+
 /**
  * Mean cross-entropy of logits [N, V] against integer targets [N], with the fused gradient
  * (softmax − one-hot) / N instead of autodiff through log-softmax.
  */
 export function crossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Scalar {
+  if (fastKernelsActive()) return fusedCrossEntropy(logits, targets);
   const f = customOp<tf.Scalar>(([l, t], save) => {
     const [N, V] = l.shape as [number, number];
     const logp = tf.logSoftmax(l as tf.Tensor2D); // [N, V]

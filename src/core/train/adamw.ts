@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { fastKernelsActive, fusedAdamW } from '../kernels';
 
 export interface AdamWConfig {
   beta1: number;
@@ -52,10 +53,22 @@ export class AdamW {
     const { beta1, beta2, eps, weightDecay } = this.cfg;
     const bc1 = 1 - Math.pow(beta1, this.t);
     const bc2 = 1 - Math.pow(beta2, this.t);
+    const fast = fastKernelsActive();
     {
       for (const [name, p] of this.params) {
         const g0 = grads[p.name]; // tf.variableGrads keys gradients by the variable's own name
         if (!g0) continue;
+        if (fast) {
+          // One fused kernel per parameter instead of a dozen element-wise ops.
+          const decay = p.rank >= 2 && weightDecay > 0 ? 1 - lr * weightDecay : 1;
+          const m = this.m.get(name)!;
+          const v = this.v.get(name)!;
+          const [p1, m1, v1] = fusedAdamW(p, g0, m, v, scale, { lr, beta1, beta2, bc1, bc2, eps, decay });
+          p.assign(p1);
+          m.assign(m1);
+          v.assign(v1);
+          continue;
+        }
         const g = tf.mul(g0, scale);
         const m = this.m.get(name)!;
         const v = this.v.get(name)!;

@@ -1,0 +1,339 @@
+/*
+ * GPT Lab's fused kernels for the tfjs wasm backend: WebAssembly SIMD, no libc.
+ *
+ * The module imports tfjs's own memory (env.memory), so every pointer here is an offset into the wasm
+ * backend's heap and tensors are read and written in place: no copies. It has no data segment (that would
+ * overwrite tfjs's heap on instantiation); its stack is a block the loader mallocs from tfjs and points
+ * __stack_pointer at. Build: npm run build:kernels (see kernels/build.mjs).
+ */
+#include <stdint.h>
+#include <wasm_simd128.h>
+
+#define EXPORT(name) __attribute__((export_name(#name)))
+typedef v128_t f4;
+
+static inline f4 splat(float x) { return wasm_f32x4_splat(x); }
+static inline float hsum(f4 v) {
+  return wasm_f32x4_extract_lane(v, 0) + wasm_f32x4_extract_lane(v, 1) + wasm_f32x4_extract_lane(v, 2) +
+         wasm_f32x4_extract_lane(v, 3);
+}
+
+/* e^x, Cephes' single-precision polynomial (relative error ~2e-7), four at a time. */
+static inline f4 vexp(f4 x) {
+  x = wasm_f32x4_min(wasm_f32x4_max(x, splat(-87.3f)), splat(88.3f));
+  f4 fx = wasm_f32x4_nearest(wasm_f32x4_mul(x, splat(1.44269504088896341f)));
+  x = wasm_f32x4_sub(x, wasm_f32x4_mul(fx, splat(0.693359375f)));
+  x = wasm_f32x4_sub(x, wasm_f32x4_mul(fx, splat(-2.12194440e-4f)));
+  f4 z = wasm_f32x4_mul(x, x);
+  f4 y = splat(1.9875691500e-4f);
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, x), splat(1.3981999507e-3f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, x), splat(8.3334519073e-3f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, x), splat(4.1665795894e-2f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, x), splat(1.6666665459e-1f));
+  y = wasm_f32x4_add(wasm_f32x4_mul(y, x), splat(5.0000001201e-1f));
+  y = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(y, z), x), splat(1.0f));
+  f4 pow2n = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(fx), wasm_i32x4_splat(127)), 23);
+  return wasm_f32x4_mul(y, pow2n);
+}
+static inline float sexp(float x) { return wasm_f32x4_extract_lane(vexp(splat(x)), 0); }
+
+/* ln x for a normal x > 0 (Cephes logf). */
+static float slog(float x) {
+  union { float f; uint32_t i; } u = {x};
+  int e = (int)((u.i >> 23) & 0xff) - 126;
+  u.i = (u.i & 0x807fffffu) | 0x3f000000u; /* x = m·2^e, m in [0.5, 1) */
+  float m = u.f;
+  if (m < 0.70710678f) {
+    e -= 1;
+    m = m + m - 1.0f;
+  } else {
+    m = m - 1.0f;
+  }
+  float z = m * m;
+  float y = 7.0376836292e-2f;
+  y = y * m - 1.1514610310e-1f;
+  y = y * m + 1.1676998740e-1f;
+  y = y * m - 1.2420140846e-1f;
+  y = y * m + 1.4249322787e-1f;
+  y = y * m - 1.6668057665e-1f;
+  y = y * m + 2.0000714765e-1f;
+  y = y * m - 2.4999993993e-1f;
+  y = y * m + 3.3333331174e-1f;
+  y = y * m * z;
+  y += -2.12194440e-4f * (float)e;
+  y += -0.5f * z;
+  return m + y + 0.693359375f * (float)e;
+}
+
+/* tanh u = 1 − 2 / (e^{2u} + 1) (saturates correctly at ±∞). */
+static inline f4 vtanh(f4 u) {
+  f4 e = vexp(wasm_f32x4_add(u, u));
+  return wasm_f32x4_sub(splat(1.0f), wasm_f32x4_div(splat(2.0f), wasm_f32x4_add(e, splat(1.0f))));
+}
+
+static float dot(const float *a, const float *b, int n) {
+  f4 s0 = splat(0), s1 = splat(0);
+  int d = 0;
+  for (; d + 8 <= n; d += 8) {
+    s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load(a + d), wasm_v128_load(b + d)));
+    s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(wasm_v128_load(a + d + 4), wasm_v128_load(b + d + 4)));
+  }
+  for (; d + 4 <= n; d += 4) s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(wasm_v128_load(a + d), wasm_v128_load(b + d)));
+  float s = hsum(wasm_f32x4_add(s0, s1));
+  for (; d < n; d++) s += a[d] * b[d];
+  return s;
+}
+
+/* y += a·x over n floats. */
+static void axpy(float *y, float a, const float *x, int n) {
+  f4 va = splat(a);
+  int d = 0;
+  for (; d + 4 <= n; d += 4)
+    wasm_v128_store(y + d, wasm_f32x4_add(wasm_v128_load(y + d), wasm_f32x4_mul(va, wasm_v128_load(x + d))));
+  for (; d < n; d++) y[d] += a * x[d];
+}
+
+static void zero(float *y, int n) {
+  for (int i = 0; i < n; i++) y[i] = 0;
+}
+
+/*
+ * Causal self-attention of packed qkv [B·T, 3C] (q | k | v, each C = H·hs wide, head h at columns h·hs):
+ * y [B·T, C] (heads side by side, as the output projection reads them) and the softmax probabilities
+ * p [B·H, T, T] (zero above the diagonal) for the backward pass.
+ */
+EXPORT(attention_forward)
+void attention_forward(const float *qkv, float *y, float *p, int B, int T, int H, int hs, float scale) {
+  const int C = H * hs, row = 3 * C;
+  for (int b = 0; b < B; b++) {
+    for (int h = 0; h < H; h++) {
+      const float *base = qkv + (long)b * T * row + h * hs;
+      float *P = p + ((long)b * H + h) * T * T;
+      for (int i = 0; i < T; i++) {
+        const float *q = base + i * row;
+        float *pr = P + i * T;
+        float mx = -3.0e38f;
+        for (int j = 0; j <= i; j++) {
+          float s = dot(q, base + j * row + C, hs) * scale;
+          pr[j] = s;
+          if (s > mx) mx = s;
+        }
+        float sum = 0;
+        int j = 0;
+        f4 vs = splat(0), vm = splat(mx);
+        for (; j + 4 <= i + 1; j += 4) {
+          f4 e = vexp(wasm_f32x4_sub(wasm_v128_load(pr + j), vm));
+          wasm_v128_store(pr + j, e);
+          vs = wasm_f32x4_add(vs, e);
+        }
+        for (; j <= i; j++) sum += (pr[j] = sexp(pr[j] - mx));
+        sum += hsum(vs);
+        float inv = 1.0f / sum;
+        float *yi = y + ((long)b * T + i) * C + h * hs;
+        zero(yi, hs);
+        for (j = 0; j <= i; j++) {
+          pr[j] *= inv;
+          axpy(yi, pr[j], base + j * row + 2 * C, hs);
+        }
+        for (j = i + 1; j < T; j++) pr[j] = 0;
+      }
+    }
+  }
+}
+
+/*
+ * The gradient of attention_forward: dqkv [B·T, 3C] from dy [B·T, C], qkv and the saved p.
+ */
+EXPORT(attention_backward)
+void attention_backward(const float *qkv, const float *p, const float *dy, float *dqkv, int B, int T, int H, int hs,
+                        float scale) {
+  const int C = H * hs, row = 3 * C;
+  float scratch[T]; /* one row of dL/dp, on the stack the loader gives this module */
+  zero(dqkv, B * T * row);
+  for (int b = 0; b < B; b++) {
+    for (int h = 0; h < H; h++) {
+      const long off = (long)b * T * row + h * hs;
+      const float *base = qkv + off;
+      float *dbase = dqkv + off;
+      const float *P = p + ((long)b * H + h) * T * T;
+      for (int i = 0; i < T; i++) {
+        const float *pr = P + i * T;
+        const float *dyi = dy + ((long)b * T + i) * C + h * hs;
+        const float *q = base + i * row;
+        float *dq = dbase + i * row;
+        float rowdot = 0;
+        for (int j = 0; j <= i; j++) {
+          scratch[j] = dot(dyi, base + j * row + 2 * C, hs); /* dL/dp_ij */
+          rowdot += pr[j] * scratch[j];
+        }
+        for (int j = 0; j <= i; j++) {
+          float ds = pr[j] * (scratch[j] - rowdot) * scale; /* dL/d(q·k) */
+          axpy(dq, ds, base + j * row + C, hs);
+          axpy(dbase + j * row + C, ds, q, hs);
+          axpy(dbase + j * row + 2 * C, pr[j], dyi, hs);
+        }
+      }
+    }
+  }
+}
+
+static const float GELU_K = 0.7978845608028654f; /* √(2/π) */
+
+/* GPT-2's tanh GELU: y = ½x(1 + tanh(k(x + 0.044715x³))). */
+EXPORT(gelu_forward)
+void gelu_forward(const float *x, float *y, int n) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    f4 v = wasm_v128_load(x + i);
+    f4 u = wasm_f32x4_mul(splat(GELU_K),
+                          wasm_f32x4_add(v, wasm_f32x4_mul(splat(0.044715f), wasm_f32x4_mul(v, wasm_f32x4_mul(v, v)))));
+    f4 t = vtanh(u);
+    wasm_v128_store(y + i, wasm_f32x4_mul(wasm_f32x4_mul(splat(0.5f), v), wasm_f32x4_add(splat(1.0f), t)));
+  }
+  for (; i < n; i++) {
+    float v = x[i];
+    float t = wasm_f32x4_extract_lane(vtanh(splat(GELU_K * (v + 0.044715f * v * v * v))), 0);
+    y[i] = 0.5f * v * (1.0f + t);
+  }
+}
+
+/* dx = dy · [½(1 + tanh u) + ½x(1 − tanh² u)·k(1 + 3·0.044715x²)]. */
+EXPORT(gelu_backward)
+void gelu_backward(const float *x, const float *dy, float *dx, int n) {
+  for (int i = 0; i < n; i += 4) {
+    int rest = n - i;
+    f4 v, g;
+    if (rest >= 4) {
+      v = wasm_v128_load(x + i);
+      g = wasm_v128_load(dy + i);
+    } else {
+      float xv[4] = {0, 0, 0, 0}, gv[4] = {0, 0, 0, 0};
+      for (int r = 0; r < rest; r++) xv[r] = x[i + r], gv[r] = dy[i + r];
+      v = wasm_v128_load(xv);
+      g = wasm_v128_load(gv);
+    }
+    f4 v2 = wasm_f32x4_mul(v, v);
+    f4 t = vtanh(wasm_f32x4_mul(splat(GELU_K), wasm_f32x4_add(v, wasm_f32x4_mul(splat(0.044715f), wasm_f32x4_mul(v2, v)))));
+    f4 du = wasm_f32x4_mul(splat(GELU_K), wasm_f32x4_add(splat(1.0f), wasm_f32x4_mul(splat(3 * 0.044715f), v2)));
+    f4 d = wasm_f32x4_add(wasm_f32x4_mul(splat(0.5f), wasm_f32x4_add(splat(1.0f), t)),
+                          wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_mul(splat(0.5f), v), wasm_f32x4_sub(splat(1.0f), wasm_f32x4_mul(t, t))), du));
+    f4 r = wasm_f32x4_mul(g, d);
+    if (rest >= 4) {
+      wasm_v128_store(dx + i, r);
+    } else {
+      float rv[4];
+      wasm_v128_store(rv, r);
+      for (int k = 0; k < rest; k++) dx[i + k] = rv[k];
+    }
+  }
+}
+
+/*
+ * LayerNorm over rows of x [N, C]: y = (x − mean)·rstd·gamma + beta (beta may be 0: none); keeps mean and
+ * rstd [N] for the backward pass.
+ */
+EXPORT(layernorm_forward)
+void layernorm_forward(const float *x, const float *gamma, const float *beta, float *y, float *mean, float *rstd,
+                       int N, int C, float eps) {
+  for (int n = 0; n < N; n++) {
+    const float *xr = x + (long)n * C;
+    float *yr = y + (long)n * C;
+    float s = 0;
+    for (int c = 0; c < C; c++) s += xr[c];
+    float mu = s / C;
+    float ss = 0;
+    for (int c = 0; c < C; c++) {
+      float d = xr[c] - mu;
+      ss += d * d;
+    }
+    float r = 1.0f / __builtin_sqrtf(ss / C + eps);
+    mean[n] = mu;
+    rstd[n] = r;
+    for (int c = 0; c < C; c++) yr[c] = (xr[c] - mu) * r * gamma[c] + (beta ? beta[c] : 0.0f);
+  }
+}
+
+/* dx [N, C], dgamma [C] and dbeta [C] (dbeta may be 0) of layernorm_forward from dy. */
+EXPORT(layernorm_backward)
+void layernorm_backward(const float *x, const float *gamma, const float *mean, const float *rstd, const float *dy,
+                        float *dx, float *dgamma, float *dbeta, int N, int C) {
+  zero(dgamma, C);
+  if (dbeta) zero(dbeta, C);
+  for (int n = 0; n < N; n++) {
+    const float *xr = x + (long)n * C, *gr = dy + (long)n * C;
+    float *dr = dx + (long)n * C;
+    float mu = mean[n], r = rstd[n];
+    float sum_g = 0, sum_gx = 0; /* Σ dy·gamma, Σ dy·gamma·x̂ */
+    for (int c = 0; c < C; c++) {
+      float xh = (xr[c] - mu) * r;
+      float g = gr[c] * gamma[c];
+      sum_g += g;
+      sum_gx += g * xh;
+      dgamma[c] += gr[c] * xh;
+      if (dbeta) dbeta[c] += gr[c];
+    }
+    sum_g /= C;
+    sum_gx /= C;
+    for (int c = 0; c < C; c++) {
+      float xh = (xr[c] - mu) * r;
+      dr[c] = r * (gr[c] * gamma[c] - sum_g - xh * sum_gx);
+    }
+  }
+}
+
+/*
+ * Mean cross-entropy of logits [N, V] against targets [N]: writes the loss to loss[0] and its gradient
+ * (softmax − one-hot) / N to grad [N, V] (the backward pass only scales it).
+ */
+EXPORT(cross_entropy)
+void cross_entropy(const float *logits, const int32_t *targets, float *loss, float *grad, int N, int V) {
+  double total = 0;
+  const float invN = 1.0f / N;
+  for (int n = 0; n < N; n++) {
+    const float *l = logits + (long)n * V;
+    float *g = grad + (long)n * V;
+    float mx = -3.0e38f;
+    for (int v = 0; v < V; v++)
+      if (l[v] > mx) mx = l[v];
+    f4 vs = splat(0), vm = splat(mx);
+    int v = 0;
+    for (; v + 4 <= V; v += 4) {
+      f4 e = vexp(wasm_f32x4_sub(wasm_v128_load(l + v), vm));
+      wasm_v128_store(g + v, e);
+      vs = wasm_f32x4_add(vs, e);
+    }
+    float sum = hsum(vs);
+    for (; v < V; v++) sum += (g[v] = sexp(l[v] - mx));
+    int t = targets[n];
+    total += (double)(mx + slog(sum) - l[t]);
+    float k = invN / sum;
+    for (v = 0; v < V; v++) g[v] *= k;
+    g[t] -= invN;
+  }
+  loss[0] = (float)(total / N);
+}
+
+/* out[c] = Σ_n x[n, c] for x [N, C]: a bias's gradient. */
+EXPORT(column_sum)
+void column_sum(const float *x, float *out, int N, int C) {
+  zero(out, C);
+  for (int n = 0; n < N; n++) axpy(out, 1.0f, x + (long)n * C, C);
+}
+
+/*
+ * One AdamW update of n parameters, in new buffers: p1, m1, v1 from p, g·scale, m, v. `bc1`, `bc2` are the bias
+ * corrections 1 − β^t; `decay` is 1 − lr·weightDecay (1 for no decay).
+ */
+EXPORT(adamw)
+void adamw(const float *p, const float *g, const float *m, const float *v, const float *scale, float *p1, float *m1,
+           float *v1, int n, float lr, float beta1, float beta2, float bc1, float bc2, float eps, float decay) {
+  const float s = scale[0], ibc1 = 1.0f / bc1, ibc2 = 1.0f / bc2;
+  for (int i = 0; i < n; i++) {
+    float gi = g[i] * s;
+    float mi = beta1 * m[i] + (1 - beta1) * gi;
+    float vi = beta2 * v[i] + (1 - beta2) * gi * gi;
+    m1[i] = mi;
+    v1[i] = vi;
+    p1[i] = p[i] * decay - lr * (mi * ibc1) / (__builtin_sqrtf(vi * ibc2) + eps);
+  }
+}

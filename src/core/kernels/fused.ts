@@ -1,0 +1,99 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { customOp } from './customOp';
+import { KERNEL } from './register';
+
+/*
+ * Ops on the fused kernels, each with its gradient. Call them only when fastKernelsActive(); the reference
+ * versions (plain tfjs) are in model/ops.ts and gpt.ts.
+ */
+
+const run = (name: string, inputs: Record<string, tf.Tensor>, attrs: Record<string, number> = {}) =>
+  tf.engine().runKernel(name, inputs as never, attrs as never) as tf.Tensor | tf.Tensor[];
+
+/**
+ * Causal self-attention of packed qkv [B·T, 3C] (as c_attn writes it) with H heads → [B·T, C], heads side by
+ * side: scores, mask, softmax and both products in one kernel; the backward pass in another.
+ */
+export function fusedAttention(qkv: tf.Tensor2D, B: number, T: number, H: number): tf.Tensor2D {
+  const f = customOp<tf.Tensor2D>(([x], save) => {
+    const [y, p] = run(KERNEL.attention, { qkv: x }, { B, T, H }) as tf.Tensor[];
+    save([x, p]);
+    return {
+      value: y as tf.Tensor2D,
+      gradFunc: (dy, [xs, ps]) => [run(KERNEL.attentionGrad, { qkv: xs, p: ps, dy }, { B, T, H }) as tf.Tensor],
+    };
+  });
+  return f(qkv);
+}
+
+/** GPT-2's tanh GELU. */
+export const fusedGelu = customOp<tf.Tensor>(([x], save) => {
+  save([x]);
+  return {
+    value: run(KERNEL.gelu, { x }) as tf.Tensor,
+    gradFunc: (dy, [xs]) => [run(KERNEL.geluGrad, { x: xs, dy }) as tf.Tensor],
+  };
+}) as (x: tf.Tensor) => tf.Tensor;
+
+/** LayerNorm over the last axis of x [N, C]; keeps only x and the per-row mean and 1/σ for the backward pass. */
+export function fusedLayerNorm(
+  x: tf.Tensor2D,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D | undefined,
+  eps: number,
+): tf.Tensor2D {
+  const f = customOp<tf.Tensor2D>((inputs, save) => {
+    const [xi, g, b] = inputs;
+    const [y, mean, rstd] = run(KERNEL.layerNorm, b ? { x: xi, gamma: g, beta: b } : { x: xi, gamma: g }, {
+      eps,
+    }) as tf.Tensor[];
+    save([xi, g, mean, rstd]);
+    return {
+      value: y as tf.Tensor2D,
+      gradFunc: (dy, [xs, gs, ms, rs]) =>
+        run(KERNEL.layerNormGrad, { x: xs, gamma: gs, mean: ms, rstd: rs, dy }, { withBeta: b ? 1 : 0 }) as tf.Tensor[],
+    };
+  });
+  return beta ? f(x, gamma, beta) : f(x, gamma);
+}
+
+/** y + b for y [N, C] and b [C], whose bias gradient is one column sum (tfjs's transposes, then reduces). */
+export const fusedBiasAdd = customOp<tf.Tensor2D>(([y, b]) => ({
+  value: tf.add(y, b) as tf.Tensor2D,
+  gradFunc: (dy) => [dy, run(KERNEL.columnSum, { x: dy }) as tf.Tensor],
+})) as (y: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
+
+/** Mean cross-entropy of logits [N, V] against targets [N]; the forward kernel also writes the gradient. */
+export function fusedCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Scalar {
+  const f = customOp<tf.Scalar>(([l, t], save) => {
+    const ti = t.dtype === 'int32' ? t : tf.cast(t, 'int32');
+    const [loss, grad] = run(KERNEL.crossEntropy, { logits: l, targets: ti }) as tf.Tensor[];
+    save([grad]);
+    return { value: loss as tf.Scalar, gradFunc: (dy, [g]) => [tf.mul(g, dy), tf.zerosLike(t)] };
+  });
+  return f(logits, targets);
+}
+
+export interface AdamWStep {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  /** Bias corrections 1 − β₁ᵗ, 1 − β₂ᵗ. */
+  bc1: number;
+  bc2: number;
+  eps: number;
+  /** 1 − lr·weightDecay, or 1 for no decay. */
+  decay: number;
+}
+
+/** One AdamW update of p with gradient g·scale and moments m, v: the new [p, m, v] (no gradient). */
+export function fusedAdamW(
+  p: tf.Tensor,
+  g: tf.Tensor,
+  m: tf.Tensor,
+  v: tf.Tensor,
+  scale: tf.Scalar,
+  step: AdamWStep,
+): [tf.Tensor, tf.Tensor, tf.Tensor] {
+  return run(KERNEL.adamw, { p, g, m, v, scale }, { ...step }) as [tf.Tensor, tf.Tensor, tf.Tensor];
+}

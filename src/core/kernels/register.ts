@@ -1,0 +1,147 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { KernelExports, kernelsFor, ptr, WasmBackend } from './module';
+
+/*
+ * tfjs kernels (for the wasm backend) around the functions of kernels.c. Each allocates its outputs on the
+ * wasm heap (makeOutput) and hands the C function the heap offsets of inputs and outputs: no copies.
+ */
+
+type Inputs = Record<string, tf.TensorInfo | undefined>;
+type Run = (
+  k: KernelExports,
+  b: WasmBackend,
+  inputs: Inputs,
+  attrs: Record<string, number>,
+) => tf.TensorInfo | tf.TensorInfo[];
+
+export const KERNEL = {
+  attention: 'GptLabAttention',
+  attentionGrad: 'GptLabAttentionGrad',
+  gelu: 'GptLabGelu',
+  geluGrad: 'GptLabGeluGrad',
+  layerNorm: 'GptLabLayerNorm',
+  layerNormGrad: 'GptLabLayerNormGrad',
+  crossEntropy: 'GptLabCrossEntropy',
+  columnSum: 'GptLabColumnSum',
+  adamw: 'GptLabAdamW',
+} as const;
+
+const size = (t: tf.TensorInfo) => t.shape.reduce((a, b) => a * b, 1);
+const f32 = (b: WasmBackend, shape: number[]) => b.makeOutput(shape, 'float32');
+
+const RUNS: Record<string, Run> = {
+  [KERNEL.attention]: (k, b, { qkv }, { B, T, H }) => {
+    const C = qkv!.shape[1] / 3;
+    const y = f32(b, [B * T, C]);
+    const p = f32(b, [B * H, T, T]);
+    k.attention_forward(ptr(b, qkv!), ptr(b, y), ptr(b, p), B, T, H, C / H, 1 / Math.sqrt(C / H));
+    return [y, p];
+  },
+  [KERNEL.attentionGrad]: (k, b, { qkv, p, dy }, { B, T, H }) => {
+    const C = qkv!.shape[1] / 3;
+    const dqkv = f32(b, qkv!.shape);
+    k.attention_backward(ptr(b, qkv!), ptr(b, p!), ptr(b, dy!), ptr(b, dqkv), B, T, H, C / H, 1 / Math.sqrt(C / H));
+    return dqkv;
+  },
+  [KERNEL.gelu]: (k, b, { x }) => {
+    const y = f32(b, x!.shape);
+    k.gelu_forward(ptr(b, x!), ptr(b, y), size(x!));
+    return y;
+  },
+  [KERNEL.geluGrad]: (k, b, { x, dy }) => {
+    const dx = f32(b, x!.shape);
+    k.gelu_backward(ptr(b, x!), ptr(b, dy!), ptr(b, dx), size(x!));
+    return dx;
+  },
+  [KERNEL.layerNorm]: (k, b, { x, gamma, beta }, { eps }) => {
+    const [N, C] = x!.shape;
+    const y = f32(b, [N, C]);
+    const mean = f32(b, [N]);
+    const rstd = f32(b, [N]);
+    k.layernorm_forward(
+      ptr(b, x!),
+      ptr(b, gamma!),
+      beta ? ptr(b, beta) : 0,
+      ptr(b, y),
+      ptr(b, mean),
+      ptr(b, rstd),
+      N,
+      C,
+      eps,
+    );
+    return [y, mean, rstd];
+  },
+  [KERNEL.layerNormGrad]: (k, b, { x, gamma, mean, rstd, dy }, { withBeta }) => {
+    const [N, C] = x!.shape;
+    const dx = f32(b, [N, C]);
+    const dgamma = f32(b, [C]);
+    const dbeta = withBeta ? f32(b, [C]) : undefined;
+    k.layernorm_backward(
+      ptr(b, x!),
+      ptr(b, gamma!),
+      ptr(b, mean!),
+      ptr(b, rstd!),
+      ptr(b, dy!),
+      ptr(b, dx),
+      ptr(b, dgamma),
+      dbeta ? ptr(b, dbeta) : 0,
+      N,
+      C,
+    );
+    return dbeta ? [dx, dgamma, dbeta] : [dx, dgamma];
+  },
+  [KERNEL.crossEntropy]: (k, b, { logits, targets }) => {
+    const [N, V] = logits!.shape;
+    const loss = f32(b, []);
+    const grad = f32(b, [N, V]);
+    k.cross_entropy(ptr(b, logits!), ptr(b, targets!), ptr(b, loss), ptr(b, grad), N, V);
+    return [loss, grad];
+  },
+  [KERNEL.columnSum]: (k, b, { x }) => {
+    const [N, C] = x!.shape;
+    const out = f32(b, [C]);
+    k.column_sum(ptr(b, x!), ptr(b, out), N, C);
+    return out;
+  },
+  [KERNEL.adamw]: (k, b, { p, g, m, v, scale }, a) => {
+    const [p1, m1, v1] = [f32(b, p!.shape), f32(b, p!.shape), f32(b, p!.shape)];
+    k.adamw(
+      ...([p, g, m, v, scale, p1, m1, v1].map((t) => ptr(b, t!)) as [
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+        number,
+      ]),
+      size(p!),
+      a.lr,
+      a.beta1,
+      a.beta2,
+      a.bc1,
+      a.bc2,
+      a.eps,
+      a.decay,
+    );
+    return [p1, m1, v1];
+  },
+};
+
+let registered = false;
+/** Registers the kernels for the wasm backend (once per process). */
+export function registerKernels(): void {
+  if (registered) return;
+  registered = true;
+  for (const [kernelName, run] of Object.entries(RUNS)) {
+    tf.registerKernel({
+      kernelName,
+      backendName: 'wasm',
+      kernelFunc: ({ inputs, backend, attrs }) => {
+        const b = backend as unknown as WasmBackend;
+        return run(kernelsFor(b), b, inputs as Inputs, (attrs ?? {}) as Record<string, number>);
+      },
+    });
+  }
+}

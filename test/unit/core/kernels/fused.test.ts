@@ -1,0 +1,191 @@
+import { strict as assert } from 'node:assert';
+import * as tf from '@tensorflow/tfjs-core';
+import { fastKernelsActive, setFastKernels } from '../../../../src/core/kernels';
+import { GPTConfig } from '../../../../src/core/model/config';
+import { GPT } from '../../../../src/core/model/gpt';
+import { crossEntropy, gelu, layerNorm, linear } from '../../../../src/core/model/ops';
+import { AdamW } from '../../../../src/core/train/adamw';
+import { trainStep } from '../../../../src/core/train/trainer';
+import { useWasm } from '../../helpers/tf';
+
+/** Runs `f` on the reference path and on the fused kernels; returns both results as plain arrays. */
+function bothPaths<T>(f: () => T): { reference: T; fused: T } {
+  try {
+    setFastKernels(false);
+    const reference = f();
+    setFastKernels(true);
+    assert.ok(fastKernelsActive(), 'the fused kernels load on wasm');
+    return { reference, fused: f() };
+  } finally {
+    setFastKernels(true);
+  }
+}
+
+function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  let scale = 1e-3;
+  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
+  for (let i = 0; i < expected.length; i++) {
+    const d = Math.abs(actual[i] - expected[i]);
+    assert.ok(d <= tol * scale, `${what}[${i}]: ${actual[i]} vs ${expected[i]} (|Δ| ${d}, scale ${scale})`);
+  }
+}
+
+/** Value and gradients (by input) of sum(f(inputs)·w) for a fixed random w, as arrays. */
+function valueAndGrads(f: (...xs: tf.Tensor[]) => tf.Tensor, inputs: tf.Tensor[]): Float32Array[] {
+  return tf.tidy(() => {
+    const y = f(...inputs);
+    const w = tf.randomNormal(y.shape, 0, 1, 'float32', 7);
+    const g = tf.grads((...xs: tf.Tensor[]) => tf.sum(tf.mul(f(...xs), w)))(inputs);
+    return [y, ...g].map((t) => t.dataSync() as Float32Array);
+  });
+}
+
+const rand = (shape: number[], seed: number, std = 1) => tf.randomNormal(shape, 0, std, 'float32', seed);
+
+describe('fused wasm kernels against the reference path', () => {
+  before(useWasm);
+  after(() => setFastKernels(true));
+
+  it('GELU: values and gradient, with extremes and a length that is not a multiple of 4', () => {
+    const x = tf.concat([rand([1021], 1, 3), tf.tensor1d([0, -20, 20, -1e-4, 1e-4, 80, -80])]);
+    const r = bothPaths(() => valueAndGrads((t) => gelu(t), [x]));
+    r.reference.forEach((ref, i) => assertClose(r.fused[i], ref, 1e-5, ['gelu', 'dx'][i]));
+    x.dispose();
+  });
+
+  for (const withBeta of [true, false]) {
+    it(`LayerNorm ${withBeta ? 'with' : 'without'} a bias: values and gradients of x, gain and bias`, () => {
+      const inputs = [rand([37, 19], 2, 2), rand([19], 3), ...(withBeta ? [rand([19], 4)] : [])];
+      const f = (x: tf.Tensor, g: tf.Tensor, b?: tf.Tensor) =>
+        layerNorm(x as tf.Tensor2D, g as tf.Tensor1D, b as tf.Tensor1D | undefined);
+      const r = bothPaths(() => valueAndGrads(f, inputs));
+      r.reference.forEach((ref, i) => assertClose(r.fused[i], ref, 1e-4, ['y', 'dx', 'dgamma', 'dbeta'][i]));
+      tf.dispose(inputs);
+    });
+  }
+
+  it('linear with a bias: the bias gradient is the column sum', () => {
+    const inputs = [rand([33, 12], 5), rand([12, 7], 6), rand([7], 7)];
+    const f = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) =>
+      linear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D);
+    const r = bothPaths(() => valueAndGrads(f, inputs));
+    r.reference.forEach((ref, i) => assertClose(r.fused[i], ref, 1e-5, ['y', 'dx', 'dw', 'db'][i]));
+    tf.dispose(inputs);
+  });
+
+  it('cross-entropy: loss and gradient, vocabulary not a multiple of 4, large logits', () => {
+    const logits = tf.mul(rand([29, 203], 8), 12);
+    const targets = tf.tensor1d(
+      Array.from({ length: 29 }, (_, i) => (i * 37) % 203),
+      'int32',
+    );
+    const r = bothPaths(() =>
+      tf.tidy(() => {
+        // a scale on the loss: the backward pass must multiply by dy
+        const { value, grad } = tf.valueAndGrad((l: tf.Tensor) => tf.mul(crossEntropy(l as tf.Tensor2D, targets), 2.5))(
+          logits,
+        );
+        return [value.dataSync(), grad.dataSync()] as Float32Array[];
+      }),
+    );
+    assertClose(r.fused[0], r.reference[0], 1e-5, 'loss');
+    assertClose(r.fused[1], r.reference[1], 1e-5, 'dlogits');
+    tf.dispose([logits, targets]);
+  });
+
+  const models: [string, GPTConfig][] = [
+    ['GPT-2 recipe', { vocabSize: 97, contextLength: 16, nEmbd: 32, nLayer: 2, nHead: 4, positionEncoding: 'learned' }],
+    // head size 9: the kernels' scalar tails; no biases: LayerNorm without beta, linear without bias
+    [
+      'odd head size, no biases',
+      { vocabSize: 61, contextLength: 12, nEmbd: 36, nLayer: 2, nHead: 4, positionEncoding: 'learned', bias: false },
+    ],
+    // rotary + QK-norm keep the reference attention; the rest is fused
+    [
+      'modern recipe',
+      {
+        vocabSize: 64,
+        contextLength: 16,
+        nEmbd: 32,
+        nLayer: 2,
+        nHead: 2,
+        positionEncoding: 'rotary',
+        qkNorm: true,
+        mlp: 'relu2',
+        untiedHead: true,
+        bias: false,
+        logitSoftCap: 30,
+      },
+    ],
+  ];
+  for (const [name, config] of models) {
+    it(`whole model (${name}): loss and every parameter's gradient match`, () => {
+      const m = GPT.create(config, 3);
+      const B = 3;
+      const T = config.contextLength - 1; // shorter than the context: the mask's slice
+      const V = config.vocabSize;
+      const x = tf.tensor2d(
+        Int32Array.from({ length: B * T }, (_, i) => (i * 31 + 7) % V),
+        [B, T],
+        'int32',
+      );
+      const y = tf.tensor2d(
+        Int32Array.from({ length: B * T }, (_, i) => (i * 17 + 3) % V),
+        [B, T],
+        'int32',
+      );
+      try {
+        const r = bothPaths(() =>
+          tf.tidy(() => {
+            const { value, grads } = tf.variableGrads(() => m.loss(x, y));
+            return {
+              loss: value.dataSync()[0],
+              grads: Object.entries(grads).map(([k, g]) => [k, g.dataSync()] as const),
+            };
+          }),
+        );
+        assert.ok(Math.abs(r.fused.loss - r.reference.loss) < 1e-5, `loss ${r.fused.loss} vs ${r.reference.loss}`);
+        assert.equal(r.fused.grads.length, m.params.size);
+        r.reference.grads.forEach(([k, g], i) => assertClose(r.fused.grads[i][1], g, 1e-4, k));
+      } finally {
+        tf.dispose([x, y]);
+        m.dispose();
+      }
+    });
+  }
+
+  it('a short training run (AdamW, clipping) gives the same losses and weights, and leaks no tensors', () => {
+    const config: GPTConfig = {
+      vocabSize: 80,
+      contextLength: 16,
+      nEmbd: 32,
+      nLayer: 2,
+      nHead: 4,
+      positionEncoding: 'learned',
+    };
+    const B = 4;
+    const T = 16;
+    const run = () => {
+      const m = GPT.create(config, 5);
+      const opt = new AdamW(m.params, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 });
+      const losses: number[] = [];
+      const before = tf.memory().numTensors;
+      for (let s = 0; s < 6; s++) {
+        const x = Int32Array.from({ length: B * T }, (_, i) => (i * 7 + s * 3) % 80);
+        const y = Int32Array.from({ length: B * T }, (_, i) => (i * 7 + s * 3 + 1) % 80);
+        losses.push(trainStep(m, opt, { x, y, B, T }, 3e-3, 0.5).loss);
+      }
+      const leaked = tf.memory().numTensors - before;
+      const w = m.weights();
+      m.dispose();
+      opt.dispose();
+      return { losses, w, leaked };
+    };
+    const r = bothPaths(run);
+    assert.equal(r.fused.leaked, 0, 'tensors leaked by fused training steps');
+    assert.ok(r.fused.losses[5] < r.fused.losses[0] - 0.05, `it learns: ${r.fused.losses.join(', ')}`);
+    assertClose(r.fused.losses, r.reference.losses, 1e-4, 'losses');
+    for (const [name, ref] of r.reference.w) assertClose(r.fused.w.get(name)!, ref, 1e-3, name);
+  });
+});
