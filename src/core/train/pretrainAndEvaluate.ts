@@ -1,4 +1,5 @@
 import { loadCheckpointConfig } from '../checkpoint';
+import { EvaluationStopped } from '../complete/evaluate';
 import { completionEvalPositions, evaluateModelCompletions, SavedCompletionEval } from '../complete/modelEval';
 import type { GPTConfig } from '../model/config';
 import { pretrain, TrainRequest, TrainResult } from './trainer';
@@ -26,13 +27,32 @@ export async function pretrainAndEvaluate(req: PretrainAndEvaluateRequest): Prom
   const result = await pretrain(req);
   // Stop means stop: the held-out evaluation takes a while and the user has asked for the model now.
   if (result.stopped !== 'budget' || req.completions === false || req.hooks?.shouldStop?.()) return { result };
-  req.hooks?.onLog?.('evaluating completions on held-out files…');
+  return {
+    result,
+    ...(await evaluateHeldOutCompletions(req.outDir, req.files, req.hooks?.onLog, req.hooks?.shouldStop)),
+  };
+}
+
+/**
+ * After a stage finished its budget: how the saved model in `outDir` completes held-out files of `files`,
+ * saved next to it (completion-eval.json). A failure is returned, not thrown: the trained model stands.
+ */
+export async function evaluateHeldOutCompletions(
+  outDir: string,
+  files: { path: string; bytes: Uint8Array }[],
+  onLog?: (message: string) => void,
+  /** Stop during the check ends it promptly, with neither figures nor an error (the model stands). */
+  shouldStop?: () => boolean,
+): Promise<Omit<PretrainOutcome, 'result'>> {
+  onLog?.('evaluating completions on held-out files…');
   try {
     // The saved model's shape: on resume the request's config holds only a budget.
-    const shape = (await loadCheckpointConfig(req.outDir)).config.model as GPTConfig;
-    const completions = await evaluateModelCompletions(req.outDir, req.files, completionEvalPositions(shape));
-    return { result, completions };
+    const shape = (await loadCheckpointConfig(outDir)).config.model as GPTConfig;
+    return {
+      completions: await evaluateModelCompletions(outDir, files, completionEvalPositions(shape), { shouldStop }),
+    };
   } catch (err) {
-    return { result, completionsError: err instanceof Error ? err : new Error(String(err)) };
+    if (err instanceof EvaluationStopped) return {};
+    return { completionsError: err instanceof Error ? err : new Error(String(err)) };
   }
 }
