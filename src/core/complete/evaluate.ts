@@ -1,3 +1,4 @@
+import { GptLabError } from '../errors';
 import { Rng } from '../rng';
 
 /** A completion engine under test: the text to insert at the cursor between `prefix` and `suffix`. */
@@ -30,6 +31,16 @@ export interface EvaluateOptions {
   seed: number;
   /** Examples to keep, spread over the positions (default 5). */
   examples?: number;
+  /** Asked before each position: true ends the evaluation with EvaluationStopped (Stop means stop). */
+  shouldStop?: () => boolean;
+}
+
+/** The evaluation was stopped before its end: it has no figures (a part of the positions would mislead). */
+export class EvaluationStopped extends GptLabError {
+  constructor() {
+    super('The completion check was stopped.', 'STOPPED');
+    this.name = 'EvaluationStopped';
+  }
 }
 
 interface Cursor {
@@ -57,10 +68,13 @@ export async function evaluateCompletions(
   let total = 0;
   const rows: CompletionExample[] = [];
   for (const c of cursors) {
+    if (opts.shouldStop?.()) throw new EvaluationStopped();
     const text = files[c.file].text;
     const expected = text.slice(c.offset, c.lineEnd).trimEnd();
     // The suffix starts at the line break: the rest of this line is what the model is asked to write.
     const raw = await complete(text.slice(0, c.offset), text.slice(c.lineEnd));
+    // A generation cut short by a stop is no suggestion to score.
+    if (opts.shouldStop?.()) throw new EvaluationStopped();
     const suggested = raw.split(/\r\n|\n|\r/, 1)[0].trimEnd();
     if (suggested === expected) exact++;
     if (suggested !== '') shown++;

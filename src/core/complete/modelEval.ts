@@ -26,11 +26,14 @@ const summary = ({ examples: _examples, ...rest }: CompletionEval) => rest;
 /**
  * After training: how often the model's single-line suggestion equals the real rest of the line, on held-out
  * files of the workspace, and what share of characters it would have saved. Saved next to the model.
+ * `shouldStop` is asked between positions and during each generation: true ends it with EvaluationStopped,
+ * saving nothing.
  */
 export async function evaluateModelCompletions(
   modelDir: string,
   files: { path: string; bytes: Uint8Array }[],
   positions = 100,
+  opts: { shouldStop?: () => boolean } = {},
 ): Promise<SavedCompletionEval> {
   const { model, tokenizer, config } = await loadModel(modelDir);
   const generator = new Generator(model);
@@ -39,7 +42,13 @@ export async function evaluateModelCompletions(
     const { val } = splitByFile(files, training.valFraction ?? 0.1, training.splitSeed ?? training.seed ?? 1337);
     const held = (val.length ? val : files).map((f) => ({ path: f.path, text: new TextDecoder().decode(f.bytes) }));
     const complete = (fim: boolean) => async (prefix: string, suffix: string) => {
-      const r = await completeAt(model, tokenizer, prefix, suffix, { fim, maxTokens: 24, multiline: false, generator });
+      const r = await completeAt(model, tokenizer, prefix, suffix, {
+        fim,
+        maxTokens: 24,
+        multiline: false,
+        generator,
+        shouldStop: opts.shouldStop,
+      });
       const lineStart = prefix.lastIndexOf('\n') + 1;
       const context = {
         linePrefix: prefix.slice(lineStart),
@@ -50,11 +59,11 @@ export async function evaluateModelCompletions(
       };
       return trimCompletion(r.text, context);
     };
-    const opts = { positions, seed: training.seed ?? 1337 };
+    const evalOpts = { positions, seed: training.seed ?? 1337, shouldStop: opts.shouldStop };
     // A model trained with FIM may still complete better from the prefix alone (early in training FIM lags):
     // measure both prompt formats on the same positions and serve completions with the better one.
-    const prefixOnly = await evaluateCompletions(complete(false), held, opts);
-    const withFim = (training.fimRate ?? 0) > 0 ? await evaluateCompletions(complete(true), held, opts) : undefined;
+    const prefixOnly = await evaluateCompletions(complete(false), held, evalOpts);
+    const withFim = (training.fimRate ?? 0) > 0 ? await evaluateCompletions(complete(true), held, evalOpts) : undefined;
     const score = (e: CompletionEval) => e.exactMatch + e.charsSaved;
     // FIM has to win clearly: on a handful of held-out files, small differences are noise.
     const best = withFim && score(withFim) > 1.2 * score(prefixOnly) + 0.005 ? withFim : prefixOnly;
