@@ -28,7 +28,7 @@ export async function runFinetune(p: FinetuneParams, emit: Emit): Promise<Finetu
     if (result.stopped === 'budget' && !job.stopping && p.corpusFiles?.length) {
       logCompletions(
         emit,
-        await evaluateHeldOutCompletions(p.outDir, p.corpusFiles, (m) => emit('log', { message: m })),
+        await evaluateHeldOutCompletions(p.outDir, p.corpusFiles, (m) => emit('log', { message: m }), hooks.shouldStop),
       );
     }
     return result;
