@@ -54,4 +54,25 @@ describe('completion evaluation stops when asked', function () {
     assert.equal(ev.positions, 10);
     assert.ok(existsSync(path.join(outDir, COMPLETION_EVAL_FILE)));
   });
+
+  it('pretrainAndEvaluate (the CLI and the worker): a Stop during the check keeps the model, reports no failure', async () => {
+    const outDir = await tmpDir('eval-stop');
+    let evaluating = false;
+    let asks = 0;
+    const r = await pretrainAndEvaluate({
+      files: codeFiles(6),
+      config: tinyTrainConfig({ maxSteps: 2 }),
+      outDir,
+      hooks: {
+        onLog: (m) => (evaluating ||= m.startsWith('evaluating completions')),
+        shouldStop: () => evaluating && ++asks > 40,
+      },
+    });
+    assert.ok(evaluating, 'the check started');
+    assert.equal(r.result.stopped, 'budget');
+    assert.equal(r.completions, undefined);
+    assert.equal(r.completionsError, undefined, 'a stop is not a failure');
+    assert.ok(!existsSync(path.join(outDir, COMPLETION_EVAL_FILE)), 'partial figures were saved');
+    assert.ok(asks > 40 && asks <= 42, `asked ${asks} times`);
+  });
 });
