@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { kernelsFor, WasmBackend } from './module';
 import { registerKernels } from './register';
+import { fastKernelsEnabled } from './switch';
 
 export { setKernelDirectory } from './module';
 export * from './fused';
+export { setFastKernels } from './switch';
 
 /*
  * The switch between GPT Lab's fused wasm kernels (kernels.c) and the reference path of plain tfjs ops.
@@ -11,16 +13,11 @@ export * from './fused';
  * path, which tests compare against.
  */
 
-let enabled = process.env.GPTLAB_KERNELS !== 'reference';
 const unusable = new WeakSet<object>(); // backends whose kernels failed to load
-
-export function setFastKernels(on: boolean): void {
-  enabled = on;
-}
 
 /** Whether ops should take the fused kernels now: switched on, on the wasm backend, and the module loads. */
 export function fastKernelsActive(): boolean {
-  if (!enabled || tf.getBackend() !== 'wasm') return false;
+  if (!fastKernelsEnabled() || tf.getBackend() !== 'wasm') return false;
   const backend = tf.backend();
   if (unusable.has(backend)) return false;
   try {

@@ -52,6 +52,7 @@ export interface KernelExports {
   ): void;
   cross_entropy(logits: number, targets: number, loss: number, grad: number, N: number, V: number): void;
   column_sum(x: number, out: number, N: number, C: number): void;
+  transpose(src: number, dst: number, batch: number, R: number, C: number): void;
   adamw(
     p: number,
     g: number,

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { KernelExports, kernelsFor, ptr, WasmBackend } from './module';
+import { fastKernelsEnabled } from './switch';
 
 /*
  * tfjs kernels (for the wasm backend) around the functions of kernels.c. Each allocates its outputs on the
@@ -129,11 +130,49 @@ const RUNS: Record<string, Run> = {
   },
 };
 
+/** For a perm that swaps the last two axes and keeps the others ([1, 0], [0, 2, 1], …): the batch, else 0. */
+function swapLastTwo(shape: number[], perm: number[]): number {
+  const r = perm.length;
+  if (r < 2 || perm[r - 2] !== r - 1 || perm[r - 1] !== r - 2) return 0;
+  for (let i = 0; i < r - 2; i++) if (perm[i] !== i) return 0;
+  return shape.slice(0, r - 2).reduce((a, b) => a * b, 1);
+}
+
+/**
+ * Replaces the wasm backend's Transpose with a tiled SIMD one for the swap of the last two axes (of 4-byte
+ * elements); every other case, and the reference path, still run tfjs's own.
+ */
+function overrideTranspose(): void {
+  const original = tf.getKernel('Transpose', 'wasm');
+  if (!original) return;
+  tf.unregisterKernel('Transpose', 'wasm');
+  tf.registerKernel({
+    ...original,
+    kernelFunc: (args) => {
+      const x = args.inputs.x as tf.TensorInfo;
+      const perm = (args.attrs as { perm: number[] }).perm;
+      const batch = swapLastTwo(x.shape, perm);
+      if (!fastKernelsEnabled() || batch === 0 || (x.dtype !== 'float32' && x.dtype !== 'int32')) {
+        return original.kernelFunc(args);
+      }
+      const b = args.backend as unknown as WasmBackend;
+      const [R, C] = x.shape.slice(-2);
+      const out = b.makeOutput(
+        perm.map((p) => x.shape[p]),
+        x.dtype,
+      );
+      kernelsFor(b).transpose(ptr(b, x), ptr(b, out), batch, R, C);
+      return out;
+    },
+  });
+}
+
 let registered = false;
 /** Registers the kernels for the wasm backend (once per process). */
 export function registerKernels(): void {
   if (registered) return;
   registered = true;
+  overrideTranspose();
   for (const [kernelName, run] of Object.entries(RUNS)) {
     tf.registerKernel({
       kernelName,

@@ -337,3 +337,39 @@ void adamw(const float *p, const float *g, const float *m, const float *v, const
     p1[i] = p[i] * decay - lr * (mi * ibc1) / (__builtin_sqrtf(vi * ibc2) + eps);
   }
 }
+
+/*
+ * dst [batch, C, R] = src [batch, R, C] with its last two axes swapped: 16×16 tiles of 4×4 SIMD transposes
+ * (tfjs's own Transpose walks element by element and costs as much as the matmul it feeds).
+ */
+EXPORT(transpose)
+void transpose(const float *src, float *dst, int batch, int R, int C) {
+  for (int b = 0; b < batch; b++) {
+    const float *s = src + (long)b * R * C;
+    float *d = dst + (long)b * R * C;
+    for (int i0 = 0; i0 < R; i0 += 16) {
+      for (int j0 = 0; j0 < C; j0 += 16) {
+        int i1 = i0 + 16 < R ? i0 + 16 : R, j1 = j0 + 16 < C ? j0 + 16 : C;
+        if (i1 - i0 < 16 || j1 - j0 < 16) {
+          for (int i = i0; i < i1; i++)
+            for (int j = j0; j < j1; j++) d[(long)j * R + i] = s[(long)i * C + j];
+          continue;
+        }
+        for (int i = i0; i < i1; i += 4) {
+          for (int j = j0; j < j1; j += 4) {
+            const float *p = s + (long)i * C + j;
+            f4 r0 = wasm_v128_load(p), r1 = wasm_v128_load(p + C), r2 = wasm_v128_load(p + 2 * C),
+               r3 = wasm_v128_load(p + 3 * C);
+            f4 t0 = wasm_i32x4_shuffle(r0, r1, 0, 4, 1, 5), t1 = wasm_i32x4_shuffle(r0, r1, 2, 6, 3, 7);
+            f4 t2 = wasm_i32x4_shuffle(r2, r3, 0, 4, 1, 5), t3 = wasm_i32x4_shuffle(r2, r3, 2, 6, 3, 7);
+            float *q = d + (long)j * R + i;
+            wasm_v128_store(q, wasm_i32x4_shuffle(t0, t2, 0, 1, 4, 5));
+            wasm_v128_store(q + R, wasm_i32x4_shuffle(t0, t2, 2, 3, 6, 7));
+            wasm_v128_store(q + 2 * R, wasm_i32x4_shuffle(t1, t3, 0, 1, 4, 5));
+            wasm_v128_store(q + 3 * R, wasm_i32x4_shuffle(t1, t3, 2, 3, 6, 7));
+          }
+        }
+      }
+    }
+  }
+}

@@ -94,6 +94,27 @@ describe('fused wasm kernels against the reference path', () => {
     tf.dispose([logits, targets]);
   });
 
+  it('Transpose: the last two axes swapped, full tiles and edges, float and int, other perms unchanged', () => {
+    const cases: [number[], number[], 'float32' | 'int32'][] = [
+      [[37, 19], [1, 0], 'float32'],
+      [[3, 48, 33], [0, 2, 1], 'float32'],
+      [[2, 2, 64, 32], [0, 1, 3, 2], 'int32'],
+      [[5, 6, 7], [1, 0, 2], 'float32'],
+      [[0, 4], [1, 0], 'float32'],
+    ];
+    for (const [shape, perm, dtype] of cases) {
+      const x = tf.cast(tf.mul(rand(shape, 9), 1000), dtype);
+      const r = bothPaths(() =>
+        tf.tidy(() => {
+          const t = tf.transpose(x, perm);
+          return { shape: t.shape, data: Array.from(t.dataSync()) };
+        }),
+      );
+      assert.deepEqual(r.fused, r.reference, `${shape} ${perm} ${dtype}`);
+      x.dispose();
+    }
+  });
+
   const models: [string, GPTConfig][] = [
     ['GPT-2 recipe', { vocabSize: 97, contextLength: 16, nEmbd: 32, nLayer: 2, nHead: 4, positionEncoding: 'learned' }],
     // head size 9: the kernels' scalar tails; no biases: LayerNorm without beta, linear without bias
