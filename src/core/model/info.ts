@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { checkpointExists, loadCheckpointConfig, readHistory } from '../checkpoint';
+import { checkpointExists, loadCheckpointConfig } from '../checkpoint';
 import { parameterCount } from './config';
 import type { ModelFolderConfig } from './persist';
 
@@ -25,6 +25,10 @@ export interface ModelInfo {
   /** Held-out completion quality, measured after training (completion-eval.json). */
   completions?: { positions: number; exactMatch: number; charsSaved: number; shown: number; mode: 'fim' | 'prefix' };
   corpus?: { files: number; bytes: number; languages: { language: string; bytes: number }[]; languageIds: string[] };
+  /** history.jsonl's damaged lines (not JSON objects with a step, or a line cut by a crash), left out and counted. */
+  historySkipped: number;
+  /** Why history.jsonl could not be read at all (the figures from it are then missing), if it could not. */
+  historyError?: string;
 }
 
 /** What Model Info and the GPT Lab view show, without loading weights. */
@@ -33,7 +37,7 @@ export async function readModelInfo(modelDir: string, backend?: string): Promise
   const info = await loadCheckpointConfig(modelDir);
   const cfg = info.config as unknown as ModelFolderConfig;
   const m = cfg.model;
-  const { records } = await readHistory(modelDir);
+  const { records, skipped, error } = await readHistoryLines(path.join(modelDir, 'history.jsonl'));
   const evals = records.filter(
     (r) => typeof r.valLoss === 'number' && typeof r.step === 'number' && (r.step as number) <= info.step,
   );
@@ -60,6 +64,8 @@ export async function readModelInfo(modelDir: string, backend?: string): Promise
     valBpb: last?.valBpb as number | undefined,
     initialValLoss: (evals[0]?.valLoss as number | undefined) ?? trainer.initialValLoss ?? undefined,
     backend,
+    historySkipped: skipped,
+    ...(error !== undefined && { historyError: error }),
     corpus: corpus && {
       files: corpus.files ?? 0,
       bytes: corpus.bytes ?? 0,
@@ -67,6 +73,40 @@ export async function readModelInfo(modelDir: string, backend?: string): Promise
       languageIds: corpus.languageIds ?? [],
     },
   };
+}
+
+/**
+ * history.jsonl's records with a numeric step, and how many lines were damaged (not JSON, not such a record,
+ * or cut by a crash). A file that cannot be read gives no records and says why: Model Info still opens.
+ */
+export async function readHistoryLines(
+  file: string,
+): Promise<{ records: Record<string, unknown>[]; skipped: number; error?: string }> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { records: [], skipped: 0 };
+    return { records: [], skipped: 0, error: code ?? (e as Error).message };
+  }
+  const records: Record<string, unknown>[] = [];
+  let skipped = 0;
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch {
+      skipped++;
+      continue;
+    }
+    const ok =
+      typeof v === 'object' && v !== null && !Array.isArray(v) && Number.isFinite((v as { step?: unknown }).step);
+    if (ok) records.push(v as Record<string, unknown>);
+    else skipped++;
+  }
+  return { records, skipped };
 }
 
 async function readCompletionEval(modelDir: string): Promise<ModelInfo['completions']> {

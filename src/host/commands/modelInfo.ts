@@ -25,7 +25,7 @@ export function modelInfoMarkdown(i: ModelInfo, backend?: string): string {
 | Corpus | ${i.corpus ? `${i.corpus.files} files, ${megabytes(i.corpus.bytes)}: ${langs}` : '—'} |
 | Backend | ${backend ?? 'chosen when the worker starts'} |
 | Saved | ${new Date(i.savedAt).toLocaleString()} in \`${i.modelDir}\` |
-
+${historyRow(i)}
 ## Scale
 
 | | your model | GPT-4 (reported) |
@@ -38,6 +38,16 @@ export function modelInfoMarkdown(i: ModelInfo, backend?: string): string {
 The architecture is the same idea — token embeddings, attention, feed-forward layers, next-token prediction — at a
 scale you can train while you get a coffee.
 `;
+}
+
+/** A row only when history.jsonl was damaged: the figures above come from the lines that were whole. */
+function historyRow(i: ModelInfo): string {
+  if (i.historyError) {
+    return `| History | history.jsonl could not be read (${i.historyError}): the validation figures are missing. The model itself is not affected. |\n`;
+  }
+  if (!i.historySkipped) return '';
+  const n = i.historySkipped === 1 ? '1 damaged line' : `${i.historySkipped} damaged lines`;
+  return `| History | ${n} of history.jsonl skipped: the validation figures come from the other lines. The model itself is not affected. |\n`;
 }
 
 export async function showModelInfo(lab: Lab): Promise<void> {
