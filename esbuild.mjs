@@ -1,5 +1,6 @@
 // Bundles: the extension host (dist/extension.js), the worker process (dist/worker.js, with tfjs and its
-// .wasm files copied beside it) and each webview panel (dist/webview/*.js, for the browser).
+// .wasm files copied beside it; its data-parallel replicas' threads run dist/replicaWorker.js) and each webview
+// panel (dist/webview/*.js, for the browser).
 import * as esbuild from 'esbuild';
 import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -26,6 +27,16 @@ const builds = [
     format: 'cjs',
     target: 'node20',
     // Optional native accelerators are loaded at run time only if installed.
+    external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'],
+  },
+  {
+    // A data-parallel replica (worker thread): the worker starts it from beside itself, dist/replicaWorker.js.
+    ...common,
+    entryPoints: ['src/core/train/parallel/replicaWorker.ts'],
+    outfile: 'dist/replicaWorker.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
     external: ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'],
   },
   {

@@ -57,6 +57,10 @@ export function buildProgram(): Command {
     .option('--lr <n>', 'peak learning rate (with --resume: the rate from here on)')
     .option('--fim <rate>', 'share of documents trained as fill-in-the-middle (0..1)')
     .option('--no-completions', 'skip the check of completions on held-out files after training (seconds)')
+    .option(
+      '--replicas <n>',
+      'data parallelism: at most n worker threads, each training on its share of every batch (default: one per core when the model is large enough to gain; 1 = one thread)',
+    )
     .addOption(backendOption())
     .option('--json', 'JSON lines on stdout')
     .action((dir, opts) => trainCommand(dir, opts));

@@ -10,6 +10,7 @@ import { defaultTrainConfig, TrainConfig } from '../core/train/config';
 import { pretrainAndEvaluate } from '../core/train/pretrainAndEvaluate';
 import { int, inRange, positive } from './options';
 import { lossAndBpb, progressText } from '../protocol/format';
+import { replicasText } from '../protocol/lossPanel';
 import { formatDuration, Output } from './output';
 
 export interface TrainCliOptions {
@@ -35,6 +36,8 @@ export interface TrainCliOptions {
   fim?: string;
   /** false with --no-completions: no held-out completion check after training. */
   completions?: boolean;
+  /** Data-parallel replicas (worker threads); default auto. */
+  replicas?: string;
 }
 
 /** The checkpoint decides these on --resume; giving one anyway is refused rather than silently ignored. */
@@ -179,6 +182,7 @@ export async function trainCommand(dir: string, o: TrainCliOptions): Promise<voi
       ...(plan.resumeOverrides && { resumeOverrides: plan.resumeOverrides }),
       corpusSummary: { root, ...corpus.summary },
       completions: o.completions !== false,
+      replicas: o.replicas === undefined ? 'auto' : int(o.replicas, '--replicas', 1, 256)!,
       hooks: {
         shouldStop: () => stopRequested,
         onLog: (msg) => out.info(msg),
@@ -188,7 +192,9 @@ export async function trainCommand(dir: string, o: TrainCliOptions): Promise<voi
         },
         onProgress: (p) => {
           out.event('progress', p);
-          out.progress(p.fraction, progressText(p, { step: true, figures: `loss ${p.loss.toFixed(3)}${lastVal}` }));
+          const replicas = replicasText(p);
+          const figures = `loss ${p.loss.toFixed(3)}${lastVal}${replicas ? ` · ${replicas}` : ''}`;
+          out.progress(p.fraction, progressText(p, { step: true, figures }));
         },
       },
     });

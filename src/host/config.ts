@@ -27,6 +27,11 @@ export const config = {
   exclude: () => stringArray(cfg().get('exclude')),
   maxFileBytes: () => positive(cfg().get('maxFileSizeKB'), 1024) * 1024,
   backend: () => oneOf(cfg().get('backend'), BACKENDS, 'auto'),
+  /** Most data-parallel replicas (worker threads) training uses; 'auto' (the default, 0): one per core where it pays. */
+  replicas: (): number | 'auto' => {
+    const v = cfg().get('training.replicas');
+    return typeof v === 'number' && Number.isInteger(v) && v >= 1 ? v : 'auto';
+  },
   /** Share of workspace rows mixed into fine-tuning batches, 0..0.9. */
   finetuneMixShare: () => {
     const v = cfg().get('finetune.mixShare');
@@ -76,4 +81,4 @@ export const config = {
 };
 
 /** Settings that only apply when the worker restarts. */
-export const RESTART_SETTINGS = ['gptLab.backend'];
+export const RESTART_SETTINGS = ['gptLab.backend', 'gptLab.training.replicas'];

@@ -47,7 +47,7 @@ export class Lab implements vscode.Disposable {
     this.versions = new VersionStore(this.storageDir, context.workspaceState, log);
     this.worker = new WorkerClient(
       path.join(context.extensionPath, 'dist', 'worker.js'),
-      () => ({ GPT_LAB_BACKEND: config.backend() }),
+      () => ({ GPT_LAB_BACKEND: config.backend(), GPT_LAB_REPLICAS: String(config.replicas()) }),
       log,
     );
     this.inference = new WorkerClient(

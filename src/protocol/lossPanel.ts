@@ -15,6 +15,8 @@ export interface MetricPoint {
 export interface PanelStatus {
   state: 'none' | 'training' | 'ready' | 'failed';
   text: string;
+  /** While a run trains on several data-parallel replicas: how many, and the all-reduce's ms per step. */
+  replicas?: { count: number; allReduceMs: number };
 }
 
 /** host → webview */
@@ -26,3 +28,10 @@ export type LossPanelInbound =
 
 /** webview → host */
 export type LossPanelOutbound = { type: 'ready' } | { type: 'command'; command: 'train' | 'stop' | 'resume' };
+
+/** Data parallelism as every display says it: "2 replicas · all-reduce 3.1 ms/step"; undefined on one thread. */
+export function replicasText(p: { replicas?: number; allReduceMs?: number }): string | undefined {
+  if (!p.replicas || p.replicas < 2) return undefined;
+  const ms = p.allReduceMs ?? NaN;
+  return `${p.replicas} replicas · all-reduce ${Number.isFinite(ms) ? (ms < 10 ? ms.toFixed(1) : ms.toFixed(0)) : '—'} ms/step`;
+}

@@ -9,6 +9,7 @@ import {
   Tooltip,
 } from 'chart.js';
 import '@vscode-elements/elements/dist/vscode-button/index.js';
+import { replicasText } from '../../src/protocol/lossPanel';
 import type { LossPanelInbound, MetricPoint, PanelStatus } from '../../src/protocol/lossPanel';
 import { onThemeChange, themeColor, vscode } from '../shared/vscode';
 
@@ -180,6 +181,12 @@ function redraw(): void {
 
 function showStatus(s: PanelStatus): void {
   document.getElementById('status')!.textContent = s.text;
+  // Data parallelism, visible: "2 replicas · all-reduce 3.1 ms/step" while a run trains on several.
+  const replicas = document.getElementById('replicas')!;
+  const text = s.replicas && replicasText({ replicas: s.replicas.count, allReduceMs: s.replicas.allReduceMs });
+  replicas.textContent = text ?? '';
+  replicas.hidden = !text;
+  replicas.dataset.count = String(s.replicas?.count ?? 1);
   document.body.dataset.state = s.state;
   const actions = document.getElementById('actions')!;
   actions.replaceChildren();

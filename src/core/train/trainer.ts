@@ -10,7 +10,7 @@ import { EvalResult, loadResumable, ResumePoint, trainLoop, TrainHooks, TrainPro
 import { corpusDataset, CorpusFile, meanLoss, PretrainTask } from './pretrainTask';
 import { splitByFile } from '../corpus';
 import { ReplicaPool } from './parallel/pool';
-import { replicaCount, ReplicaRequest } from './parallel/replicas';
+import { replicaCount, ReplicaRequest, replicasFromEnv } from './parallel/replicas';
 
 export type { EvalResult, TrainHooks, TrainProgress };
 export { meanLoss };
@@ -30,7 +30,10 @@ export interface TrainRequest {
   hooks?: TrainHooks;
   /** Stored in config.json for Model Info. */
   corpusSummary?: Record<string, unknown>;
-  /** Data-parallel replicas (worker threads): 'auto' (one per core where it pays), at most N, or 1 (default). */
+  /**
+   * Data-parallel replicas (worker threads): 'auto' (one per core where it pays) or at most N. Default: the
+   * environment's GPT_LAB_REPLICAS (how the extension's setting reaches its worker), else 1.
+   */
   replicas?: ReplicaRequest;
 }
 
@@ -64,7 +67,7 @@ export async function pretrain(req: TrainRequest): Promise<TrainResult> {
     if (start.resume) log(`resuming from step ${start.resume.step}`);
     const extra: Partial<ModelFolderConfig> = { corpus: req.corpusSummary ?? start.corpus };
     const task = new PretrainTask(model, tokenizer, data, cfg, extra);
-    const replicas = replicaCount(cfg, req.replicas ?? 1);
+    const replicas = replicaCount(cfg, req.replicas ?? replicasFromEnv(process.env.GPT_LAB_REPLICAS));
     const parallel = replicas > 1 ? new ReplicaPool(replicas, cfg) : undefined;
     const r = await trainLoop({
       task,

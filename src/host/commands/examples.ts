@@ -1,13 +1,12 @@
-import { existsSync, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { writeFileAtomic } from '../../core/checkpoint';
 import { appendExample, exportExamples, importExamples, readExamples, SftExample } from '../../core/data/examples';
-import { formatProblems } from '../../core/data/jsonl';
 import type { ExampleDrafts } from '../exampleDrafts';
 import { promptAtLine, promptFromSelection } from '../examplePrompt';
 import type { Lab } from '../lab';
-import { log } from '../log';
+import { exportJsonl, importJsonl, JsonlKind, openJsonlFile } from './jsonlFiles';
 
 /**
  * "GPT Lab: Add Example": the selection — or, with none, the comment on the cursor's line or the function
@@ -57,75 +56,36 @@ export async function saveExample(drafts: ExampleDrafts): Promise<SftExample | u
   return drafts.finish(editor.document.uri, true);
 }
 
+const EXAMPLES: JsonlKind = {
+  noun: 'example',
+  importTitle: 'Import SFT examples (JSONL: {"prompt": …, "completion": …} per line)',
+  exportTitle: 'Export SFT examples as JSONL',
+  defaultName: 'examples.jsonl',
+  logTag: 'import',
+};
+
 /** Opens examples.jsonl or candidates.jsonl (created empty if missing). */
-export async function openExamplesFile(file: string): Promise<void> {
-  if (!existsSync(file)) {
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    await fs.writeFile(file, '');
-  }
-  await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: false });
-}
+export const openExamplesFile = openJsonlFile;
 
 /** Imports a JSONL file; `from` for tests and scripts. Returns how many examples were added. */
-export async function importExamplesCommand(lab: Lab, from?: vscode.Uri): Promise<number | undefined> {
-  const uri =
-    from ??
-    (
-      await vscode.window.showOpenDialog({
-        title: 'Import SFT examples (JSONL: {"prompt": …, "completion": …} per line)',
-        canSelectMany: false,
-        filters: { 'JSON Lines': ['jsonl', 'json', 'txt'], 'All files': ['*'] },
-        openLabel: 'Import',
-      })
-    )?.[0];
-  if (!uri) return undefined;
-  try {
-    const { added, problems } = await importExamples(lab.examplesFile, uri.fsPath);
-    await lab.recountExamples();
-    const summary = `Imported ${added} example${added === 1 ? '' : 's'} from ${path.basename(uri.fsPath)} (${lab.exampleCounts.examples} in all).`;
-    if (problems.length) {
-      const skipped = formatProblems(uri.fsPath, problems);
-      log(`import: ${skipped}`);
-      void vscode.window.showWarningMessage(`${summary} ${skipped}`);
-    } else void vscode.window.showInformationMessage(summary);
-    return added;
-  } catch (err) {
-    void vscode.window.showErrorMessage(`GPT Lab could not import ${uri.fsPath}: ${(err as Error).message}`);
-    return undefined;
-  }
+export function importExamplesCommand(lab: Lab, from?: vscode.Uri): Promise<number | undefined> {
+  return importJsonl(
+    EXAMPLES,
+    from,
+    (file) => importExamples(lab.examplesFile, file),
+    async () => (await lab.recountExamples(), lab.exampleCounts.examples),
+  );
 }
 
 /** Exports the examples to a JSONL file; `to` for tests and scripts. Returns how many were written. */
-export async function exportExamplesCommand(lab: Lab, to?: vscode.Uri): Promise<number | undefined> {
-  const { records, problems } = await readExamples(lab.examplesFile);
-  if (records.length === 0) {
-    void vscode.window.showInformationMessage(
-      'There are no examples to export yet. Add some with "GPT Lab: Add Example".',
-    );
-    return undefined;
-  }
-  const uri =
-    to ??
-    (await vscode.window.showSaveDialog({
-      title: 'Export SFT examples as JSONL',
-      filters: { 'JSON Lines': ['jsonl'] },
-      defaultUri: vscode.workspace.workspaceFolders?.[0]
-        ? vscode.Uri.joinPath(vscode.workspace.workspaceFolders[0].uri, 'examples.jsonl')
-        : undefined,
-      saveLabel: 'Export',
-    }));
-  if (!uri) return undefined;
-  try {
-    const n = await exportExamples(lab.examplesFile, uri.fsPath);
-    const skipped = problems.length ? ` ${formatProblems(lab.examplesFile, problems)}` : '';
-    void vscode.window.showInformationMessage(
-      `Exported ${n} example${n === 1 ? '' : 's'} to ${path.basename(uri.fsPath)}.${skipped}`,
-    );
-    return n;
-  } catch (err) {
-    void vscode.window.showErrorMessage(`GPT Lab could not export to ${uri.fsPath}: ${(err as Error).message}`);
-    return undefined;
-  }
+export function exportExamplesCommand(lab: Lab, to?: vscode.Uri): Promise<number | undefined> {
+  return exportJsonl(
+    EXAMPLES,
+    to,
+    { file: lab.examplesFile, read: () => readExamples(lab.examplesFile) },
+    (file) => exportExamples(lab.examplesFile, file),
+    'There are no examples to export yet. Add some with "GPT Lab: Add Example".',
+  );
 }
 
 const oneLine = (s: string, n: number) => {

@@ -10,7 +10,7 @@ import type { FinetuneOutcome, FinetuneParams } from '../../protocol/worker';
 import { config } from '../config';
 import { collectWorkspaceCorpus } from '../corpus';
 import { errorCode } from '../errors';
-import { progressText } from '../../protocol/format';
+import { readyToTrain, withTrainingProgress } from './trainingRun';
 import type { Lab } from '../lab';
 import { log, showLog } from '../log';
 import { LossPanel } from '../panels/lossPanel';
@@ -40,17 +40,7 @@ export interface FinetuneRun {
  * as it is done, and its before/after table opens. Resolves with the run (undefined when it did not run).
  */
 export async function finetuneOnExamples(lab: Lab, args: FinetuneArgs = {}): Promise<FinetuneRun | undefined> {
-  if (lab.training) {
-    const show = await vscode.window.showInformationMessage('GPT Lab is already training.', 'Show Panel');
-    if (show) LossPanel.createOrShow(lab);
-    return undefined;
-  }
-  if (!vscode.workspace.isTrusted) {
-    void vscode.window.showErrorMessage(
-      'GPT Lab trains only in a trusted workspace: it reads every file and runs a local worker. Trust this workspace, then try again.',
-    );
-    return undefined;
-  }
+  if (!(await readyToTrain(lab))) return undefined;
   await lab.refresh();
   const parent = lab.versions.get(args.from ?? lab.versions.active);
   if (!parent) {
@@ -108,34 +98,11 @@ export async function finetuneOnExamples(lab: Lab, args: FinetuneArgs = {}): Pro
     mixShare: corpusFiles?.length ? mixShare : 0,
   };
 
-  const run = await vscode.window.withProgress(
-    {
-      location: vscode.ProgressLocation.Notification,
-      title: `GPT Lab: fine-tuning ${parent.name} → ${name} on ${examples.length} example${examples.length === 1 ? '' : 's'}`,
-      cancellable: true,
-    },
-    async (progress, token) => {
-      token.onCancellationRequested(() => void lab.stop().catch(() => undefined));
-      let reported = 0;
-      const sub = lab.worker.onEvent((e) => {
-        if (e.event !== 'progress') return;
-        const p = e.data;
-        const pct = Math.floor(p.fraction * 100);
-        progress.report({
-          increment: Math.max(0, pct - reported),
-          message: progressText(p, { percent: true, lossDigits: 2 }),
-        });
-        reported = Math.max(reported, pct);
-      });
-      try {
-        return { version: name, result: await lab.finetune(params, name) };
-      } catch (err) {
-        void reportFailure(err);
-        return undefined;
-      } finally {
-        sub.dispose();
-      }
-    },
+  const run = await withTrainingProgress(
+    lab,
+    `GPT Lab: fine-tuning ${parent.name} → ${name} on ${examples.length} example${examples.length === 1 ? '' : 's'}`,
+    async (): Promise<FinetuneRun> => ({ version: name, result: await lab.finetune(params, name) }),
+    (err) => void reportFailure(err),
   );
   if (!checkpointExists(outDir)) await fs.rm(outDir, { recursive: true, force: true }).catch(() => undefined);
   if (!run) return undefined;

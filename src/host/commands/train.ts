@@ -6,12 +6,12 @@ import type { TrainResult } from '../../core/train/trainer';
 import type { CorpusPayload } from '../../protocol/worker';
 import { config } from '../config';
 import { collectWorkspaceCorpus, EmptyCorpusError } from '../corpus';
-import { progressText } from '../../protocol/format';
 import { compact, duration } from '../format';
 import type { Lab } from '../lab';
 import { log, showLog } from '../log';
 import { LossPanel } from '../panels/lossPanel';
 import { errorCode } from '../errors';
+import { readyToTrain, withTrainingProgress } from './trainingRun';
 
 /**
  * Arguments for scripted use (tests, keybindings): skip the quick pick. On Resume, the budget is trained on top
@@ -69,17 +69,7 @@ export async function trainOnWorkspace(
   args: TrainArgs = {},
   resume = false,
 ): Promise<TrainResult | undefined> {
-  if (lab.training) {
-    const show = await vscode.window.showInformationMessage('GPT Lab is already training.', 'Show Panel');
-    if (show) LossPanel.createOrShow(lab);
-    return undefined;
-  }
-  if (!vscode.workspace.isTrusted) {
-    void vscode.window.showErrorMessage(
-      'GPT Lab trains only in a trusted workspace: it reads every file and runs a local worker. Trust this workspace, then try again.',
-    );
-    return undefined;
-  }
+  if (!(await readyToTrain(lab))) return undefined;
   if (resume && !lab.info) {
     void vscode.window.showErrorMessage('There is no model to resume. Run "GPT Lab: Train on Workspace" first.');
     return undefined;
@@ -96,38 +86,18 @@ export async function trainOnWorkspace(
     args.steps !== undefined ? { maxSteps: args.steps, maxMinutes: args.minutes } : { maxMinutes: minutes },
   );
 
-  return vscode.window.withProgress(
-    {
-      location: vscode.ProgressLocation.Notification,
-      title: resume
-        ? `GPT Lab: training ${budgetText(cfg)} more from step ${lab.info?.step ?? 0}`
-        : `GPT Lab: training ${preset}`,
-      cancellable: true,
+  const title = resume
+    ? `GPT Lab: training ${budgetText(cfg)} more from step ${lab.info?.step ?? 0}`
+    : `GPT Lab: training ${preset}`;
+  return withTrainingProgress(
+    lab,
+    title,
+    async () => {
+      const result = await lab.train(corpus, cfg, resume);
+      void announce(lab, result);
+      return result;
     },
-    async (progress, token) => {
-      token.onCancellationRequested(() => void lab.stop().catch(() => undefined));
-      let reported = 0;
-      const sub = lab.worker.onEvent((e) => {
-        if (e.event !== 'progress') return;
-        const p = e.data;
-        const pct = Math.floor(p.fraction * 100);
-        progress.report({
-          increment: Math.max(0, pct - reported),
-          message: progressText(p, { percent: true, lossDigits: 2 }),
-        });
-        reported = Math.max(reported, pct);
-      });
-      try {
-        const result = await lab.train(corpus, cfg, resume);
-        void announce(lab, result);
-        return result;
-      } catch (err) {
-        void reportFailure(lab, err);
-        return undefined;
-      } finally {
-        sub.dispose();
-      }
-    },
+    (err) => void reportFailure(lab, err),
   );
 }
 

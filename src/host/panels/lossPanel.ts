@@ -35,7 +35,7 @@ export class LossPanel extends GptLabPanel<LossPanelInbound, LossPanelOutbound> 
     super(panel, lab, {
       script: 'loss.js',
       title: 'GPT Lab: Training',
-      body: `<header><h1>Training</h1><span id="status" role="status"></span><span id="actions"></span></header>
+      body: `<header><h1>Training</h1><span id="status" role="status"></span><span id="replicas" title="Data parallelism: each replica (a worker thread) trains on its share of every batch; their gradients are averaged through shared memory (the all-reduce), then every replica takes the same step." hidden></span><span id="actions"></span></header>
 <p id="notice" class="error" role="alert" hidden></p>
 <p class="explain">Loss is how surprised the model is by the next token (lower is better). Training loss is measured on the batches it learns from; validation loss on files it never sees.</p>
 <section><h2>Loss</h2><div class="chart" id="loss-chart" data-train-points="0" data-val-points="0"><canvas aria-label="Training and validation loss by step"></canvas></div></section>
@@ -83,6 +83,7 @@ export class LossPanel extends GptLabPanel<LossPanelInbound, LossPanelOutbound> 
       const acc = p?.metrics?.tokenAccuracy;
       return {
         state: 'training',
+        ...(p?.replicas && p.replicas > 1 && { replicas: { count: p.replicas, allReduceMs: p.allReduceMs ?? NaN } }),
         text: p
           ? `${p.stage === 'sft' ? 'Fine-tuning' : 'Training'} ${Math.floor(p.fraction * 100)}% · step ${p.step} · loss ${p.loss.toFixed(3)}${acc !== undefined ? ` · token accuracy ${(acc * 100).toFixed(0)}%` : ''} · ${compact(p.tokensPerSec)} tok/s · ${duration(p.etaMs)} left`
           : 'Preparing: reading files and training the tokenizer…',

@@ -17,3 +17,10 @@ export function replicaCount(cfg: TrainConfig, asked: ReplicaRequest): number {
   const n = asked === 'auto' ? cores : Math.floor(asked);
   return Math.max(1, Math.min(n, cores, cfg.batchSize));
 }
+
+/** GPT_LAB_REPLICAS as the extension sets it: 'auto', a positive whole number, or (absent, malformed) 1. */
+export function replicasFromEnv(v: string | undefined): ReplicaRequest {
+  if (v === 'auto') return 'auto';
+  const n = Number(v);
+  return Number.isInteger(n) && n >= 1 ? n : 1;
+}
