@@ -1,8 +1,14 @@
-// `npm run bench`: the engine's speed and memory as JSON (the code is the CLI's `gpt-lab bench`, src/cli/bench.ts).
+// `npm run bench [-- --peer] [--quick] [--rounds N]`: the engine's speed and memory as JSON, optionally beside
+// the PyTorch peer's (the code is the CLI's `gpt-lab bench`, src/cli/bench.ts).
 import { runBenchmarks } from '../src/cli/bench';
 
 const args = process.argv.slice(2);
-runBenchmarks({ quick: args.includes('--quick'), peer: args.includes('--peer') }).catch((e) => {
+const at = args.indexOf('--rounds');
+runBenchmarks({
+  quick: args.includes('--quick'),
+  peer: args.includes('--peer'),
+  rounds: at >= 0 ? Number(args[at + 1]) : undefined,
+}).catch((e) => {
   process.stderr.write(String(e?.stack ?? e) + '\n');
   process.exit(1);
 });

@@ -1,7 +1,7 @@
 /**
  * Soak: a few thousand training steps, then a few thousand completions, recording resident memory and tfjs
  * tensor counts along the way — both should stay flat (a leak shows as a slope). JSON on stdout and in
- * .artifacts/bench-soak.json. `npm run bench:soak -- [--steps N] [--completions N]`.
+ * .artifacts/bench-soak.json. `npm run bench:soak -- [--steps N] [--completions N] [--micro]`.
  */
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -61,7 +61,16 @@ async function main(): Promise<void> {
   }));
   const dir = mkdtempSync(path.join(os.tmpdir(), 'gpt-lab-soak-'));
   const training: Sample[] = []; // from the first step on: before it, the model does not exist yet
-  const config = defaultTrainConfig('tiny', { maxSteps: steps, maxMinutes: undefined, checkpointInterval: 500 });
+  // --micro: the tiny preset at half its width and context and a quarter of its batch, so thousands of steps fit in minutes on
+  // a loaded machine (a leak shows per step, whatever the size).
+  const micro = process.argv.includes('--micro');
+  const tiny = defaultTrainConfig('tiny');
+  const config = defaultTrainConfig('tiny', {
+    maxSteps: steps,
+    maxMinutes: undefined,
+    checkpointInterval: 500,
+    ...(micro && { model: { ...tiny.model, nEmbd: 32, contextLength: 32 }, batchSize: 4 }),
+  });
   const t0 = performance.now();
   await pretrain({
     files,
@@ -90,6 +99,8 @@ async function main(): Promise<void> {
   const result = {
     date: new Date().toISOString(),
     cpus: os.cpus().length,
+    loadAverage: os.loadavg().map((l) => +l.toFixed(1)),
+    model: { ...config.model, batchSize: config.batchSize },
     training: {
       steps,
       ms: Math.round(trainMs),

@@ -1,21 +1,20 @@
 /**
- * Speed and memory of the engine on this machine, as JSON (not a timed test):
- * training tokens/s for the facts file's configs A and B and each preset, generation ms/token with and without
- * the KV cache, tokenizer training and encoding speed; optionally the PyTorch peer in the same run.
+ * Speed and memory of the engine on this machine, as JSON (not a timed test): training tokens/s for the
+ * performance notes' configs A and B and the `small` preset, KV-cached generation ms/token at batch 1 and batched
+ * tokens/s, peak resident memory of training and generation per preset, tokenizer speed. With --peer, the PyTorch
+ * peer (bench/peer/gpt_torch.py) runs on the same configs and data in the same run, alternating with the engine
+ * (medians of the rounds), at the thread setting that is fastest on this machine, beside this machine's fp32
+ * matmul peak. Every model runs in a process of its own, so each peak memory figure is that run's.
  * `gpt-lab bench` runs it; `npm run bench` through bench/run.ts. (It lives in the CLI, which may not import bench/.)
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
-import { BackendPreference, initBackend } from '../core/backend';
-import { GPTConfig, parameterCount, PRESETS } from '../core/model/config';
-import { GPT } from '../core/model/gpt';
-import { generate } from '../core/sample';
+import type { BackendPreference } from '../core/backend';
+import { GPTConfig, PRESETS } from '../core/model/config';
 import { trainTokenizer } from '../core/tokenizer';
-import { AdamW } from '../core/train/adamw';
-import { trainStep } from '../core/train/trainer';
+import { ChildSpec, flopsPerToken, median } from './benchChild';
 
 const CONFIGS: Record<string, { model: GPTConfig; batch: number }> = {
   A: {
@@ -26,82 +25,91 @@ const CONFIGS: Record<string, { model: GPTConfig; batch: number }> = {
     model: { vocabSize: 2048, contextLength: 128, nEmbd: 128, nLayer: 4, nHead: 4, positionEncoding: 'learned' },
     batch: 16,
   },
+  small: { model: PRESETS.small.model, batch: PRESETS.small.batchSize },
 };
+const GEN_ROWS = 8;
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
+type Json = Record<string, unknown>;
+const log = (m: string) => process.stderr.write(m + '\n');
 
-/** FLOPs per trained token, as the facts file counts them: 6·N (no position table) + 12·L·d·T. */
-function flopsPerToken(c: GPTConfig): number {
-  const n = parameterCount({ ...c, positionEncoding: 'sinusoidal' });
-  return 6 * n + 12 * c.nLayer * c.nEmbd * c.contextLength;
-}
-
-function benchTraining(model: GPTConfig, batch: number, steps: number, warmup: number) {
-  const m = GPT.create(model, 0);
-  const opt = new AdamW(m.params, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 });
-  const T = model.contextLength;
-  const x = Int32Array.from({ length: batch * T }, (_, i) => (i * 7919 + 13) % model.vocabSize);
-  const y = Int32Array.from({ length: batch * T }, (_, i) => (i * 104729 + 7) % model.vocabSize);
-  const times: number[] = [];
-  let first = NaN;
-  let last = NaN;
-  const tensorsBefore = tf.memory().numTensors;
-  for (let i = 0; i < warmup + steps; i++) {
-    const t0 = performance.now();
-    const { loss } = trainStep(m, opt, { x, y, B: batch, T }, 1e-3, 1);
-    if (i >= warmup) times.push(performance.now() - t0);
-    if (i === 0) first = loss;
-    last = loss;
+/** Runs one engine measurement in a child process (src/cli/benchChild.ts). */
+function engine(spec: ChildSpec, backend: string): Json {
+  try {
+    const out = execFileSync(process.execPath, [path.join(__dirname, 'benchChild.js'), JSON.stringify(spec)], {
+      env: { ...process.env, GPT_LAB_BENCH_BACKEND: backend },
+      encoding: 'utf8',
+      timeout: 900_000,
+      maxBuffer: 1 << 24,
+    });
+    return JSON.parse(out.trim().split('\n').pop() as string);
+  } catch (err) {
+    return { error: (err as Error).message.split('\n').slice(0, 3).join(' ') };
   }
-  const leaked = tf.memory().numTensors - tensorsBefore;
-  m.dispose();
-  opt.dispose();
-  const ms = median(times);
-  const tokPerSec = (batch * T * 1000) / ms;
-  return {
-    params: parameterCount(model),
-    batch,
-    stepMsMedian: +ms.toFixed(1),
-    tokPerSec: Math.round(tokPerSec),
-    achievedGFLOPs: +((tokPerSec * flopsPerToken(model)) / 1e9).toFixed(2),
-    lossFirst: +first.toFixed(4),
-    lossLast: +last.toFixed(4),
-    leakedTensors: leaked,
-    rssMB: Math.round(process.memoryUsage().rss / 1e6),
-  };
 }
 
-function benchGeneration(model: GPTConfig) {
-  const m = GPT.create(model, 0);
-  const tokLike = { specials: { endOfText: -1 }, decodeText: () => '' } as unknown as Parameters<typeof generate>[1];
-  const prompt = Array.from(
-    { length: Math.min(64, model.contextLength - 32) },
-    (_, i) => (i * 31 + 5) % model.vocabSize,
-  );
-  const run = (noCache: boolean) => {
-    generate(m, tokLike, prompt, { maxTokens: 4, temperature: 0, noCache });
-    const times: number[] = [];
-    let tokens: number[] = [];
-    for (let r = 0; r < 3; r++) {
-      const t0 = performance.now();
-      tokens = generate(m, tokLike, prompt, { maxTokens: 32, temperature: 0, noCache }).tokens;
-      times.push(performance.now() - t0);
-    }
-    return { ms32: median(times), tokens };
-  };
-  const kv = run(false);
-  const full = run(true);
-  m.dispose();
-  return {
-    promptTokens: prompt.length,
-    kvCache_32tok_ms: +kv.ms32.toFixed(1),
-    kvCache_msPerToken: +(kv.ms32 / 32).toFixed(2),
-    fullRecompute_32tok_ms: +full.ms32.toFixed(1),
-    kvMatchesFull: kv.tokens.join() === full.tokens.join(),
-  };
+/** The peer's thread settings: OpenBLAS's own threads (1, or its default) × torch's intra-op threads. */
+interface PeerSetting {
+  openblasThreads: '1' | 'default';
+  torchThreads: 1 | 2;
+}
+const PEER_SETTINGS: PeerSetting[] = [
+  { openblasThreads: '1', torchThreads: 1 },
+  { openblasThreads: '1', torchThreads: 2 },
+  { openblasThreads: 'default', torchThreads: 1 },
+  { openblasThreads: 'default', torchThreads: 2 },
+];
+
+/** Runs the peer script; its JSON lines merged into one object. */
+function peer(script: string, s: PeerSetting, args: string[]): Json {
+  const env = { ...process.env };
+  if (s.openblasThreads === '1') env.OPENBLAS_NUM_THREADS = '1';
+  else delete env.OPENBLAS_NUM_THREADS;
+  try {
+    const out = execFileSync('/usr/bin/python3', [script, '--threads', String(s.torchThreads), ...args], {
+      env,
+      encoding: 'utf8',
+      timeout: 900_000,
+    });
+    const lines = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Json);
+    return Object.assign({ setting: s }, ...lines);
+  } catch (err) {
+    return { setting: s, error: (err as Error).message.split('\n').slice(0, 3).join(' ') };
+  }
+}
+
+function peerSizeArgs(name: string): string[] {
+  const { model: m, batch } = CONFIGS[name];
+  const sizes = { vocab: m.vocabSize, ctx: m.contextLength, d: m.nEmbd, layers: m.nLayer, heads: m.nHead, batch };
+  return Object.entries(sizes).flatMap(([k, v]) => [`--${k}`, String(v)]);
+}
+
+const num = (o: unknown, ...keys: string[]): number => {
+  let v: unknown = o;
+  for (const k of keys) v = v && typeof v === 'object' ? (v as Json)[k] : undefined;
+  return typeof v === 'number' ? v : NaN;
+};
+const med = (runs: Json[], ...keys: string[]) => {
+  const xs = runs.map((r) => num(r, ...keys)).filter((x) => Number.isFinite(x));
+  return xs.length ? median(xs) : NaN;
+};
+const round = (x: number, d = 2) => (Number.isFinite(x) ? +x.toFixed(d) : null);
+
+/** `lscpu`'s model name and the SIMD flags that matter for fp32 matmul. */
+function cpuInfo(): Json {
+  try {
+    const out = execFileSync('lscpu', { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
+    const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(out)?.[1]?.trim();
+    const flags = (field('Flags') ?? '').split(/\s+/);
+    return {
+      model: field('Model name'),
+      simd: ['avx2', 'fma', 'avx512f', 'avx512_bf16'].filter((f) => flags.includes(f)),
+    };
+  } catch {
+    return { model: os.cpus()[0]?.model };
+  }
 }
 
 /** A few MB of real code: TypeScript's own compiler sources (a dev dependency). */
@@ -139,70 +147,188 @@ function benchTokenizer(mb: number) {
   };
 }
 
-function benchPeer(config: string, script: string) {
-  try {
-    const outText = execFileSync(
-      '/usr/bin/python3',
-      [script, '--config', config, '--threads', '2', '--steps', '10', '--warmup', '3'],
-      {
-        env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },
-        encoding: 'utf8',
-        timeout: 600_000,
-      },
-    );
-    const lines = outText
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
-    return Object.assign({}, ...lines);
-  } catch (err) {
-    return { error: (err as Error).message.split('\n')[0] };
-  }
-}
-
 export async function runBenchmarks(opts: {
   quick?: boolean;
   peer?: boolean;
   backend?: BackendPreference;
   peerScript?: string;
+  rounds?: number;
 }): Promise<void> {
-  const backend = await initBackend(opts.backend ?? 'wasm');
-  const steps = opts.quick ? 4 : 10;
-  const log = (m: string) => process.stderr.write(m + '\n');
-  const result: Record<string, unknown> = {
+  const backend = opts.backend ?? 'wasm';
+  const rounds = opts.rounds ?? (opts.quick ? 1 : 3);
+  const steps = opts.quick ? 3 : 8;
+  const data = require.resolve('typescript/lib/typescript.js');
+  const script = opts.peerScript ?? path.resolve(__dirname, '../../../bench/peer/gpt_torch.py');
+  const withPeer = !!opts.peer && existsSync('/usr/bin/python3') && existsSync(script);
+  const result: Json = {
     date: new Date().toISOString(),
     machine: {
+      cpu: cpuInfo(),
       cpus: os.cpus().length,
-      cpuModel: os.cpus()[0]?.model,
       memGB: Math.round(os.totalmem() / 2 ** 30),
       node: process.version,
+      loadAverageAtStart: os.loadavg().map((l) => +l.toFixed(1)),
     },
-    backend: backend.name,
-    train: {} as Record<string, unknown>,
+    backend,
+    rounds,
+    data: path.basename(data),
   };
-  const train = result.train as Record<string, unknown>;
+  if (opts.peer && !withPeer) result.peerError = `no /usr/bin/python3 or no peer script at ${script}`;
+
+  let peakGFLOPs = NaN;
+  const best: Record<string, PeerSetting> = {};
+  if (withPeer) {
+    log('the machine’s fp32 matmul peak (PyTorch, 1024³, each thread setting)…');
+    const mm = PEER_SETTINGS.map((s) => peer(script, s, ['--matmul']));
+    peakGFLOPs = Math.max(...mm.map((r) => num(r, 'matmul', 'GFLOPs')).filter(Number.isFinite));
+    result.matmulPeak = { GFLOPs: round(peakGFLOPs), bySetting: mm };
+    log('the peer’s fastest thread setting per config…');
+    const probes: Json = {};
+    for (const name of Object.keys(CONFIGS)) {
+      const runs = PEER_SETTINGS.map((s) =>
+        peer(script, s, [...peerSizeArgs(name), '--data', data, '--steps', '3', '--warmup', '1', '--nogen']),
+      );
+      best[name] = runs.reduce((a, b) => (num(b, 'train', 'tokPerSec') > num(a, 'train', 'tokPerSec') ? b : a))
+        .setting as PeerSetting;
+      probes[name] = runs.map((r) => ({ setting: r.setting, tokPerSec: num(r, 'train', 'tokPerSec') }));
+    }
+    const genRuns = PEER_SETTINGS.map((s) => peer(script, s, ['--config', 'B', '--data', data, '--notrain']));
+    best.gen = genRuns.reduce((a, b) => (num(b, 'gen', 'kvCache_32tok_ms') < num(a, 'gen', 'kvCache_32tok_ms') ? b : a))
+      .setting as PeerSetting;
+    probes.generation = genRuns.map((r) => ({
+      setting: r.setting,
+      kvCache_32tok_ms: num(r, 'gen', 'kvCache_32tok_ms'),
+    }));
+    result.peerSettingProbe = probes;
+  }
+  const engineMatmul = engine({ kind: 'matmul', n: 1024 }, backend);
+  result.engineMatmul = engineMatmul;
+
+  // Rounds: engine, then peer, config by config; medians over the rounds.
+  const runs: Record<string, { engine: Json[]; peer: Json[] }> = {};
+  for (const name of [...Object.keys(CONFIGS), 'generation']) runs[name] = { engine: [], peer: [] };
+  for (let r = 1; r <= rounds; r++) {
+    for (const [name, c] of Object.entries(CONFIGS)) {
+      log(`round ${r}/${rounds}: training, config ${name}…`);
+      runs[name].engine.push(
+        engine({ kind: 'train', model: c.model, batch: c.batch, steps, warmup: 2, data }, backend),
+      );
+      if (withPeer) {
+        const args = [...peerSizeArgs(name), '--data', data, '--steps', String(steps), '--warmup', '2', '--nogen'];
+        runs[name].peer.push(peer(script, best[name], args));
+      }
+    }
+    log(`round ${r}/${rounds}: generation, config B…`);
+    const gen: ChildSpec = { kind: 'gen', model: CONFIGS.B.model, data, batchRows: GEN_ROWS };
+    runs.generation.engine.push(engine(gen, backend));
+    if (withPeer) {
+      const args = ['--config', 'B', '--data', data, '--notrain', '--genbatch', String(GEN_ROWS)];
+      runs.generation.peer.push(peer(script, best.gen, args));
+    }
+  }
+  result.runs = runs;
+
+  const summary: Json = {};
   for (const [name, c] of Object.entries(CONFIGS)) {
-    log(`training, config ${name}…`);
-    train[`config${name}`] = benchTraining(c.model, c.batch, steps, 2);
+    const e = med(runs[name].engine, 'tokPerSec');
+    const p = med(runs[name].peer, 'train', 'tokPerSec');
+    const fpt = flopsPerToken(c.model);
+    summary[name] = {
+      engineTokPerSec: round(e, 0),
+      peerTokPerSec: round(p, 0),
+      ratio: round(e / p, 3),
+      engineGFLOPs: round((e * fpt) / 1e9),
+      peerGFLOPs: round((p * fpt) / 1e9),
+      enginePctOfPeak: round(((e * fpt) / 1e9 / peakGFLOPs) * 100, 1),
+      peerPctOfPeak: round(((p * fpt) / 1e9 / peakGFLOPs) * 100, 1),
+      enginePeakRssMiB: round(med(runs[name].engine, 'peakRssMiB'), 0),
+      peerPeakRssMiB: round(med(runs[name].peer, 'peakRssMiB'), 0),
+      peerSetting: best[name],
+    };
   }
+  const ge = runs.generation.engine;
+  const gp = runs.generation.peer;
+  const eMs = med(ge, 'kvCache_32tok_ms') / 32;
+  const pMs = med(gp, 'gen', 'kvCache_32tok_ms') / 32;
+  const eBatch = med(ge, 'batch', 'tokPerSec');
+  const pBatch = med(gp, 'gen', 'batch', 'tokPerSec');
+  summary.generation = {
+    config: 'B, 64-token prompt, 32 new tokens, greedy, KV cache',
+    engineMsPerToken: round(eMs, 3),
+    peerMsPerToken: round(pMs, 3),
+    speedRatio: round(pMs / eMs, 3),
+    engineKvMatchesFull: ge.every((r) => r.kvMatchesFull === true),
+    batchRows: GEN_ROWS,
+    engineBatchTokPerSec: round(eBatch, 0),
+    peerBatchTokPerSec: round(pBatch, 0),
+    batchRatio: round(eBatch / pBatch, 3),
+    enginePeakRssMiB: round(med(ge, 'peakRssMiB'), 0),
+    peerPeakRssMiB: round(med(gp, 'peakRssMiB'), 0),
+    peerSetting: best.gen,
+  };
+  result.summary = summary;
+
+  // Memory per preset: training and generation, each in a process of its own.
+  const presets: Json = {};
   for (const p of Object.values(PRESETS)) {
-    log(`training, preset ${p.name}…`);
-    train[p.name] = benchTraining(p.model, p.batchSize, p.name === 'base' ? Math.max(2, steps / 2) : steps, 1);
+    log(`memory, preset ${p.name}…`);
+    const s = p.name === 'base' ? Math.max(2, Math.round(steps / 4)) : steps;
+    const t = engine({ kind: 'train', model: p.model, batch: p.batchSize, steps: s, warmup: 1, data }, backend);
+    const g = engine({ kind: 'gen', model: p.model, data, batchRows: GEN_ROWS }, backend);
+    presets[p.name] = {
+      train: { tokPerSec: t.tokPerSec, achievedGFLOPs: t.achievedGFLOPs, peakRssMiB: t.peakRssMiB, error: t.error },
+      generation: {
+        msPerToken: g.kvCache_msPerToken,
+        batchTokPerSec: num(g, 'batch', 'tokPerSec'),
+        peakRssMiB: g.peakRssMiB,
+        error: g.error,
+      },
+    };
   }
-  log('generation…');
-  result.generation = { configB: benchGeneration(CONFIGS.B.model), tiny: benchGeneration(PRESETS.tiny.model) };
+  result.presets = presets;
   log('tokenizer…');
   result.tokenizer = benchTokenizer(opts.quick ? 1 : 3);
-  if (opts.peer) {
-    const script = opts.peerScript ?? path.resolve(__dirname, '../../../../shared/peers/gpt_torch.py');
-    if (existsSync('/usr/bin/python3') && existsSync(script)) {
-      log('PyTorch peer, configs A and B…');
-      result.peer = { script, configA: benchPeer('A', script), configB: benchPeer('B', script) };
-    } else result.peer = { error: `no /usr/bin/python3 or no peer script at ${script}` };
-  }
+  (result.machine as Json).loadAverageAtEnd = os.loadavg().map((l) => +l.toFixed(1));
+
   const json = JSON.stringify(result, null, 2);
   const dir = path.resolve(__dirname, '../../../.artifacts');
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, 'bench.json'), json + '\n');
   process.stdout.write(json + '\n');
+  log(table(result));
+}
+
+/** The summary as a readable table (stderr; the JSON is on stdout). */
+export function table(r: Json): string {
+  const s = r.summary as Record<string, Json>;
+  const f = (x: unknown) => (typeof x === 'number' ? x.toLocaleString('en-US') : '—');
+  const lines = [
+    `${(r.machine as Json & { cpu: Json }).cpu.model}, ${(r.machine as Json).cpus} CPUs, ${r.date}; ` +
+      `matmul peak ${f((r.matmulPeak as Json | undefined)?.GFLOPs)} GFLOP/s; medians of ${r.rounds} rounds`,
+    '| training | engine tok/s | peer tok/s | ratio | engine GFLOP/s (% peak) | peer GFLOP/s (% peak) | peak RSS engine / peer |',
+    '|---|---|---|---|---|---|---|',
+  ];
+  for (const name of Object.keys(CONFIGS)) {
+    const c = s[name];
+    lines.push(
+      `| ${name} | ${f(c.engineTokPerSec)} | ${f(c.peerTokPerSec)} | ${f(c.ratio)} | ` +
+        `${f(c.engineGFLOPs)} (${f(c.enginePctOfPeak)}%) | ${f(c.peerGFLOPs)} (${f(c.peerPctOfPeak)}%) | ` +
+        `${f(c.enginePeakRssMiB)} / ${f(c.peerPeakRssMiB)} MiB |`,
+    );
+  }
+  const g = s.generation;
+  lines.push(
+    '',
+    `generation (${g.config}): engine ${f(g.engineMsPerToken)} ms/token, peer ${f(g.peerMsPerToken)} (peer/engine ${f(g.speedRatio)}); ` +
+      `${g.batchRows} rows: engine ${f(g.engineBatchTokPerSec)} tok/s, peer ${f(g.peerBatchTokPerSec)} (ratio ${f(g.batchRatio)}); ` +
+      `peak RSS ${f(g.enginePeakRssMiB)} / ${f(g.peerPeakRssMiB)} MiB`,
+  );
+  for (const [name, p] of Object.entries(r.presets as Record<string, Record<string, Json>>)) {
+    lines.push(
+      `preset ${name}: train ${f(p.train.tokPerSec)} tok/s, peak RSS ${f(p.train.peakRssMiB)} MiB; ` +
+        `generation ${f(p.generation.msPerToken)} ms/token, ${f(p.generation.batchTokPerSec)} tok/s batched, ` +
+        `peak RSS ${f(p.generation.peakRssMiB)} MiB`,
+    );
+  }
+  return lines.join('\n');
 }

@@ -160,10 +160,10 @@ export class CachedDecoder {
           scores[t] = Math.exp(scores[t] - max);
           sum += scores[t];
         }
-        for (let i = 0; i < hs; i++) {
-          let acc = 0;
-          for (let t = 0; t < Tk; t++) acc += scores[t] * Vc[base + t * hs + i];
-          y[qo + i] = acc / sum;
+        for (let t = 0; t < Tk; t++) {
+          const p = scores[t] / sum;
+          const vo = base + t * hs;
+          for (let i = 0; i < hs; i++) y[qo + i] += p * Vc[vo + i];
         }
       }
     }

@@ -1,0 +1,138 @@
+/**
+ * One engine measurement of `gpt-lab bench`, in a process of its own so that its peak resident memory is its
+ * own (ru_maxrss, as the PyTorch peer's is measured): `node benchChild.js '<spec JSON>'` prints one JSON line.
+ */
+import { readFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs-core';
+import { BackendPreference, initBackend } from '../core/backend';
+import { GPTConfig, parameterCount } from '../core/model/config';
+import { GPT } from '../core/model/gpt';
+import { generate, generateBatch } from '../core/sample';
+import { AdamW } from '../core/train/adamw';
+import { trainStep } from '../core/train/trainer';
+
+export type ChildSpec =
+  | { kind: 'train'; model: GPTConfig; batch: number; steps: number; warmup: number; data: string }
+  | { kind: 'gen'; model: GPTConfig; data: string; batchRows: number }
+  | { kind: 'matmul'; n: number };
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** FLOPs per trained token, as the performance notes count them: 6·N (no position table) + 12·L·d·T. */
+export function flopsPerToken(c: GPTConfig): number {
+  const n = parameterCount({ ...c, positionEncoding: 'sinusoidal' });
+  return 6 * n + 12 * c.nLayer * c.nEmbd * c.contextLength;
+}
+
+/** The data file's bytes modulo the vocabulary, as the peer reads it. */
+function tokens(file: string, vocab: number): Int32Array {
+  const bytes = readFileSync(file);
+  return Int32Array.from(bytes, (b) => b % vocab);
+}
+
+function train(spec: Extract<ChildSpec, { kind: 'train' }>) {
+  const { model, batch: B, steps, warmup } = spec;
+  const T = model.contextLength;
+  const data = tokens(spec.data, model.vocabSize);
+  const m = GPT.create(model, 0);
+  const opt = new AdamW(m.params, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 });
+  let seed = 42;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * (data.length - T - 1);
+  const times: number[] = [];
+  const losses: number[] = [];
+  for (let i = 0; i < warmup + steps; i++) {
+    const x = new Int32Array(B * T);
+    const y = new Int32Array(B * T);
+    for (let b = 0; b < B; b++) {
+      const at = Math.floor(rand());
+      x.set(data.subarray(at, at + T), b * T);
+      y.set(data.subarray(at + 1, at + 1 + T), b * T);
+    }
+    const t0 = performance.now();
+    const { loss } = trainStep(m, opt, { x, y, B, T }, 1e-3, 1);
+    if (i >= warmup) times.push(performance.now() - t0);
+    losses.push(loss);
+  }
+  const ms = median(times);
+  const tokPerSec = (B * T * 1000) / ms;
+  return {
+    params: parameterCount(model),
+    batch: B,
+    stepMsMedian: +ms.toFixed(1),
+    tokPerSec: Math.round(tokPerSec),
+    achievedGFLOPs: +((tokPerSec * flopsPerToken(model)) / 1e9).toFixed(2),
+    lossFirst: +losses[0].toFixed(4),
+    lossLast: +losses[losses.length - 1].toFixed(4),
+  };
+}
+
+/** Greedy generation of 32 tokens after a 64-token prompt (shorter in a short context), as the peer measures it. */
+function gen(spec: Extract<ChildSpec, { kind: 'gen' }>) {
+  const { model } = spec;
+  const m = GPT.create(model, 0);
+  const data = tokens(spec.data, model.vocabSize);
+  const tok = { specials: { endOfText: -1 }, decodeText: () => '' } as unknown as Parameters<typeof generate>[1];
+  const P = Math.min(64, model.contextLength - 32);
+  const prompt = Array.from(data.subarray(1000, 1000 + P));
+  const timed = <T>(f: () => T): { ms: number; out: T } => {
+    f();
+    const times: number[] = [];
+    let out = f();
+    for (let r = 0; r < 3; r++) {
+      const t0 = performance.now();
+      out = f();
+      times.push(performance.now() - t0);
+    }
+    return { ms: median(times), out };
+  };
+  const kv = timed(() => generate(m, tok, prompt, { maxTokens: 32, temperature: 0 }).tokens);
+  const full = timed(() => generate(m, tok, prompt, { maxTokens: 32, temperature: 0, noCache: true }).tokens);
+  const R = spec.batchRows;
+  const rows = Array.from({ length: R }, (_, r) => Array.from(data.subarray(1000 + 97 * r, 1000 + 97 * r + P)));
+  const batch = R > 0 ? timed(() => generateBatch(m, tok, rows, { maxTokens: 32, temperature: 0 })) : undefined;
+  m.dispose();
+  return {
+    promptTokens: P,
+    kvCache_32tok_ms: +kv.ms.toFixed(1),
+    kvCache_msPerToken: +(kv.ms / 32).toFixed(3),
+    fullRecompute_32tok_ms: +full.ms.toFixed(1),
+    kvMatchesFull: kv.out.join() === full.out.join(),
+    ...(batch && {
+      batch: { rows: R, newTokens: 32, ms: +batch.ms.toFixed(1), tokPerSec: Math.round((R * 32 * 1000) / batch.ms) },
+    }),
+  };
+}
+
+/** The engine's own fp32 matmul speed (n³, non-transposed: XNNPACK's fast path on wasm). */
+function matmul(n: number) {
+  const a = tf.randomNormal([n, n]) as tf.Tensor2D;
+  const b = tf.randomNormal([n, n]) as tf.Tensor2D;
+  const times: number[] = [];
+  for (let i = 0; i < 8; i++) {
+    const t0 = performance.now();
+    const c = tf.matMul(a, b);
+    c.dataSync();
+    c.dispose();
+    if (i >= 2) times.push(performance.now() - t0);
+  }
+  tf.dispose([a, b]);
+  return { n, GFLOPs: +((2 * n ** 3) / (Math.min(...times) / 1000) / 1e9).toFixed(2) };
+}
+
+async function main(): Promise<void> {
+  const spec = JSON.parse(process.argv[2]) as ChildSpec;
+  const backend = await initBackend((process.env.GPT_LAB_BENCH_BACKEND as BackendPreference) || 'wasm');
+  const result = spec.kind === 'train' ? train(spec) : spec.kind === 'gen' ? gen(spec) : matmul(spec.n);
+  const peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
+  process.stdout.write(JSON.stringify({ ...result, backend: backend.name, peakRssMiB }) + '\n');
+}
+
+if (require.main === module) {
+  main().catch((e) => {
+    process.stderr.write(String(e?.stack ?? e) + '\n');
+    process.exit(1);
+  });
+}
