@@ -26,6 +26,20 @@ export function fusedAttention(qkv: tf.Tensor2D, B: number, T: number, H: number
   return f(qkv);
 }
 
+/**
+ * Generation's attention (batch 1, no gradient): qkv [T, 3C] of T new positions against the cache k, v
+ * [1, H, Tc, hs] (absent for an empty cache) → y [T, C] and the cache with the new positions [1, H, Tc + T, hs].
+ */
+export function fusedCachedAttention(
+  qkv: tf.Tensor2D,
+  H: number,
+  past?: { k: tf.Tensor4D; v: tf.Tensor4D },
+): { y: tf.Tensor2D; k: tf.Tensor4D; v: tf.Tensor4D } {
+  const inputs: Record<string, tf.Tensor> = past ? { qkv, kPast: past.k, vPast: past.v } : { qkv };
+  const [y, k, v] = run(KERNEL.attentionCached, inputs, { H }) as tf.Tensor[];
+  return { y: y as tf.Tensor2D, k: k as tf.Tensor4D, v: v as tf.Tensor4D };
+}
+
 /** GPT-2's tanh GELU. */
 export const fusedGelu = customOp<tf.Tensor>(([x], save) => {
   save([x]);

@@ -25,6 +25,19 @@ export interface KernelExports {
     hs: number,
     scale: number,
   ): void;
+  attention_cached(
+    qkv: number,
+    kpast: number,
+    vpast: number,
+    k: number,
+    v: number,
+    y: number,
+    T: number,
+    Tc: number,
+    H: number,
+    hs: number,
+    scale: number,
+  ): void;
   gelu_forward(x: number, y: number, n: number): void;
   gelu_backward(x: number, dy: number, dx: number, n: number): void;
   layernorm_forward(

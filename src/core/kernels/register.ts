@@ -18,6 +18,7 @@ type Run = (
 export const KERNEL = {
   attention: 'GptLabAttention',
   attentionGrad: 'GptLabAttentionGrad',
+  attentionCached: 'GptLabAttentionCached',
   gelu: 'GptLabGelu',
   geluGrad: 'GptLabGeluGrad',
   layerNorm: 'GptLabLayerNorm',
@@ -43,6 +44,15 @@ const RUNS: Record<string, Run> = {
     const dqkv = f32(b, qkv!.shape);
     k.attention_backward(ptr(b, qkv!), ptr(b, p!), ptr(b, dy!), ptr(b, dqkv), B, T, H, C / H, 1 / Math.sqrt(C / H));
     return dqkv;
+  },
+  [KERNEL.attentionCached]: (k, b, { qkv, kPast, vPast }, { H }) => {
+    const [T, C3] = qkv!.shape;
+    const hs = C3 / 3 / H;
+    const Tc = kPast ? kPast.shape[2] : 0;
+    const [y, kOut, vOut] = [f32(b, [T, C3 / 3]), f32(b, [1, H, Tc + T, hs]), f32(b, [1, H, Tc + T, hs])];
+    const [kp, vp] = kPast && vPast ? [ptr(b, kPast), ptr(b, vPast)] : [0, 0];
+    k.attention_cached(ptr(b, qkv!), kp, vp, ptr(b, kOut), ptr(b, vOut), ptr(b, y), T, Tc, H, hs, 1 / Math.sqrt(hs));
+    return [y, kOut, vOut];
   },
   [KERNEL.gelu]: (k, b, { x }) => {
     const y = f32(b, x!.shape);

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { fastKernelsActive, fusedAttention } from '../kernels';
+import { fastKernelsActive, fusedAttention, fusedCachedAttention } from '../kernels';
 import { Rng } from '../rng';
 import { GPTConfig, resolveConfig, ResolvedGPTConfig, validateConfig } from './config';
 import {
@@ -304,9 +304,14 @@ export class GPT {
     trace: ForwardTrace | undefined,
   ): tf.Tensor2D {
     const { nEmbd: C, nHead: H } = this.config;
-    // Training's case (no cache, no trace, GPT-2's plain q and k) runs as one fused kernel on wasm.
-    if (!past && !newCache && !trace && !this.recipe.qkNorm && !this.rotaryCos && fastKernelsActive()) {
-      return fusedAttention(qkv, B, T, H);
+    // GPT-2's plain q and k, untraced, run as one fused kernel on wasm: training's, and generation's with a cache.
+    if (!trace && !this.recipe.qkNorm && !this.rotaryCos && fastKernelsActive()) {
+      if (!past && !newCache) return fusedAttention(qkv, B, T, H);
+      if (newCache && B === 1) {
+        const { y, k, v } = fusedCachedAttention(qkv, H, past);
+        newCache.layers.push({ k: tf.keep(k), v: tf.keep(v) });
+        return y;
+      }
     }
     const hs = C / H;
     const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, T, H, hs]), [0, 2, 1, 3]) as tf.Tensor4D; // [B, H, T, hs]

@@ -373,3 +373,41 @@ void transpose(const float *src, float *dst, int batch, int R, int C) {
     }
   }
 }
+
+/*
+ * Attention of T new positions (batch 1, generation) against a KV cache: k and v [H, Tc + T, hs] are the cache
+ * kpast, vpast [H, Tc, hs] (Tc may be 0) with the new keys and values of qkv [T, 3C] appended; y [T, C]. New
+ * position t sits at Tc + t and sees every cached position and the new ones up to itself.
+ */
+EXPORT(attention_cached)
+void attention_cached(const float *qkv, const float *kpast, const float *vpast, float *k, float *v, float *y, int T,
+                      int Tc, int H, int hs, float scale) {
+  const int C = H * hs, row = 3 * C, Tk = Tc + T;
+  float s[Tk];
+  for (int h = 0; h < H; h++) {
+    float *kh = k + (long)h * Tk * hs, *vh = v + (long)h * Tk * hs;
+    for (int j = 0; j < Tc * hs; j++) {
+      kh[j] = kpast[(long)h * Tc * hs + j];
+      vh[j] = vpast[(long)h * Tc * hs + j];
+    }
+    for (int t = 0; t < T; t++) {
+      for (int d = 0; d < hs; d++) {
+        kh[(long)(Tc + t) * hs + d] = qkv[(long)t * row + C + h * hs + d];
+        vh[(long)(Tc + t) * hs + d] = qkv[(long)t * row + 2 * C + h * hs + d];
+      }
+    }
+    for (int t = 0; t < T; t++) {
+      const float *q = qkv + (long)t * row + h * hs;
+      const int n = Tc + t + 1;
+      float mx = -3.0e38f, sum = 0;
+      for (int j = 0; j < n; j++) {
+        s[j] = dot(q, kh + (long)j * hs, hs) * scale;
+        if (s[j] > mx) mx = s[j];
+      }
+      for (int j = 0; j < n; j++) sum += (s[j] = sexp(s[j] - mx));
+      float *yt = y + (long)t * C + h * hs;
+      zero(yt, hs);
+      for (int j = 0; j < n; j++) axpy(yt, s[j] / sum, vh + (long)j * hs, hs);
+    }
+  }
+}

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as tf from '@tensorflow/tfjs-core';
 import { fastKernelsActive, setFastKernels } from '../../../../src/core/kernels';
 import { GPTConfig } from '../../../../src/core/model/config';
-import { GPT } from '../../../../src/core/model/gpt';
+import { disposeCache, GPT, KVCache } from '../../../../src/core/model/gpt';
 import { crossEntropy, gelu, layerNorm, linear } from '../../../../src/core/model/ops';
 import { AdamW } from '../../../../src/core/train/adamw';
 import { trainStep } from '../../../../src/core/train/trainer';
@@ -175,6 +175,35 @@ describe('fused wasm kernels against the reference path', () => {
       }
     });
   }
+
+  it('generation with a KV cache: logits and cache of a prefill and single-token steps match', () => {
+    const m = GPT.create(models[0][1], 4);
+    try {
+      const r = bothPaths(() => {
+        let cache: KVCache = { layers: [], length: 0 };
+        const out: number[][] = [];
+        for (const ids of [[5, 9, 2, 44, 17], [3], [60], [8, 8]]) {
+          let next: KVCache | undefined;
+          const logits = tf.tidy(() => {
+            const f = m.forward(tf.tensor2d(ids, [1, ids.length], 'int32'), { cache });
+            next = f.cache; // its tensors are kept (tf.keep) by the model
+            return f.logits;
+          });
+          out.push(Array.from(logits.dataSync()));
+          logits.dispose();
+          disposeCache(cache);
+          cache = next!;
+        }
+        out.push(...cache.layers.flatMap((l) => [Array.from(l.k.dataSync()), Array.from(l.v.dataSync())]));
+        assert.deepEqual(cache.layers[0].k.shape, [1, 4, 9, 8]);
+        disposeCache(cache);
+        return out;
+      });
+      r.reference.forEach((ref, i) => assertClose(r.fused[i], ref, 1e-5, `output ${i}`));
+    } finally {
+      m.dispose();
+    }
+  });
 
   it('a short training run (AdamW, clipping) gives the same losses and weights, and leaks no tensors', () => {
     const config: GPTConfig = {
