@@ -8,7 +8,7 @@
  * `gpt-lab bench` runs it; `npm run bench` through bench/run.ts. (It lives in the CLI, which may not import bench/.)
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { BackendPreference } from '../core/backend';
@@ -157,7 +157,9 @@ export async function runBenchmarks(opts: {
   const backend = opts.backend ?? 'wasm';
   const rounds = opts.rounds ?? (opts.quick ? 1 : 3);
   const steps = opts.quick ? 3 : 8;
-  const data = require.resolve('typescript/lib/typescript.js');
+  // The same 1 MB of JavaScript for both (the peer turns its whole file into a tensor: more would inflate its memory).
+  const data = path.join(os.tmpdir(), `gpt-lab-bench-${process.pid}.js`);
+  writeFileSync(data, readFileSync(require.resolve('typescript/lib/typescript.js')).subarray(0, 1 << 20));
   const script = opts.peerScript ?? path.resolve(__dirname, '../../../bench/peer/gpt_torch.py');
   const withPeer = !!opts.peer && existsSync('/usr/bin/python3') && existsSync(script);
   const result: Json = {
@@ -171,7 +173,7 @@ export async function runBenchmarks(opts: {
     },
     backend,
     rounds,
-    data: path.basename(data),
+    data: '1 MiB of typescript/lib/typescript.js',
   };
   if (opts.peer && !withPeer) result.peerError = `no /usr/bin/python3 or no peer script at ${script}`;
 
@@ -227,6 +229,7 @@ export async function runBenchmarks(opts: {
     }
   }
   result.runs = runs;
+  save(result); // so far, in case a later part fails
 
   const summary: Json = {};
   for (const [name, c] of Object.entries(CONFIGS)) {
@@ -288,14 +291,20 @@ export async function runBenchmarks(opts: {
   result.presets = presets;
   log('tokenizer…');
   result.tokenizer = benchTokenizer(opts.quick ? 1 : 3);
+  rmSync(data, { force: true });
   (result.machine as Json).loadAverageAtEnd = os.loadavg().map((l) => +l.toFixed(1));
 
+  process.stdout.write(save(result) + '\n');
+  log(table(result));
+}
+
+/** Writes .artifacts/bench.json; returns the JSON. */
+function save(result: Json): string {
   const json = JSON.stringify(result, null, 2);
   const dir = path.resolve(__dirname, '../../../.artifacts');
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, 'bench.json'), json + '\n');
-  process.stdout.write(json + '\n');
-  log(table(result));
+  return json;
 }
 
 /** The summary as a readable table (stderr; the JSON is on stdout). */
