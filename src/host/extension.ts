@@ -14,7 +14,9 @@ import { deleteVersion, renameVersion, rollBack, useVersion } from './commands/v
 import { ExportArgs, exportForCluster, ImportArgs, importTrainedModel } from './commands/interop';
 import { ExampleDrafts } from './exampleDrafts';
 import { AlignArgs, alignCommand } from './commands/align';
+import { ResumeAlignArgs, resumeAlignCommand } from './commands/alignResume';
 import {
+  deletePreferenceCommand,
   exportPreferencesCommand,
   importPreferencesCommand,
   openPreferences,
@@ -144,9 +146,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<GptLab
     command('gptLab.openPreferences', () => openPreferences(l));
     command('gptLab.importPreferences', (from?: vscode.Uri) => importPreferencesCommand(l, from));
     command('gptLab.exportPreferences', (to?: vscode.Uri) => exportPreferencesCommand(l, to));
+    command('gptLab.deletePreference', (arg?: unknown) => deletePreferenceCommand(l, arg));
     command('gptLab.trainRewardModel', (args?: AlignArgs) => alignCommand(l, 'reward', args));
     command('gptLab.alignDpo', (args?: AlignArgs) => alignCommand(l, 'dpo', args));
     command('gptLab.alignPpo', (args?: AlignArgs) => alignCommand(l, 'ppo', args));
+    command('gptLab.resumeAlignment', (args?: ResumeAlignArgs) => resumeAlignCommand(l, args));
     command('gptLab.showAlignment', (arg?: { version?: string }) => AlignPanel.show(l, arg?.version));
     command('gptLab.refresh', () => l.refresh());
     command('gptLab.showLog', () => showLog());

@@ -208,12 +208,17 @@ export class ModelViewProvider implements vscode.TreeDataProvider<Node> {
           label: 'Pairs',
           description: `${pairs}${problems ? ` · ${problems} lines skipped` : ''} · preferences.jsonl`,
           icon: 'note',
-          tooltip: 'Click to open preferences.jsonl. Delete a line to delete a preference.',
+          tooltip: 'Click to open preferences.jsonl. "Delete a Preference" removes one pair.',
           command: { command: 'gptLab.openPreferences', title: 'Open Preferences' },
         },
         action('Rank Completions', 'list-ordered', 'gptLab.rankCompletions'),
         action('Import Preferences', 'cloud-download', 'gptLab.importPreferences'),
-        ...(pairs ? [action('Export Preferences', 'cloud-upload', 'gptLab.exportPreferences')] : []),
+        ...(pairs
+          ? [
+              action('Export Preferences', 'cloud-upload', 'gptLab.exportPreferences'),
+              action('Delete a Preference', 'trash', 'gptLab.deletePreference'),
+            ]
+          : []),
       ],
     };
   }

@@ -1,6 +1,13 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { appendPreferences, Preference, readPreferences } from '../core/data/preferences';
+import {
+  appendPreferences,
+  deletePreference,
+  Preference,
+  PreferenceLine,
+  readPreferenceLines,
+  readPreferences,
+} from '../core/data/preferences';
 
 /**
  * The workspace's preference pairs: `<storage>/preferences.jsonl` (TRL's {"prompt", "chosen", "rejected"} per
@@ -39,9 +46,29 @@ export class PreferenceStore implements vscode.Disposable {
     this.changed.fire();
   }
 
+  /** Appends and deletes of this window, one at a time (a delete rewrites the file). */
+  private queue: Promise<unknown> = Promise.resolve();
+  private serial<T>(f: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(f, f);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
   async append(pairs: Preference[]): Promise<void> {
-    await appendPreferences(this.file, pairs);
+    await this.serial(() => appendPreferences(this.file, pairs));
     await this.recount();
+  }
+
+  /** Every valid pair with its line number, for picking one to delete. */
+  lines(): Promise<PreferenceLine[]> {
+    return readPreferenceLines(this.file);
+  }
+
+  /** Deletes one pair (its line rewritten away atomically); false if it is no longer in the file. */
+  async delete(target: PreferenceLine): Promise<boolean> {
+    const done = await this.serial(() => deletePreference(this.file, target));
+    await this.recount();
+    return done;
   }
 
   dispose(): void {

@@ -76,6 +76,8 @@ export interface AlignParams {
   learningRate?: number;
   beta?: number;
   klCoef?: number;
+  /** Continue the run in outDir from its checkpoint (the budget given is trained on top; none: finish its own). */
+  resume?: boolean;
 }
 export type AlignOutcome = StageResult;
 

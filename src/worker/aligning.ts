@@ -95,6 +95,7 @@ export async function runAlign(p: AlignParams, emit: Emit): Promise<AlignOutcome
     maxSteps: p.maxSteps,
     maxMinutes: p.maxMinutes,
     learningRate: p.learningRate,
+    resume: p.resume,
     hooks,
   };
   try {

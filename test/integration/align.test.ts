@@ -46,10 +46,18 @@ describe('Stage 3 in the extension: rank, preferences, reward model, DPO, PPO, a
     const { lab } = await api();
     RankPanel.current?.dispose();
     AlignPanel.current?.dispose();
-    for (const name of ['ppo-1', 'dpo-1', 'reward-1']) if (lab.versions.get(name)) await lab.deleteVersion(name);
+    for (const name of ['dpo-2', 'ppo-1', 'dpo-1', 'reward-1'])
+      if (lab.versions.get(name)) await lab.deleteVersion(name);
     await lab.useVersion(activeBefore);
     const folder = vscode.workspace.workspaceFolders![0].uri.fsPath;
-    for (const f of ['src/rank.ts', 'src/rank2.ts', 'prefs-in.jsonl', 'prefs-out.jsonl', lab.preferences.file])
+    for (const f of [
+      'src/rank.ts',
+      'src/rank2.ts',
+      'src/rank3.ts',
+      'prefs-in.jsonl',
+      'prefs-out.jsonl',
+      lab.preferences.file,
+    ])
       await fs.rm(path.resolve(folder, f), { force: true });
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
     await lab.refresh();
@@ -95,6 +103,50 @@ describe('Stage 3 in the extension: rank, preferences, reward model, DPO, PPO, a
     assert.equal(await lines(lab.preferences.file), 8);
   });
 
+  it('the hover of a shown suggestion offers Rank Completions there; its link opens the board on that prompt', async () => {
+    const { completions } = await api();
+    const editor = await openScratch('rank3.ts', 'export function greet2(): void {\n    console.\n}\n');
+    const doc = editor.document;
+    const at = new vscode.Position(1, 12);
+    editor.selection = new vscode.Selection(at, at);
+    // The editor asks for a suggestion at the cursor (its request comes after the cursor's events).
+    await vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
+    for (let i = 0; i < 200 && !completions.shownAt(doc, at); i++) await new Promise((r) => setTimeout(r, 100));
+    if (!completions.shownAt(doc, at)) {
+      const token = new vscode.CancellationTokenSource().token;
+      const invoke = { triggerKind: vscode.InlineCompletionTriggerKind.Invoke, selectedCompletionInfo: undefined };
+      assert.equal((await completions.provideInlineCompletionItems(doc, at, invoke, token)).length, 1);
+    }
+    assert.equal(completions.shownAt(doc, at)?.character, 12, 'a suggestion is shown at the cursor');
+    let seen: string[] = [];
+    const rankLink = async (pos: vscode.Position) => {
+      const hovers = await vscode.commands.executeCommand<vscode.Hover[]>('vscode.executeHoverProvider', doc.uri, pos);
+      const texts = hovers.flatMap((h) => h.contents.map((c) => (typeof c === 'string' ? c : c.value)));
+      seen = texts;
+      const m = texts.map((t) => /command:gptLab\.rankCompletions\?([^\s)]+)/.exec(t)).find(Boolean);
+      return m ? (JSON.parse(decodeURIComponent(m[1])) as unknown[]) : undefined;
+    };
+    assert.equal(await rankLink(new vscode.Position(0, 3)), undefined, 'not offered on a line without a suggestion');
+    const args = await rankLink(new vscode.Position(1, 8));
+    assert.ok(args, `the hover on the suggestion's line links to Rank Completions: ${JSON.stringify(seen)}`);
+    const panel = await vscode.commands.executeCommand<RankPanel>('gptLab.rankCompletions', {
+      ...(args[0] as object),
+      count: 3,
+      seed: 5,
+    });
+    assert.ok(panel, 'the board opened');
+    assert.equal(panel.prompt, 'export function greet2(): void {\n    console.', 'the text before the suggestion');
+    assert.ok(panel.completions.length >= 2, `completions to rank: ${JSON.stringify(panel.completions)}`);
+    // The cursor left the suggestion: it is hidden, and the hover no longer offers to rank there.
+    editor.selection = new vscode.Selection(0, 3, 0, 3);
+    let link = await rankLink(new vscode.Position(1, 8));
+    for (let i = 0; i < 30 && link; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      link = await rankLink(new vscode.Position(1, 8));
+    }
+    assert.equal(link, undefined);
+  });
+
   it('imports and exports preferences; malformed lines are reported with their numbers', async () => {
     const { lab } = await api();
     const dir = vscode.workspace.workspaceFolders![0].uri.fsPath;
@@ -112,6 +164,37 @@ describe('Stage 3 in the extension: rank, preferences, reward model, DPO, PPO, a
     const n = await vscode.commands.executeCommand<number>('gptLab.exportPreferences', vscode.Uri.file(to));
     assert.equal(n, 11);
     assert.equal(await lines(to), 11);
+  });
+
+  it('Delete Preference removes one pair from the file, a damaged line elsewhere kept as is; the counts follow', async () => {
+    const { lab } = await api();
+    const file = lab.preferences.file;
+    await fs.appendFile(file, '{"prompt": "damaged"\n');
+    await lab.preferences.recount();
+    assert.deepEqual(lab.preferences.counts.problems, 1);
+    const before = await fs.readFile(file, 'utf8');
+    const listed = await lab.preferences.lines();
+    assert.equal(listed.length, 11);
+    const target = listed[2];
+    const ok = await vscode.commands.executeCommand<boolean>('gptLab.deletePreference', {
+      line: target.line,
+      ...target.preference,
+    });
+    assert.equal(ok, true);
+    const rows = before.split('\n');
+    rows.splice(target.line - 1, 1);
+    assert.equal(await fs.readFile(file, 'utf8'), rows.join('\n'), 'only that line left the file');
+    assert.equal(lab.preferences.counts.pairs, 10);
+    assert.equal(lab.preferences.counts.problems, 1, 'the damaged line is still there, reported');
+    const again = await vscode.commands.executeCommand<boolean>('gptLab.deletePreference', {
+      line: target.line,
+      ...target.preference,
+    });
+    assert.equal(again, false, 'a pair already deleted is not deleted twice (nor another in its place)');
+    assert.equal(lab.preferences.counts.pairs, 10);
+    // The suites after this one train on clean pairs.
+    await fs.writeFile(file, rows.filter((r) => r !== '{"prompt": "damaged"').join('\n'));
+    await lab.preferences.recount();
   });
 
   it('Train Reward Model runs in the worker and leaves a reward-N version; the active version stays', async () => {
@@ -192,5 +275,60 @@ describe('Stage 3 in the extension: rank, preferences, reward model, DPO, PPO, a
     assert.equal(v?.data?.reward, 'reward-1');
     assert.equal(v?.data?.klCoef, 0.05, 'the KL coefficient from gptLab.ppo.klCoef');
     assert.equal(lab.versions.active, 'ppo-1');
+  });
+
+  it('Resume Alignment: a stopped DPO run continues in its own folder to its budget, then trains more', async () => {
+    const { lab } = await api();
+    const active = lab.versions.active;
+    const running = vscode.commands.executeCommand<AlignRunResult>('gptLab.alignDpo', {
+      steps: 16,
+      from: activeBefore,
+      showPanel: false,
+    });
+    const deadline = Date.now() + 60_000;
+    while (!lab.training && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while ((lab.progress?.step ?? 0) < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(await lab.stop(), 'the run was stopped');
+    const stopped = await running;
+    assert.ok(stopped);
+    assert.equal(stopped.version, 'dpo-2');
+    assert.equal(stopped.result.stopped, 'cancelled');
+    assert.ok(stopped.result.step < 16, `stopped before its budget (step ${stopped.result.step})`);
+    assert.equal(lab.versions.active, active, 'a stopped run does not take over completions');
+
+    const resumed = await vscode.commands.executeCommand<AlignRunResult>('gptLab.resumeAlignment', {
+      version: 'dpo-2',
+      showPanel: false,
+    });
+    assert.ok(resumed, 'it resumed');
+    assert.equal(resumed.version, 'dpo-2');
+    assert.equal(resumed.result.stopped, 'budget');
+    assert.equal(resumed.result.step, 16, 'it finished its own budget');
+    const v = lab.versions.get('dpo-2');
+    assert.equal(v?.step, 16);
+    assert.equal(v?.parent, activeBefore, 'the parent stays the reference');
+    assert.equal(v?.data?.beta, 0.1);
+    assert.equal(lab.versions.active, 'dpo-2', 'finished, it serves completions');
+    assert.ok(!lab.versions.get('dpo-3'), 'no new version was made');
+    const steps = (await fs.readFile(path.join(v!.dir, 'history.jsonl'), 'utf8'))
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => (JSON.parse(l) as { step: number }).step);
+    assert.deepEqual(
+      steps,
+      [...steps].sort((a, b) => a - b),
+      'one history, in step order',
+    );
+
+    // A finished run trains the budget given on top of its own.
+    const more = await vscode.commands.executeCommand<AlignRunResult>('gptLab.resumeAlignment', {
+      version: 'dpo-2',
+      steps: 2,
+      showPanel: false,
+    });
+    assert.equal(more?.result.step, 18);
+    assert.ok(!existsSync(path.join(v!.dir, '.lock')), 'the lock is released');
+    // Not an alignment version: refused, nothing runs.
+    assert.equal(await vscode.commands.executeCommand('gptLab.resumeAlignment', { version: activeBefore }), undefined);
   });
 });

@@ -102,6 +102,75 @@ export async function exportPreferences(file: string, to: string): Promise<numbe
   return records.length;
 }
 
+/** A valid pair and the 1-based line it is on (what a deletion names). */
+export interface PreferenceLine {
+  line: number;
+  preference: Preference;
+}
+
+/** The file's lines, each with its newline (the last may have none): a rewrite keeps every other byte as it was. */
+function splitLines(text: string): string[] {
+  return text.match(/[^\n]*\n|[^\n]+$/g) ?? [];
+}
+
+function parseLine(raw: string): Preference | undefined {
+  const line = raw.replace(/\r?\n$/, '').replace(/\r$/, '');
+  if (line.trim() === '') return undefined;
+  try {
+    const p = parsePreference(JSON.parse(line));
+    return typeof p === 'string' ? undefined : p;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every valid pair with its line number (malformed lines are left out here; readPreferences reports them). */
+export async function readPreferenceLines(file: string): Promise<PreferenceLine[]> {
+  const text = await fs.readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') return '';
+    throw e;
+  });
+  return splitLines(text).flatMap((raw, i) => {
+    const p = parseLine(raw);
+    return p ? [{ line: i + 1, preference: p }] : [];
+  });
+}
+
+const samePair = (a: Preference, b: Preference) =>
+  a.prompt === b.prompt && a.chosen === b.chosen && a.rejected === b.rejected && a.time === b.time;
+
+/**
+ * Deletes one pair: the line `target.line` if it still holds that pair, else the first line that does (the file
+ * changed since it was listed). The file is rewritten atomically (temp file, fsync, rename): a crash leaves the
+ * old file or the new one, never a mix; every other line — malformed ones too — stays byte for byte. Returns
+ * false when no line holds the pair. An append racing the rewrite (another window) is caught by re-reading the
+ * file just before the rename and starting again.
+ */
+export async function deletePreference(file: string, target: PreferenceLine): Promise<boolean> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    let text: string;
+    try {
+      text = await fs.readFile(file, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw e;
+    }
+    const lines = splitLines(text);
+    const holds = (i: number) => {
+      const p = parseLine(lines[i] ?? '');
+      return p !== undefined && samePair(p, target.preference);
+    };
+    let at = target.line - 1;
+    if (!holds(at)) at = lines.findIndex((_, i) => holds(i));
+    if (at < 0) return false;
+    lines.splice(at, 1);
+    if ((await fs.readFile(file, 'utf8')) !== text) continue; // changed while we looked: read it again
+    await writeFileAtomic(file, lines.join(''));
+    return true;
+  }
+  throw new GptLabError(`${file} kept changing while a preference was being deleted; try again.`, 'DATA_BUSY');
+}
+
 /** Prompts of a JSONL of preferences or examples (PPO rolls out from them), each once. */
 export function promptsOf(records: { prompt: string; suffix?: string }[]): { prompt: string; suffix?: string }[] {
   const seen = new Set<string>();

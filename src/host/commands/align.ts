@@ -129,11 +129,23 @@ export async function alignCommand(
     kind === 'ppo'
       ? `${params.prompts!.length} prompts${params.corpusFiles?.length ? ' and workspace contexts' : ''}, reward model ${rewardName}`
       : `${pairs.length} pair${pairs.length === 1 ? '' : 's'}`;
+  return runWithProgress(lab, params, name, parent.name, `${parent.name} → ${name} on ${what}`, args);
+}
 
+/** Runs `params` in the worker as version `name` with progress and Cancel; then the panel and the announcement. */
+export async function runWithProgress(
+  lab: Lab,
+  params: AlignParams,
+  name: string,
+  parentName: string,
+  what: string,
+  args: AlignArgs,
+): Promise<AlignRunResult | undefined> {
+  const kind = params.kind;
   const run = await vscode.window.withProgress(
     {
       location: vscode.ProgressLocation.Notification,
-      title: `GPT Lab: ${TITLES[kind]} — ${parent.name} → ${name} on ${what}`,
+      title: `GPT Lab: ${TITLES[kind]} — ${what}`,
       cancellable: true,
     },
     async (progress, token) => {
@@ -159,11 +171,11 @@ export async function alignCommand(
       }
     },
   );
-  if (!checkpointExists(params.outDir))
+  if (!params.resume && !checkpointExists(params.outDir))
     await fs.rm(params.outDir, { recursive: true, force: true }).catch(() => undefined);
   if (!run) return undefined;
   if (args.showPanel !== false) await AlignPanel.show(lab, name);
-  void announce(kind, parent.name, run);
+  void announce(kind, parentName, run);
   return run;
 }
 
@@ -234,8 +246,14 @@ async function announce(kind: AlignKind, parentName: string, { version, result: 
       : kind === 'reward'
         ? `Reward model "${version}" is ready: align with PPO to use it.`
         : `"${version}" is ready and serves completions.`;
-  const actions = kind === 'reward' ? ['Align with PPO', 'Show Alignment'] : ['Show Alignment', 'Roll Back'];
+  const actions =
+    r.stopped === 'cancelled'
+      ? ['Resume', 'Show Alignment']
+      : kind === 'reward'
+        ? ['Align with PPO', 'Show Alignment']
+        : ['Show Alignment', 'Roll Back'];
   const choice = await vscode.window.showInformationMessage(`${what} On ${on}: ${figures}.`, ...actions);
+  if (choice === 'Resume') await vscode.commands.executeCommand('gptLab.resumeAlignment', { version });
   if (choice === 'Align with PPO') await vscode.commands.executeCommand('gptLab.alignPpo', { reward: version });
   if (choice === 'Show Alignment') await vscode.commands.executeCommand('gptLab.showAlignment', { version });
   if (choice === 'Roll Back') await vscode.commands.executeCommand('gptLab.rollBack', { version });

@@ -2,7 +2,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { formatProblems } from '../../core/data/jsonl';
-import { exportPreferences, importPreferences } from '../../core/data/preferences';
+import { exportPreferences, importPreferences, PreferenceLine } from '../../core/data/preferences';
 import { config } from '../config';
 import type { Lab } from '../lab';
 import { log } from '../log';
@@ -10,6 +10,8 @@ import { RankPanel } from '../panels/rankPanel';
 
 /** Scripted use (tests, keybindings): the prompt instead of the editor's, the count, the sampling seed. */
 export interface RankArgs {
+  /** A place in a document (the completion hover's link): the text before it is the prompt. */
+  at?: { uri: string; line: number; character: number };
   prompt?: string;
   languageId?: string;
   count?: number;
@@ -21,10 +23,30 @@ const MAX_PROMPT_CHARS = 2000;
 
 /** The prompt at the cursor: the selection, else the text before the cursor. */
 export function rankPromptAt(editor: vscode.TextEditor): string {
-  const doc = editor.document;
-  if (!editor.selection.isEmpty) return doc.getText(editor.selection);
-  const end = doc.offsetAt(editor.selection.active);
-  return doc.getText(new vscode.Range(doc.positionAt(Math.max(0, end - MAX_PROMPT_CHARS)), editor.selection.active));
+  if (!editor.selection.isEmpty) return editor.document.getText(editor.selection);
+  return textBefore(editor.document, editor.selection.active);
+}
+
+function textBefore(doc: vscode.TextDocument, pos: vscode.Position): string {
+  const end = doc.offsetAt(pos);
+  return doc.getText(new vscode.Range(doc.positionAt(Math.max(0, end - MAX_PROMPT_CHARS)), pos));
+}
+
+/** The document and prompt of a place given by the hover's link, if the document can be opened. */
+async function promptAtPlace(
+  at: NonNullable<RankArgs['at']>,
+): Promise<{ prompt: string; languageId: string } | undefined> {
+  if (typeof at.uri !== 'string' || !Number.isInteger(at.line) || !Number.isInteger(at.character)) return undefined;
+  try {
+    const doc = await vscode.workspace.openTextDocument(vscode.Uri.parse(at.uri, true));
+    return {
+      prompt: textBefore(doc, doc.validatePosition(new vscode.Position(at.line, at.character))),
+      languageId: doc.languageId,
+    };
+  } catch (err) {
+    log(`rank: cannot open ${at.uri}: ${(err as Error).message}`);
+    return undefined;
+  }
 }
 
 /**
@@ -42,6 +64,16 @@ export async function rankCompletions(lab: Lab, args: RankArgs = {}): Promise<Ra
   }
   const editor = vscode.window.activeTextEditor;
   let prompt = args.prompt;
+  let languageId = args.languageId;
+  if (prompt === undefined && args.at) {
+    const place = await promptAtPlace(args.at);
+    if (!place) {
+      void vscode.window.showErrorMessage('That document cannot be read any more: put the cursor in code, then rank.');
+      return undefined;
+    }
+    prompt = place.prompt;
+    languageId ??= place.languageId;
+  }
   if (prompt === undefined) {
     if (!editor) {
       void vscode.window.showErrorMessage(
@@ -60,7 +92,7 @@ export async function rankCompletions(lab: Lab, args: RankArgs = {}): Promise<Ra
   const count = args.count !== undefined ? Math.min(9, Math.max(2, Math.round(args.count))) : config.rankCount();
   return RankPanel.show(lab, {
     prompt,
-    languageId: args.languageId ?? editor?.document.languageId ?? 'plaintext',
+    languageId: languageId ?? editor?.document.languageId ?? 'plaintext',
     count,
     seed: args.seed,
   });
@@ -136,4 +168,77 @@ export async function exportPreferencesCommand(lab: Lab, to?: vscode.Uri): Promi
     void vscode.window.showErrorMessage(`GPT Lab could not export to ${uri.fsPath}: ${(err as Error).message}`);
     return undefined;
   }
+}
+
+/** Scripted use: the pair to delete, as listed (its line and texts). */
+export interface DeletePreferenceArgs {
+  line: number;
+  prompt: string;
+  chosen: string;
+  rejected: string;
+  time?: string;
+}
+
+function targetOf(a: unknown): PreferenceLine | undefined {
+  const o = a as Partial<DeletePreferenceArgs> | undefined;
+  if (!o || !Number.isInteger(o.line)) return undefined;
+  if (typeof o.prompt !== 'string' || typeof o.chosen !== 'string' || typeof o.rejected !== 'string') return undefined;
+  const { prompt, chosen, rejected } = o;
+  return {
+    line: o.line!,
+    preference: { prompt, chosen, rejected, ...(typeof o.time === 'string' && { time: o.time }) },
+  };
+}
+
+const oneLine = (t: string, n = 60) => {
+  const s = t.replace(/\s+/g, ' ').trim();
+  return s.length > n ? `${s.slice(0, n - 1)}…` : s || '(empty)';
+};
+
+/**
+ * "GPT Lab: Delete Preference": the user picks one pair (newest first) and it leaves preferences.jsonl (the file
+ * rewritten atomically, every other line as it was); Undo puts it back. Resolves with whether one was deleted.
+ */
+export async function deletePreferenceCommand(lab: Lab, arg?: unknown): Promise<boolean> {
+  let target = targetOf(arg);
+  if (!target) {
+    const lines = await lab.preferences.lines();
+    if (lines.length === 0) {
+      void vscode.window.showInformationMessage('There are no preference pairs to delete.');
+      return false;
+    }
+    const picked = await vscode.window.showQuickPick(
+      [...lines].reverse().map((l) => ({
+        label: `$(thumbsup) ${oneLine(l.preference.chosen)}`,
+        description: `over ${oneLine(l.preference.rejected)}`,
+        detail: `line ${l.line} · after "${oneLine(l.preference.prompt.slice(-80), 40)}"${l.preference.time ? ` · ${new Date(l.preference.time).toLocaleString()}` : ''}`,
+        l,
+      })),
+      {
+        title: 'Delete which preference pair? (chosen over rejected)',
+        matchOnDescription: true,
+        matchOnDetail: true,
+        ignoreFocusOut: true,
+      },
+    );
+    if (!picked) return false;
+    target = picked.l;
+  }
+  try {
+    if (!(await lab.preferences.delete(target))) {
+      void vscode.window.showWarningMessage('That pair is no longer in preferences.jsonl: nothing was deleted.');
+      return false;
+    }
+  } catch (err) {
+    void vscode.window.showErrorMessage(`GPT Lab could not delete the pair: ${(err as Error).message}`);
+    return false;
+  }
+  log(`preferences: deleted the pair on line ${target.line} (${lab.preferences.counts.pairs} left)`);
+  const deleted = target.preference;
+  void vscode.window
+    .showInformationMessage(`Deleted one preference pair (${lab.preferences.counts.pairs} left).`, 'Undo')
+    .then(async (choice) => {
+      if (choice === 'Undo') await lab.preferences.append([deleted]);
+    });
+  return true;
 }

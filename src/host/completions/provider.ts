@@ -32,6 +32,8 @@ export class GptLabCompletionProvider implements vscode.InlineCompletionItemProv
   lastLatencyMs: number | undefined;
   /** Requests the editor made (for tests). */
   requests = 0;
+  /** Where the last suggestion was offered, while that document is unchanged: the hover offers to rank there. */
+  private lastShown: ShownAt | undefined;
 
   constructor(
     private readonly lab: Lab,
@@ -135,6 +137,7 @@ export class GptLabCompletionProvider implements vscode.InlineCompletionItemProv
       languageId: doc.languageId,
       modelStep: this.lab.info?.step ?? 0,
     });
+    this.lastShown = { uri: doc.uri.toString(), version: doc.version, line: pos.line, character: pos.character };
     const item = new vscode.InlineCompletionItem(text, new vscode.Range(pos, pos), {
       command: 'gptLab.completionAccepted',
       title: 'Completion accepted',
@@ -142,4 +145,27 @@ export class GptLabCompletionProvider implements vscode.InlineCompletionItemProv
     });
     return [item];
   }
+
+  /** The position of the suggestion offered on `pos`'s line of `doc`, if one was and the text did not change since. */
+  shownAt(doc: vscode.TextDocument, pos: vscode.Position): ShownAt | undefined {
+    const s = this.lastShown;
+    if (!s || s.uri !== doc.uri.toString() || s.version !== doc.version || s.line !== pos.line) return undefined;
+    return s;
+  }
+
+  /** A cursor that leaves the suggestion's place in its document hides it: the hover stops offering to rank. */
+  cursorMoved(doc: vscode.TextDocument, selections: readonly vscode.Selection[]): void {
+    const s = this.lastShown;
+    if (!s || s.uri !== doc.uri.toString()) return;
+    const c = selections[0]?.active;
+    if (selections.length !== 1 || !c || c.line !== s.line || c.character !== s.character) this.lastShown = undefined;
+  }
+}
+
+/** Where a suggestion was offered: a document at one version, and the cursor's line and column. */
+export interface ShownAt {
+  uri: string;
+  version: number;
+  line: number;
+  character: number;
 }

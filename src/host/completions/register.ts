@@ -24,6 +24,12 @@ export function registerCompletions(lab: Lab): { provider: GptLabCompletionProvi
   const disposable = vscode.Disposable.from(
     toggle,
     vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, provider),
+    // Hovering a suggestion (or its line) offers to rank the model's completions of that place.
+    vscode.languages.registerHoverProvider(
+      { pattern: '**' },
+      { provideHover: (doc, pos) => rankHover(provider, doc, pos) },
+    ),
+    vscode.window.onDidChangeTextEditorSelection((e) => provider.cursorMoved(e.textEditor.document, e.selections)),
     lab.onDidChange(render),
     vscode.workspace.onDidChangeConfiguration((e) => e.affectsConfiguration('gptLab.completions') && render()),
     vscode.commands.registerCommand('gptLab.toggleCompletions', async () => {
@@ -49,4 +55,21 @@ export function registerCompletions(lab: Lab): { provider: GptLabCompletionProvi
     ),
   );
   return { provider, disposable };
+}
+
+/** The hover over a shown suggestion: a trusted link that runs Rank Completions for that position. */
+export function rankHover(
+  provider: GptLabCompletionProvider,
+  doc: vscode.TextDocument,
+  pos: vscode.Position,
+): vscode.Hover | undefined {
+  const at = provider.shownAt(doc, pos);
+  if (!at) return undefined;
+  const args = encodeURIComponent(JSON.stringify([{ at: { uri: at.uri, line: at.line, character: at.character } }]));
+  const md = new vscode.MarkdownString(
+    `[$(list-ordered) Rank completions here](command:gptLab.rankCompletions?${args} "Let the model write several completions of this place and order them: your ranking teaches it (Stage 3)")`,
+    true,
+  );
+  md.isTrusted = { enabledCommands: ['gptLab.rankCompletions'] };
+  return new vscode.Hover(md, doc.lineAt(at.line).range);
 }

@@ -60,6 +60,10 @@ export class RankPanel extends GptLabPanel<RankInbound, RankOutbound> {
   private readonly submitted = new vscode.EventEmitter<RankSubmission>();
   /** Fires after a ranking's pairs are written. */
   readonly onDidSubmit = this.submitted.event;
+  /** The prompt the board ranks completions of (undefined before one is given). */
+  get prompt(): string | undefined {
+    return this.request?.prompt;
+  }
   /** Resolves when the current samples are on the board (tests wait for it). */
   ready: Promise<void> = Promise.resolve();
 
