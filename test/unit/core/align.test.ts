@@ -1,35 +1,17 @@
 import { strict as assert } from 'node:assert';
 import { promises as fs } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Preference, rankingToPairs } from '../../../src/core/data/preferences';
 import { Rng } from '../../../src/core/rng';
-import { defaultTrainConfig } from '../../../src/core/train/config';
 import { trainDpo, trainRewardModel } from '../../../src/core/train/align';
 import { dpoLoss } from '../../../src/core/train/dpoTask';
 import { pairwiseLoss } from '../../../src/core/train/rewardTask';
-import { pretrain } from '../../../src/core/train/trainer';
 import { readVersion } from '../../../src/core/versions';
-import { codeFiles, useWasm } from '../helpers/tf';
+import { useWasm } from '../helpers/tf';
+import { parentVersion as parentOf } from '../helpers/train';
 
-const tmpDir = () => fs.mkdtemp(path.join(os.tmpdir(), 'gpt-lab-align-'));
-
-async function parentVersion(): Promise<{ root: string; base: string }> {
-  const root = await tmpDir();
-  const base = path.join(root, 'base');
-  const config = defaultTrainConfig('tiny', {
-    model: { vocabSize: 300, contextLength: 32, nEmbd: 32, nLayer: 2, nHead: 2, positionEncoding: 'learned' },
-    batchSize: 4,
-    maxMinutes: undefined,
-    maxSteps: 4,
-    evalInterval: 4,
-    evalBatches: 2,
-    warmupSteps: 2,
-  });
-  await pretrain({ files: codeFiles(3), config, outDir: base });
-  return { root, base };
-}
+const parentVersion = () => parentOf('align');
 
 /** A preference any reader can learn: responses that return a value beat those that throw. */
 function syntheticPairs(n: number, seed: number): Preference[] {

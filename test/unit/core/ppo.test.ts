@@ -1,6 +1,5 @@
 import { strict as assert } from 'node:assert';
 import { promises as fs } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { GPT } from '../../../src/core/model/gpt';
@@ -8,12 +7,12 @@ import { loadModel } from '../../../src/core/model/persist';
 import { generate, generateBatch } from '../../../src/core/sample';
 import { trainTokenizer } from '../../../src/core/tokenizer';
 import { trainPpo } from '../../../src/core/train/align';
-import { defaultTrainConfig } from '../../../src/core/train/config';
 import { pretrain } from '../../../src/core/train/trainer';
 import { readVersion } from '../../../src/core/versions';
 import { codeFiles, TINY, useWasm } from '../helpers/tf';
+import { tinyTrainConfig, tmpDir as tmpDirFor } from '../helpers/train';
 
-const tmpDir = () => fs.mkdtemp(path.join(os.tmpdir(), 'gpt-lab-ppo-'));
+const tmpDir = () => tmpDirFor('ppo');
 
 describe('PPO (Stage 3)', () => {
   before(useWasm);
@@ -42,15 +41,7 @@ describe('PPO (Stage 3)', () => {
     const base = path.join(root, 'base');
     await pretrain({
       files: codeFiles(3),
-      config: defaultTrainConfig('tiny', {
-        model: { vocabSize: 300, contextLength: 32, nEmbd: 32, nLayer: 2, nHead: 2, positionEncoding: 'learned' },
-        batchSize: 4,
-        maxMinutes: undefined,
-        maxSteps: 20,
-        learningRate: 1e-2,
-        evalInterval: 10,
-        warmupSteps: 2,
-      }),
+      config: tinyTrainConfig({ maxSteps: 20, learningRate: 1e-2, evalInterval: 10 }),
       outDir: base,
     });
     const parentBytes = await fs.readFile(path.join(base, 'model.safetensors'));

@@ -1,20 +1,19 @@
 import { strict as assert } from 'node:assert';
-import { promises as fs } from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { GPTConfig, MODERN_RECIPE, parameterCount, validateConfig } from '../../../src/core/model/config';
 import { disposeCache, GPT, KVCache, parameterNames } from '../../../src/core/model/gpt';
 import { CONFIG_FORMAT, loadModel, toNamedTensors } from '../../../src/core/model/persist';
 import { saveCheckpoint } from '../../../src/core/checkpoint';
 import { trainTokenizer } from '../../../src/core/tokenizer';
-import { defaultTrainConfig, TrainConfig } from '../../../src/core/train/config';
+import type { TrainConfig } from '../../../src/core/train/config';
 import { buildOptimizer } from '../../../src/core/train/loop';
 import { stageConfig } from '../../../src/core/train/stage';
 import { isMuonParam, newtonSchulz } from '../../../src/core/train/muon';
 import { learningRate } from '../../../src/core/train/schedule';
 import { pretrain } from '../../../src/core/train/trainer';
 import { Rng } from '../../../src/core/rng';
+import { assertGradientsMatch } from '../helpers/gradcheck';
+import { tinyTrainConfig, tmpDir as tmpDirFor } from '../helpers/train';
 import { codeFiles, TINY, useWasm } from '../helpers/tf';
 
 function ids(B: number, T: number, V: number, offset = 0): Int32Array {
@@ -76,24 +75,9 @@ function singularValues(x: tf.Tensor2D): number[] {
   return eig.map((e) => Math.sqrt(Math.max(0, e))).sort((a, b) => a - b);
 }
 
-async function tmpDir(): Promise<string> {
-  return fs.mkdtemp(path.join(os.tmpdir(), 'gpt-lab-recipe-'));
-}
+const tmpDir = () => tmpDirFor('recipe');
 
-function trainConfig(overrides: Partial<TrainConfig> = {}): TrainConfig {
-  return defaultTrainConfig('tiny', {
-    model: { vocabSize: 300, contextLength: 32, nEmbd: 32, nLayer: 2, nHead: 2, positionEncoding: 'learned' },
-    batchSize: 4,
-    maxMinutes: undefined,
-    maxSteps: 8,
-    evalInterval: 4,
-    evalBatches: 2,
-    checkpointInterval: 1000,
-    logInterval: 2,
-    warmupSteps: 2,
-    ...overrides,
-  });
-}
+const trainConfig = tinyTrainConfig;
 
 describe('recipe options (rotary, QK-norm, ReLU², untied head, no bias, zero-init, soft-cap, WSD, Muon)', () => {
   before(useWasm);
@@ -199,29 +183,7 @@ describe('recipe options (rotary, QK-norm, ReLU², untied head, no bias, zero-in
       const names = ['h.0.attn.c_attn.weight', 'h.0.mlp.c_fc.weight', 'h.0.ln_1.weight', 'wte.weight'];
       if (cfg.untiedHead) names.push('lm_head.weight');
       if (cfg.positionEncoding === 'learned') names.push('wpe.weight');
-      for (const name of names) {
-        const v = m.params.get(name)!;
-        const g = grads[v.name].dataSync();
-        const w = v.dataSync().slice();
-        for (const i of [0, 3, Math.floor(w.length / 2), w.length - 1]) {
-          const set = (d: number) =>
-            tf.tidy(() => {
-              const c = w.slice();
-              c[i] += d;
-              v.assign(tf.tensor(c, v.shape));
-            });
-          set(eps);
-          const up = lossAt();
-          set(-eps);
-          const down = lossAt();
-          set(0);
-          const numeric = (up - down) / (2 * eps);
-          assert.ok(
-            Math.abs(numeric - g[i]) < 2e-3 + 0.05 * Math.abs(numeric),
-            `${name}[${i}]: analytic ${g[i]}, numeric ${numeric}`,
-          );
-        }
-      }
+      assertGradientsMatch(m, grads, names, lossAt, eps);
       tf.dispose([x, y, value, ...Object.values(grads)]);
       m.dispose();
     });

@@ -1,6 +1,4 @@
 import { strict as assert } from 'node:assert';
-import { promises as fs } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { SftExample } from '../../../src/core/data/examples';
@@ -9,32 +7,19 @@ import { maskedCrossEntropy } from '../../../src/core/model/ops';
 import { loadModel } from '../../../src/core/model/persist';
 import { Rng } from '../../../src/core/rng';
 import { Tokenizer, trainTokenizer } from '../../../src/core/tokenizer';
-import { defaultTrainConfig, TrainConfig } from '../../../src/core/train/config';
+import type { TrainConfig } from '../../../src/core/train/config';
 import { Batch } from '../../../src/core/train/data';
 import { finetune, readComparison } from '../../../src/core/train/finetune';
 import { trainLoop } from '../../../src/core/train/loop';
 import { encodeExample, padBatch } from '../../../src/core/train/sftTask';
 import { TrainTask } from '../../../src/core/train/task';
-import { pretrain } from '../../../src/core/train/trainer';
 import { listVersions } from '../../../src/core/versions';
 import { codeFiles, useWasm } from '../helpers/tf';
+import { parentVersion as parentOf, tinyTrainConfig, tmpDir as tmpDirFor } from '../helpers/train';
 
-function config(overrides: Partial<TrainConfig> = {}): TrainConfig {
-  return defaultTrainConfig('tiny', {
-    model: { vocabSize: 300, contextLength: 32, nEmbd: 32, nLayer: 2, nHead: 2, positionEncoding: 'learned' },
-    batchSize: 4,
-    maxMinutes: undefined,
-    maxSteps: 6,
-    evalInterval: 4,
-    evalBatches: 2,
-    checkpointInterval: 1000,
-    logInterval: 2,
-    warmupSteps: 2,
-    ...overrides,
-  });
-}
+const config = (overrides: Partial<TrainConfig> = {}) => tinyTrainConfig({ maxSteps: 6, ...overrides });
 
-const tmpDir = () => fs.mkdtemp(path.join(os.tmpdir(), 'gpt-lab-sft-'));
+const tmpDir = () => tmpDirFor('sft');
 
 const EXAMPLES: SftExample[] = [
   { prompt: '// add two numbers\n', completion: 'function add(a, b) { return a + b; }' },
@@ -42,13 +27,7 @@ const EXAMPLES: SftExample[] = [
   { prompt: '// greet\n', completion: "console.log('hi');" },
 ];
 
-/** A parent version: a few steps of pre-training, in `root/base`. */
-async function parentVersion(): Promise<{ root: string; base: string }> {
-  const root = await tmpDir();
-  const base = path.join(root, 'base');
-  await pretrain({ files: codeFiles(3), config: config({ maxSteps: 4 }), outDir: base });
-  return { root, base };
-}
+const parentVersion = () => parentOf('sft');
 
 describe('supervised fine-tuning', () => {
   before(useWasm);

@@ -1,36 +1,20 @@
 import { strict as assert } from 'node:assert';
 import { promises as fs } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadCheckpoint, saveCheckpoint } from '../../../src/core/checkpoint';
 import { loadModel } from '../../../src/core/model/persist';
 import { Rng } from '../../../src/core/rng';
 import { trainTokenizer } from '../../../src/core/tokenizer';
-import { defaultTrainConfig, TrainConfig } from '../../../src/core/train/config';
 import { fimTokens, validationBatches } from '../../../src/core/train/data';
 import { learningRate } from '../../../src/core/train/schedule';
 import { pretrain } from '../../../src/core/train/trainer';
 import { codeFiles, useWasm } from '../helpers/tf';
+import { tinyTrainConfig, tmpDir as tmpDirFor } from '../helpers/train';
 
-function config(overrides: Partial<TrainConfig> = {}): TrainConfig {
-  return defaultTrainConfig('tiny', {
-    model: { vocabSize: 300, contextLength: 32, nEmbd: 32, nLayer: 2, nHead: 2, positionEncoding: 'learned' },
-    batchSize: 4,
-    maxMinutes: undefined,
-    maxSteps: 8,
-    evalInterval: 4,
-    evalBatches: 2,
-    checkpointInterval: 1000,
-    logInterval: 2,
-    warmupSteps: 2,
-    ...overrides,
-  });
-}
+const config = tinyTrainConfig;
 
-async function tmpDir(): Promise<string> {
-  return fs.mkdtemp(path.join(os.tmpdir(), 'gpt-lab-train-'));
-}
+const tmpDir = () => tmpDirFor('train');
 
 describe('pre-training', () => {
   before(useWasm);
