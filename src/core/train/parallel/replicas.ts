@@ -1,20 +1,37 @@
 import * as os from 'node:os';
 import { currentBackend } from '../../backend';
+import { GPTConfig, parameterCount } from '../../model/config';
 import type { TrainConfig } from '../config';
 
 /** 'auto': one replica per core where that trains faster; a number: at most that many. */
 export type ReplicaRequest = number | 'auto';
 
 /**
- * How many data-parallel replicas a run uses: what was asked, no more than the cores and the batch's rows, and 1
- * where replicas cannot help — a native or GPU backend already uses the whole machine, and tfjs-node cannot load
- * in a second thread.
+ * Training FLOPs a replica needs per step for 'auto' to add it. Below this the step is mostly tfjs's per-op
+ * overhead, which every replica pays in full, and the handshake and all-reduce eat what the split saves: on a
+ * 2-core machine the tiny preset (~1.4 GFLOP a step) trained no faster with 2 replicas, config B and the small
+ * preset (~15 GFLOP) did (bench/replicas.ts).
  */
-export function replicaCount(cfg: TrainConfig, asked: ReplicaRequest): number {
+export const MIN_REPLICA_GFLOP = 2;
+
+/** Training FLOPs per token: 6·N (parameters, no position table) + 12·L·d·T (attention). */
+export function flopsPerToken(m: GPTConfig): number {
+  return 6 * parameterCount({ ...m, positionEncoding: 'sinusoidal' }) + 12 * m.nLayer * m.nEmbd * m.contextLength;
+}
+
+/**
+ * How many data-parallel replicas a run uses: what was asked, no more than the cores and the batch's rows, and 1
+ * where replicas cannot help — a native or GPU backend already uses the whole machine (and tfjs-node cannot load
+ * in a second thread). 'auto' also gives each replica at least MIN_REPLICA_GFLOP of work per step.
+ */
+export function replicaCount(cfg: TrainConfig, asked: ReplicaRequest, cores = os.availableParallelism()): number {
   const backend = currentBackend()?.name ?? 'wasm';
   if (backend !== 'wasm' && backend !== 'cpu') return 1;
-  const cores = os.availableParallelism();
-  const n = asked === 'auto' ? cores : Math.floor(asked);
+  let n = asked === 'auto' ? cores : Math.floor(asked);
+  if (asked === 'auto') {
+    const stepGflop = (cfg.batchSize * cfg.model.contextLength * flopsPerToken(cfg.model)) / 1e9;
+    n = Math.min(n, Math.floor(stepGflop / MIN_REPLICA_GFLOP));
+  }
   return Math.max(1, Math.min(n, cores, cfg.batchSize));
 }
 

@@ -1,0 +1,113 @@
+/**
+ * Data parallelism on this machine: training tokens/s with 1 replica (the loop's thread alone) against N replicas
+ * (worker threads, gradients all-reduced through shared memory), alternated, medians of the rounds.
+ * `npm run build && node out/bench/replicas.js [--rounds 3] [--steps 8] [--replicas 2] [--configs B,tiny,small]`
+ * Prints JSON and writes .artifacts/bench/replicas.json.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../src/core/backend';
+import { GPTConfig, PRESETS } from '../src/core/model/config';
+import { GPT } from '../src/core/model/gpt';
+import { defaultTrainConfig } from '../src/core/train/config';
+import type { Batch } from '../src/core/train/data';
+import { buildOptimizer, optimizerStep } from '../src/core/train/loop';
+import { ReplicaPool } from '../src/core/train/parallel/pool';
+import type { TrainTask } from '../src/core/train/task';
+
+const CONFIGS: Record<string, { model: GPTConfig; batch: number }> = {
+  B: {
+    model: { vocabSize: 2048, contextLength: 128, nEmbd: 128, nLayer: 4, nHead: 4, positionEncoding: 'learned' },
+    batch: 16,
+  },
+  tiny: { model: PRESETS.tiny.model, batch: PRESETS.tiny.batchSize },
+  small: { model: PRESETS.small.model, batch: PRESETS.small.batchSize },
+};
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : fallback;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Median ms per step (and all-reduce ms) of `steps` steps after 2 warm-up steps. */
+async function run(model: GPTConfig, batch: number, replicas: number, steps: number) {
+  const cfg = defaultTrainConfig('tiny', { model, batchSize: batch, maxSteps: steps });
+  const m = GPT.create(model, 0);
+  const opt = buildOptimizer(m.params, cfg);
+  const task = {
+    loss: (b: Batch) => ({
+      loss: m.loss(tf.tensor2d(b.x, [b.B, b.T], 'int32'), tf.tensor2d(b.y, [b.B, b.T], 'int32')),
+    }),
+  } as unknown as TrainTask<Batch>;
+  const T = model.contextLength;
+  const x = Int32Array.from({ length: batch * T }, (_, i) => (i * 7919 + 13) % model.vocabSize);
+  const y = Int32Array.from({ length: batch * T }, (_, i) => (i * 104729 + 7) % model.vocabSize);
+  const b: Batch = { x, y, B: batch, T };
+  const pool = replicas > 1 ? new ReplicaPool(replicas, cfg) : undefined;
+  const stepMs: number[] = [];
+  const reduceMs: number[] = [];
+  try {
+    await pool?.start(m, m.params, opt);
+    for (let i = 0; i < steps + 2; i++) {
+      const t0 = performance.now();
+      if (pool) {
+        const r = await pool.step(task, b, 1e-3, 1);
+        if (i >= 2) reduceMs.push(r.allReduceMs);
+      } else optimizerStep(task, opt, b, 1e-3, 1);
+      if (i >= 2) stepMs.push(performance.now() - t0);
+    }
+  } finally {
+    await pool?.dispose();
+    opt.dispose();
+    m.dispose();
+  }
+  return { stepMs: median(stepMs), allReduceMs: reduceMs.length ? median(reduceMs) : undefined };
+}
+
+async function main(): Promise<void> {
+  await initBackend('wasm');
+  const rounds = Number(arg('rounds', '3'));
+  const steps = Number(arg('steps', '8'));
+  const n = Number(arg('replicas', '2'));
+  const result: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    machine: `${os.cpus()[0]?.model ?? '?'}, ${os.availableParallelism()} cores, load ${os.loadavg()[0].toFixed(1)}`,
+    rounds,
+    steps,
+  };
+  for (const name of arg('configs', 'B,tiny,small').split(',')) {
+    const c = CONFIGS[name];
+    const tokens = c.batch * c.model.contextLength;
+    const runs: Record<string, number[]> = { one: [], many: [], allReduceMs: [] };
+    for (let r = 0; r < rounds; r++) {
+      // Alternate, so the machine's load (other users) falls on both alike.
+      const one = await run(c.model, c.batch, 1, steps);
+      const many = await run(c.model, c.batch, n, steps);
+      runs.one.push((tokens * 1000) / one.stepMs);
+      runs.many.push((tokens * 1000) / many.stepMs);
+      runs.allReduceMs.push(many.allReduceMs ?? NaN);
+      process.stderr.write(
+        `${name} round ${r + 1}: 1 → ${runs.one.at(-1)!.toFixed(0)} tok/s, ${n} → ${runs.many.at(-1)!.toFixed(0)} tok/s\n`,
+      );
+    }
+    result[name] = {
+      batch: c.batch,
+      context: c.model.contextLength,
+      tokensPerSec: { 1: Math.round(median(runs.one)), [n]: Math.round(median(runs.many)) },
+      speedup: +(median(runs.many) / median(runs.one)).toFixed(2),
+      allReduceMsPerStep: +median(runs.allReduceMs).toFixed(1),
+      rounds: runs,
+    };
+  }
+  const json = JSON.stringify(result, null, 2);
+  const dir = path.join('.artifacts', 'bench');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'replicas.json'), json + '\n');
+  process.stdout.write(json + '\n');
+}
+
+void main();
