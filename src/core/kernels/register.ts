@@ -177,12 +177,33 @@ function overrideTranspose(): void {
   });
 }
 
+/**
+ * tfjs's Identity on wasm copies the data; the engine calls it for every tensor a gradient saves (engine.clone)
+ * and every custom-gradient output. Tensors are immutable, so sharing the data (by reference count, as the cpu
+ * backend and wasm's own Reshape do) is enough.
+ */
+function overrideIdentity(): void {
+  const original = tf.getKernel('Identity', 'wasm');
+  if (!original) return;
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel({
+    ...original,
+    kernelFunc: (args) => {
+      const x = args.inputs.x as tf.TensorInfo;
+      if (!fastKernelsEnabled() || x.dtype === 'string') return original.kernelFunc(args);
+      (args.backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    },
+  });
+}
+
 let registered = false;
 /** Registers the kernels for the wasm backend (once per process). */
 export function registerKernels(): void {
   if (registered) return;
   registered = true;
   overrideTranspose();
+  overrideIdentity();
   for (const [kernelName, run] of Object.entries(RUNS)) {
     tf.registerKernel({
       kernelName,
