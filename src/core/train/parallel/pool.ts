@@ -31,6 +31,8 @@ export class ReplicaPool implements DataParallel<Batch> {
   private failure?: Error;
   private failed!: Promise<never>;
   private closing = false;
+  private steps = 0;
+  private reduced?: Float32Array;
   private snapshots?: (s: Snapshot, rank: number) => void;
 
   constructor(
@@ -56,6 +58,7 @@ export class ReplicaPool implements DataParallel<Batch> {
       maxTokens: this.cfg.batchSize * this.cfg.model.contextLength,
     };
     const shared = (this.shared = SharedStep.allocate(layout));
+    this.reduced = new Float32Array(this.layout.size);
     let rejectFailed!: (e: Error) => void;
     this.failed = new Promise<never>((_, reject) => (rejectFailed = reject));
     this.failed.catch(() => undefined);
@@ -106,15 +109,23 @@ export class ReplicaPool implements DataParallel<Batch> {
     shared.y.set(batch.y);
     shared.ctl[CTL.rows] = batch.B;
     shared.ctl[CTL.cols] = batch.T;
+    shared.ctl[CTL.parity] = this.steps++ % 2;
     shared.setHyper(lr, clip);
     shared.start(COMMAND.step);
-    const ctx = { rank: 0, shared, layout: this.layout!, opt: this.opt!, loss: (b: Batch) => task.loss(b).loss };
+    const ctx = {
+      rank: 0,
+      shared,
+      layout: this.layout!,
+      opt: this.opt!,
+      loss: (b: Batch) => task.loss(b).loss,
+      reduced: this.reduced!,
+    };
     try {
       return await replicaStep(ctx, () => shared.barrier());
     } catch (err) {
       // A replica halted the step: say which and why (its message arrives just after the halt).
       if (err instanceof ReplicaStopped) {
-        await Promise.race([this.failed, new Promise((r) => setTimeout(r, 5000))]);
+        await Promise.race([this.failed, new Promise((r) => setTimeout(r, 5000).unref())]);
         throw this.failure ?? err;
       }
       throw err;

@@ -10,6 +10,8 @@ export interface ReplicaContext {
   shared: SharedStep;
   layout: GradientLayout;
   opt: Optimizer;
+  /** This replica's own buffer for the averaged gradient (gradSize floats). */
+  reduced: Float32Array;
   /** The loss of this replica's rows of the batch, built inside the gradient tape. */
   loss(shard: Batch): tf.Scalar;
 }
@@ -25,15 +27,18 @@ export interface ReplicaStepResult {
 type Barrier = () => void | Promise<void>;
 
 /**
- * Gradients of this replica's rows, all-reduced through shared memory (each writes its slot; each sums its share
- * of the elements over all slots; each reads the whole average), then the same optimizer step on every replica:
- * the replicas start equal and apply equal updates, so their weights stay equal without a broadcast.
+ * Gradients of this replica's rows, all-reduced through shared memory (each writes its slot, waits for the others
+ * at one barrier, then sums every slot in the same order), then the same optimizer step on every replica: the
+ * replicas start equal and apply equal updates, so their weights stay equal without a broadcast.
  */
 export async function replicaStep(c: ReplicaContext, barrier: Barrier): Promise<ReplicaStepResult> {
   const { shared, rank } = c;
   const R = shared.layout.replicas;
+  // Everything replica 0 wrote for this step is read now: after the barrier it may already write the next one's.
   const rows = shared.ctl[CTL.rows];
   const cols = shared.ctl[CTL.cols];
+  const parity = shared.ctl[CTL.parity];
+  const { lr, clip } = shared;
   const { start, end } = shardRows(rows, R, rank);
   const shard: Batch = {
     x: shared.x.slice(start * cols, end * cols),
@@ -42,19 +47,18 @@ export async function replicaStep(c: ReplicaContext, barrier: Barrier): Promise<
     T: cols,
   };
   const { value, grads } = tf.variableGrads(() => c.loss(shard));
-  shared.setLoss(rank, value.dataSync()[0]);
+  shared.setLoss(parity, rank, value.dataSync()[0]);
   const t0 = performance.now();
-  const present = c.layout.write(grads, shared.slots[rank]);
+  const present = c.layout.write(grads, shared.slots[parity][rank]);
   tf.dispose([value, ...Object.values(grads)]);
-  await barrier(); // every slot and loss written
+  await barrier(); // every slot and loss of this step written
   const weights = shardWeights(rows, R);
   let loss = 0;
-  for (let r = 0; r < R; r++) loss += weights[r] * shared.loss(r);
-  shared.reduceShare(rank, weights);
-  await barrier(); // every share summed
-  const avg = c.layout.read(shared.reduced, present);
+  for (let r = 0; r < R; r++) loss += weights[r] * shared.loss(parity, r);
+  shared.reduce(parity, weights, c.reduced);
+  const avg = c.layout.read(c.reduced, present);
   const allReduceMs = performance.now() - t0;
-  const norm = c.opt.step(avg, shared.lr, shared.clip);
+  const norm = c.opt.step(avg, lr, clip);
   const gradNorm = norm.dataSync()[0];
   tf.dispose([norm, ...Object.values(avg)]);
   return { loss, gradNorm, allReduceMs };

@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   const opt = buildOptimizer(model.params, init.train);
   opt.loadState(init.optimizerState, init.optimizerStep);
   const loss = (b: Batch) => model.loss(tf.tensor2d(b.x, [b.B, b.T], 'int32'), tf.tensor2d(b.y, [b.B, b.T], 'int32'));
-  const ctx = { rank: init.rank, shared, layout, opt, loss };
+  const ctx = { rank: init.rank, shared, layout, opt, loss, reduced: new Float32Array(layout.size) };
   let seen = Atomics.load(shared.ctl, CTL.seq);
   post({ type: 'ready' });
   for (;;) {

@@ -1,5 +1,5 @@
 /**
- * The memory replicas share: a control block, the batch, one gradient slot per replica and the averaged gradient.
+ * The memory replicas share: a control block, the batch, and two sets of gradient slots, one slot per replica.
  * Every replica (the loop's own thread is replica 0) sees the same SharedArrayBuffer; Atomics order the phases.
  */
 
@@ -17,13 +17,15 @@ export const CTL = {
   /** Rows of this step's batch, and tokens per row. */
   rows: 5,
   cols: 6,
+  /** Which of the two sets of gradient slots and losses this step uses (steps alternate). */
+  parity: 7,
   size: 8,
 } as const;
 
 export const COMMAND = { step: 1, snapshot: 2, shutdown: 3 } as const;
 export const STATE = { ok: 0, failed: 1, shutdown: 2 } as const;
 
-/** Float64 words after the control block: the step's learning rate and clip, then each replica's loss. */
+/** Float64 words after the control block: the step's learning rate and clip, then each replica's loss (×2). */
 const F64_FIXED = 2;
 
 export interface SharedLayout {
@@ -40,18 +42,19 @@ export class SharedStep {
   readonly f64: Float64Array;
   readonly x: Int32Array;
   readonly y: Int32Array;
-  /** Replica r's gradient: slots[r], gradSize floats. */
-  readonly slots: Float32Array[];
-  /** The token-weighted mean of the slots: what every replica's optimizer steps on. */
-  readonly reduced: Float32Array;
+  /**
+   * Replica r's gradient in a step of parity p: slots[p][r], gradSize floats. Two sets, so that a replica may
+   * write the next step's gradient while a slower one still reads this step's: one barrier a step suffices.
+   */
+  readonly slots: Float32Array[][];
 
   static allocate(layout: SharedLayout): SharedStep {
     return new SharedStep(new SharedArrayBuffer(SharedStep.bytes(layout)), layout);
   }
 
   static bytes({ replicas, gradSize, maxTokens }: SharedLayout): number {
-    const head = CTL.size * 4 + (F64_FIXED + replicas) * 8;
-    return head + 2 * maxTokens * 4 + (replicas + 1) * gradSize * 4;
+    const head = CTL.size * 4 + (F64_FIXED + 2 * replicas) * 8;
+    return head + 2 * maxTokens * 4 + 2 * replicas * gradSize * 4;
   }
 
   constructor(
@@ -62,15 +65,16 @@ export class SharedStep {
     let at = 0;
     this.ctl = new Int32Array(buffer, at, CTL.size);
     at += CTL.size * 4;
-    this.f64 = new Float64Array(buffer, at, F64_FIXED + replicas);
-    at += (F64_FIXED + replicas) * 8;
+    this.f64 = new Float64Array(buffer, at, F64_FIXED + 2 * replicas);
+    at += (F64_FIXED + 2 * replicas) * 8;
     this.x = new Int32Array(buffer, at, maxTokens);
     at += maxTokens * 4;
     this.y = new Int32Array(buffer, at, maxTokens);
     at += maxTokens * 4;
-    this.slots = [];
-    for (let r = 0; r < replicas; r++, at += gradSize * 4) this.slots.push(new Float32Array(buffer, at, gradSize));
-    this.reduced = new Float32Array(buffer, at, gradSize);
+    this.slots = [[], []];
+    for (const set of this.slots) {
+      for (let r = 0; r < replicas; r++, at += gradSize * 4) set.push(new Float32Array(buffer, at, gradSize));
+    }
   }
 
   get lr(): number {
@@ -83,11 +87,11 @@ export class SharedStep {
     this.f64[0] = lr;
     this.f64[1] = clip;
   }
-  loss(r: number): number {
-    return this.f64[F64_FIXED + r];
+  loss(parity: number, r: number): number {
+    return this.f64[F64_FIXED + parity * this.layout.replicas + r];
   }
-  setLoss(r: number, v: number): void {
-    this.f64[F64_FIXED + r] = v;
+  setLoss(parity: number, r: number, v: number): void {
+    this.f64[F64_FIXED + parity * this.layout.replicas + r] = v;
   }
 
   /**
@@ -146,22 +150,19 @@ export class SharedStep {
   }
 
   /**
-   * Replica `rank` writes the sum of every slot weighted by `weights`, over its own share of the elements
-   * (reduce-scatter); the sum runs in replica order, so the result does not depend on who computed it.
+   * The sum of a step's slots weighted by `weights`, into `out` (each replica's own). It runs in replica order,
+   * so every replica gets the same bits: their optimizers take identical steps.
    */
-  reduceShare(rank: number, weights: number[]): void {
+  reduce(parity: number, weights: number[], out: Float32Array): void {
+    const slots = this.slots[parity];
     const n = this.layout.gradSize;
-    const R = this.layout.replicas;
-    const lo = Math.floor((rank * n) / R);
-    const hi = Math.floor(((rank + 1) * n) / R);
-    const out = this.reduced;
-    const s0 = this.slots[0];
+    const s0 = slots[0];
     const w0 = weights[0];
-    for (let i = lo; i < hi; i++) out[i] = s0[i] * w0;
-    for (let r = 1; r < R; r++) {
-      const s = this.slots[r];
+    for (let i = 0; i < n; i++) out[i] = s0[i] * w0;
+    for (let r = 1; r < slots.length; r++) {
+      const s = slots[r];
       const w = weights[r];
-      for (let i = lo; i < hi; i++) out[i] += s[i] * w;
+      for (let i = 0; i < n; i++) out[i] += s[i] * w;
     }
   }
 }
