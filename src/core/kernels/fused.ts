@@ -40,6 +40,22 @@ export function fusedCachedAttention(
   return { y: y as tf.Tensor2D, k: k as tf.Tensor4D, v: v as tf.Tensor4D };
 }
 
+/** Rows of table [V, C] picked by ids [N] → [N, C]; the gradient scatters dy back to the rows. */
+export function fusedEmbedding(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
+  const f = customOp<tf.Tensor2D>(([t, i], save) => {
+    const ii = i.dtype === 'int32' ? i : tf.cast(i, 'int32');
+    save([ii]);
+    return {
+      value: run(KERNEL.embedding, { table: t, ids: ii }) as tf.Tensor2D,
+      gradFunc: (dy, [is]) => [
+        run(KERNEL.embeddingGrad, { ids: is, dy }, { V: t.shape[0] }) as tf.Tensor,
+        tf.zerosLike(i),
+      ],
+    };
+  });
+  return f(table, ids);
+}
+
 /** GPT-2's tanh GELU. */
 export const fusedGelu = customOp<tf.Tensor>(([x], save) => {
   save([x]);

@@ -65,6 +65,8 @@ export interface KernelExports {
   ): void;
   cross_entropy(logits: number, targets: number, loss: number, grad: number, N: number, V: number): void;
   column_sum(x: number, out: number, N: number, C: number): void;
+  embedding_forward(table: number, ids: number, out: number, N: number, V: number, C: number): void;
+  embedding_backward(ids: number, dy: number, dtable: number, N: number, V: number, C: number): void;
   transpose(src: number, dst: number, batch: number, R: number, C: number): void;
   adamw(
     p: number,

@@ -26,6 +26,8 @@ export const KERNEL = {
   crossEntropy: 'GptLabCrossEntropy',
   columnSum: 'GptLabColumnSum',
   adamw: 'GptLabAdamW',
+  embedding: 'GptLabEmbedding',
+  embeddingGrad: 'GptLabEmbeddingGrad',
 } as const;
 
 const size = (t: tf.TensorInfo) => t.shape.reduce((a, b) => a * b, 1);
@@ -113,6 +115,18 @@ const RUNS: Record<string, Run> = {
     const out = f32(b, [C]);
     k.column_sum(ptr(b, x!), ptr(b, out), N, C);
     return out;
+  },
+  [KERNEL.embedding]: (k, b, { table, ids }) => {
+    const [V, C] = table!.shape;
+    const out = f32(b, [size(ids!), C]);
+    k.embedding_forward(ptr(b, table!), ptr(b, ids!), ptr(b, out), size(ids!), V, C);
+    return out;
+  },
+  [KERNEL.embeddingGrad]: (k, b, { ids, dy }, { V }) => {
+    const C = dy!.shape[1];
+    const dtable = f32(b, [V, C]);
+    k.embedding_backward(ptr(b, ids!), ptr(b, dy!), ptr(b, dtable), size(ids!), V, C);
+    return dtable;
   },
   [KERNEL.adamw]: (k, b, { p, g, m, v, scale }, a) => {
     const [p1, m1, v1] = [f32(b, p!.shape), f32(b, p!.shape), f32(b, p!.shape)];

@@ -3,14 +3,21 @@ import * as tf from '@tensorflow/tfjs-core';
 // the union package's Node bundle registers them all.
 import '@tensorflow/tfjs';
 import { customOp } from '../kernels/customOp';
-import { fastKernelsActive, fusedBiasAdd, fusedCrossEntropy, fusedGelu, fusedLayerNorm } from '../kernels';
+import {
+  fastKernelsActive,
+  fusedBiasAdd,
+  fusedCrossEntropy,
+  fusedEmbedding,
+  fusedGelu,
+  fusedLayerNorm,
+} from '../kernels';
 
 /*
  * Building blocks with hand-written gradients where tfjs's own would be slow or missing on wasm:
  * - wasm multiplies fast (XNNPACK) only when neither operand is transposed, but tf.matMul's gradient
  *   uses transposed matmuls; so we transpose explicitly and multiply plainly.
  * - tf.gather's gradient needs UnsortedSegmentSum, which wasm lacks; a scatter-add in JS is quick.
- * On wasm, GELU, LayerNorm, bias gradients and cross-entropy take GPT Lab's fused kernels (src/core/kernels)
+ * On wasm, the embedding, GELU, LayerNorm, bias gradients and cross-entropy take GPT Lab's fused kernels (src/core/kernels)
  * unless GPTLAB_KERNELS=reference; the plain-tfjs code here is the reference they are tested against.
  */
 
@@ -61,6 +68,7 @@ export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tens
 
 /** Rows of table [V, C] picked by ids [N] → [N, C]; gradient by scatter-add in JS. */
 export function embedding(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
+  if (fastKernelsActive()) return fusedEmbedding(table, ids);
   const f = customOp(([t, i], save) => {
     save([i]);
     return {

@@ -411,3 +411,28 @@ void attention_cached(const float *qkv, const float *kpast, const float *vpast, 
     }
   }
 }
+
+/* out [N, C] = rows ids [N] of table [V, C]; an id outside [0, V) gives a zero row (never a stray read). */
+EXPORT(embedding_forward)
+void embedding_forward(const float *table, const int32_t *ids, float *out, int N, int V, int C) {
+  for (int n = 0; n < N; n++) {
+    float *o = out + (long)n * C;
+    int id = ids[n];
+    if (id < 0 || id >= V) {
+      zero(o, C);
+      continue;
+    }
+    const float *r = table + (long)id * C;
+    for (int c = 0; c < C; c++) o[c] = r[c];
+  }
+}
+
+/* dtable [V, C] = Σ over n of dy[n] scattered to row ids[n] (ids outside [0, V) are skipped). */
+EXPORT(embedding_backward)
+void embedding_backward(const int32_t *ids, const float *dy, float *dtable, int N, int V, int C) {
+  zero(dtable, V * C);
+  for (int n = 0; n < N; n++) {
+    int id = ids[n];
+    if (id >= 0 && id < V) axpy(dtable + (long)id * C, 1.0f, dy + (long)n * C, C);
+  }
+}

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { fastKernelsActive, setFastKernels } from '../../../../src/core/kernels';
 import { GPTConfig } from '../../../../src/core/model/config';
 import { disposeCache, GPT, KVCache } from '../../../../src/core/model/gpt';
-import { crossEntropy, gelu, layerNorm, linear } from '../../../../src/core/model/ops';
+import { crossEntropy, embedding, gelu, layerNorm, linear } from '../../../../src/core/model/ops';
 import { AdamW } from '../../../../src/core/train/adamw';
 import { trainStep } from '../../../../src/core/train/trainer';
 import { useWasm } from '../../helpers/tf';
@@ -92,6 +92,16 @@ describe('fused wasm kernels against the reference path', () => {
     assertClose(r.fused[0], r.reference[0], 1e-5, 'loss');
     assertClose(r.fused[1], r.reference[1], 1e-5, 'dlogits');
     tf.dispose([logits, targets]);
+  });
+
+  it('embedding: rows and the scatter-added gradient (repeated ids); an id out of range reads nothing', () => {
+    const table = rand([23, 10], 10);
+    const ids = tf.tensor1d([3, 0, 22, 3, 3, 7, 0], 'int32');
+    const r = bothPaths(() => valueAndGrads((t) => embedding(t as tf.Tensor2D, ids), [table]));
+    r.reference.forEach((ref, i) => assertClose(r.fused[i], ref, 1e-6, ['rows', 'dtable'][i]));
+    const bad = tf.tidy(() => embedding(table as tf.Tensor2D, tf.tensor1d([1, 23, -1], 'int32')).arraySync());
+    assert.deepEqual([bad[1], bad[2]], [new Array(10).fill(0), new Array(10).fill(0)]);
+    tf.dispose([table, ids]);
   });
 
   it('Transpose: the last two axes swapped, full tiles and edges, float and int, other perms unchanged', () => {
