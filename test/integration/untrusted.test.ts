@@ -2,12 +2,12 @@ import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { Lab } from '../../src/host/lab';
+import type { GptLabApi } from '../../src/host/extension';
 
-async function lab(): Promise<Lab> {
-  const ext = vscode.extensions.getExtension<{ lab: Lab }>('gpt-lab.gpt-lab');
+async function api(): Promise<GptLabApi> {
+  const ext = vscode.extensions.getExtension<GptLabApi>('gpt-lab.gpt-lab');
   assert.ok(ext, 'the extension is installed');
-  return (await ext.activate()).lab;
+  return ext.activate();
 }
 
 const manifest = JSON.parse(readFileSync(path.resolve(__dirname, '../../../package.json'), 'utf8'));
@@ -40,8 +40,8 @@ describe('An untrusted workspace (Restricted Mode) gets what the manifest declar
     for (const id of TRAINING_COMMANDS) assert.ok(contributed.includes(id), `${id} is a contributed command`);
   });
 
-  it('every training command is refused with a message asking for trust, and nothing runs', async () => {
-    const l = await lab();
+  it('every training command is refused with a message asking for trust, and nothing runs; completions still come', async () => {
+    const { lab: l, completions } = await api();
     const step = l.info?.step;
     const versions = l.versions.list.map((v) => v.name);
     const errors: string[] = [];
@@ -61,6 +61,34 @@ describe('An untrusted workspace (Restricted Mode) gets what the manifest declar
         assert.equal(errors.length, before + 1, `${id}: one error message`);
         assert.match(errors.at(-1)!, /trains only in a trusted workspace.*Trust this workspace/, id);
         assert.equal(l.training, false, `${id} started a run`);
+      }
+      // The model the user has keeps serving completions (the model is theirs, not the workspace's).
+      if (l.info) {
+        const asked: string[] = [];
+        const request = l.inference.request.bind(l.inference);
+        l.inference.request = ((...args: Parameters<typeof request>) => {
+          asked.push(args[0]);
+          return request(...args);
+        }) as typeof request;
+        const folder = vscode.workspace.workspaceFolders![0].uri;
+        const uri = vscode.Uri.joinPath(folder, 'src', 'untrusted-scratch.ts');
+        await vscode.workspace.fs.writeFile(
+          uri,
+          new TextEncoder().encode('export function f(): void {\n    console.\n}\n'),
+        );
+        try {
+          const doc = await vscode.workspace.openTextDocument(uri);
+          await completions.provideInlineCompletionItems(
+            doc,
+            new vscode.Position(1, 12),
+            { triggerKind: vscode.InlineCompletionTriggerKind.Invoke, selectedCompletionInfo: undefined },
+            new vscode.CancellationTokenSource().token,
+          );
+        } finally {
+          l.inference.request = request;
+          await vscode.workspace.fs.delete(uri);
+        }
+        assert.ok(asked.includes('complete'), `no completion was asked of the worker: ${asked}`);
       }
     } finally {
       if (original) Object.defineProperty(vscode.workspace, 'isTrusted', original);
