@@ -18,6 +18,14 @@ static inline float hsum(f4 v) {
          wasm_f32x4_extract_lane(v, 3);
 }
 
+static inline float hmax(f4 v) {
+  float a = wasm_f32x4_extract_lane(v, 0), b = wasm_f32x4_extract_lane(v, 1);
+  float c = wasm_f32x4_extract_lane(v, 2), d = wasm_f32x4_extract_lane(v, 3);
+  a = a > b ? a : b;
+  c = c > d ? c : d;
+  return a > c ? a : c;
+}
+
 /* e^x, Cephes' single-precision polynomial (relative error ~2e-7), four at a time. */
 static inline f4 vexp(f4 x) {
   x = wasm_f32x4_min(wasm_f32x4_max(x, splat(-87.3f)), splat(88.3f));
@@ -84,6 +92,33 @@ static float dot(const float *a, const float *b, int n) {
   return s;
 }
 
+/* The four dot products a·b0 … a·b3 as one vector (a read once; one horizontal sum for all four). */
+static f4 dot4(const float *a, const float *b0, const float *b1, const float *b2, const float *b3, int n) {
+  f4 s0 = splat(0), s1 = splat(0), s2 = splat(0), s3 = splat(0);
+  int d = 0;
+  for (; d + 4 <= n; d += 4) {
+    f4 av = wasm_v128_load(a + d);
+    s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(av, wasm_v128_load(b0 + d)));
+    s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(av, wasm_v128_load(b1 + d)));
+    s2 = wasm_f32x4_add(s2, wasm_f32x4_mul(av, wasm_v128_load(b2 + d)));
+    s3 = wasm_f32x4_add(s3, wasm_f32x4_mul(av, wasm_v128_load(b3 + d)));
+  }
+  f4 t0 = wasm_f32x4_add(wasm_i32x4_shuffle(s0, s1, 0, 4, 1, 5), wasm_i32x4_shuffle(s0, s1, 2, 6, 3, 7));
+  f4 t1 = wasm_f32x4_add(wasm_i32x4_shuffle(s2, s3, 0, 4, 1, 5), wasm_i32x4_shuffle(s2, s3, 2, 6, 3, 7));
+  f4 r = wasm_f32x4_add(wasm_i32x4_shuffle(t0, t1, 0, 1, 4, 5), wasm_i32x4_shuffle(t0, t1, 2, 3, 6, 7));
+  if (d < n) {
+    float tail[4] = {0, 0, 0, 0};
+    for (; d < n; d++) {
+      tail[0] += a[d] * b0[d];
+      tail[1] += a[d] * b1[d];
+      tail[2] += a[d] * b2[d];
+      tail[3] += a[d] * b3[d];
+    }
+    r = wasm_f32x4_add(r, wasm_v128_load(tail));
+  }
+  return r;
+}
+
 /* y += a·x over n floats. */
 static void axpy(float *y, float a, const float *x, int n) {
   f4 va = splat(a);
@@ -91,6 +126,21 @@ static void axpy(float *y, float a, const float *x, int n) {
   for (; d + 4 <= n; d += 4)
     wasm_v128_store(y + d, wasm_f32x4_add(wasm_v128_load(y + d), wasm_f32x4_mul(va, wasm_v128_load(x + d))));
   for (; d < n; d++) y[d] += a * x[d];
+}
+
+/* y += a[0]·x0 + a[1]·x1 + a[2]·x2 + a[3]·x3 over n floats (y loaded and stored once for four rows). */
+static void axpy4(float *y, const float *a, const float *x0, const float *x1, const float *x2, const float *x3, int n) {
+  f4 a0 = splat(a[0]), a1 = splat(a[1]), a2 = splat(a[2]), a3 = splat(a[3]);
+  int d = 0;
+  for (; d + 4 <= n; d += 4) {
+    f4 acc = wasm_v128_load(y + d);
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a0, wasm_v128_load(x0 + d)));
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a1, wasm_v128_load(x1 + d)));
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a2, wasm_v128_load(x2 + d)));
+    acc = wasm_f32x4_add(acc, wasm_f32x4_mul(a3, wasm_v128_load(x3 + d)));
+    wasm_v128_store(y + d, acc);
+  }
+  for (; d < n; d++) y[d] += a[0] * x0[d] + a[1] * x1[d] + a[2] * x2[d] + a[3] * x3[d];
 }
 
 static void zero(float *y, int n) {
@@ -112,14 +162,23 @@ void attention_forward(const float *qkv, float *y, float *p, int B, int T, int H
       for (int i = 0; i < T; i++) {
         const float *q = base + i * row;
         float *pr = P + i * T;
-        float mx = -3.0e38f;
-        for (int j = 0; j <= i; j++) {
-          float s = dot(q, base + j * row + C, hs) * scale;
+        const float *k0 = base + C;
+        int j = 0;
+        f4 vmax = splat(-3.0e38f);
+        for (; j + 4 <= i + 1; j += 4) {
+          const float *kj = k0 + j * row;
+          f4 s = wasm_f32x4_mul(dot4(q, kj, kj + row, kj + 2 * row, kj + 3 * row, hs), splat(scale));
+          wasm_v128_store(pr + j, s);
+          vmax = wasm_f32x4_max(vmax, s);
+        }
+        float mx = hmax(vmax);
+        for (; j <= i; j++) {
+          float s = dot(q, k0 + j * row, hs) * scale;
           pr[j] = s;
           if (s > mx) mx = s;
         }
         float sum = 0;
-        int j = 0;
+        j = 0;
         f4 vs = splat(0), vm = splat(mx);
         for (; j + 4 <= i + 1; j += 4) {
           f4 e = vexp(wasm_f32x4_sub(wasm_v128_load(pr + j), vm));
@@ -131,10 +190,13 @@ void attention_forward(const float *qkv, float *y, float *p, int B, int T, int H
         float inv = 1.0f / sum;
         float *yi = y + ((long)b * T + i) * C + h * hs;
         zero(yi, hs);
-        for (j = 0; j <= i; j++) {
-          pr[j] *= inv;
-          axpy(yi, pr[j], base + j * row + 2 * C, hs);
+        for (j = 0; j <= i; j++) pr[j] *= inv;
+        const float *v0 = base + 2 * C;
+        for (j = 0; j + 4 <= i + 1; j += 4) {
+          const float *vj = v0 + j * row;
+          axpy4(yi, pr + j, vj, vj + row, vj + 2 * row, vj + 3 * row, hs);
         }
+        for (; j <= i; j++) axpy(yi, pr[j], v0 + j * row, hs);
         for (j = i + 1; j < T; j++) pr[j] = 0;
       }
     }
@@ -161,17 +223,31 @@ void attention_backward(const float *qkv, const float *p, const float *dy, float
         const float *dyi = dy + ((long)b * T + i) * C + h * hs;
         const float *q = base + i * row;
         float *dq = dbase + i * row;
-        float rowdot = 0;
-        for (int j = 0; j <= i; j++) {
-          scratch[j] = dot(dyi, base + j * row + 2 * C, hs); /* dL/dp_ij */
+        const float *v0 = base + 2 * C;
+        int j = 0;
+        f4 vdot = splat(0);
+        for (; j + 4 <= i + 1; j += 4) { /* dL/dp_ij, four at a time */
+          const float *vj = v0 + j * row;
+          f4 d = dot4(dyi, vj, vj + row, vj + 2 * row, vj + 3 * row, hs);
+          wasm_v128_store(scratch + j, d);
+          vdot = wasm_f32x4_add(vdot, wasm_f32x4_mul(d, wasm_v128_load(pr + j)));
+        }
+        float rowdot = hsum(vdot);
+        for (; j <= i; j++) {
+          scratch[j] = dot(dyi, v0 + j * row, hs);
           rowdot += pr[j] * scratch[j];
         }
-        for (int j = 0; j <= i; j++) {
-          float ds = pr[j] * (scratch[j] - rowdot) * scale; /* dL/d(q·k) */
-          axpy(dq, ds, base + j * row + C, hs);
-          axpy(dbase + j * row + C, ds, q, hs);
+        for (j = 0; j <= i; j++) {
+          scratch[j] = pr[j] * (scratch[j] - rowdot) * scale; /* dL/d(q·k), in place of dL/dp */
+          axpy(dbase + j * row + C, scratch[j], q, hs);
           axpy(dbase + j * row + 2 * C, pr[j], dyi, hs);
         }
+        const float *k0 = base + C;
+        for (j = 0; j + 4 <= i + 1; j += 4) {
+          const float *kj = k0 + j * row;
+          axpy4(dq, scratch + j, kj, kj + row, kj + 2 * row, kj + 3 * row, hs);
+        }
+        for (; j <= i; j++) axpy(dq, scratch[j], k0 + j * row, hs);
       }
     }
   }
