@@ -99,6 +99,8 @@ export interface AlignRun {
   points: AlignPoint[];
   /** The figures the run ended with (lineage metrics). */
   metrics: Record<string, number>;
+  /** A run stopped before its budget: its step and the share of the budget done (Resume continues it). */
+  stopped?: { step: number; fraction: number };
 }
 
 /** The parent's and the aligned version's completion of one held-out prompt, scored by the reward model. */
@@ -137,7 +139,9 @@ export type AlignOutbound =
   /** Compare this aligned version with its parent (scored by `reward`, or unscored without one). */
   | { type: 'compare'; version: string; reward?: string }
   /** The blind judging ended: wins of the aligned version, of the parent, and ties. */
-  | { type: 'judged'; version: string; after: number; before: number; ties: number };
+  | { type: 'judged'; version: string; after: number; before: number; ties: number }
+  /** Continue this stopped run (GPT Lab: Resume Alignment). */
+  | { type: 'resume'; version: string };
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const count = (x: unknown) => Number.isInteger(x) && (x as number) >= 0 && (x as number) <= 1000;
@@ -151,6 +155,9 @@ export function parseAlignOutbound(m: unknown): AlignOutbound | undefined {
       if (typeof m.version !== 'string' || !NAME.test(m.version)) return undefined;
       if (m.reward !== undefined && (typeof m.reward !== 'string' || !NAME.test(m.reward))) return undefined;
       return { type: 'compare', version: m.version, ...(m.reward !== undefined && { reward: m.reward as string }) };
+    case 'resume':
+      if (typeof m.version !== 'string' || !NAME.test(m.version)) return undefined;
+      return { type: 'resume', version: m.version };
     case 'judged':
       if (typeof m.version !== 'string' || !NAME.test(m.version)) return undefined;
       if (!count(m.after) || !count(m.before) || !count(m.ties)) return undefined;

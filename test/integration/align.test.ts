@@ -295,6 +295,12 @@ describe('Stage 3 in the extension: rank, preferences, reward model, DPO, PPO, a
     assert.equal(stopped.result.stopped, 'cancelled');
     assert.ok(stopped.result.step < 16, `stopped before its budget (step ${stopped.result.step})`);
     assert.equal(lab.versions.active, active, 'a stopped run does not take over completions');
+    // The alignment panel says it stopped, and offers Resume.
+    let panel = await AlignPanel.show(lab, 'dpo-2');
+    await panel.comparing;
+    const shown = panel.runs.find((r) => r.version === 'dpo-2');
+    assert.equal(shown?.stopped?.step, stopped.result.step);
+    assert.ok(shown?.stopped && shown.stopped.fraction < 1, 'short of its budget');
 
     const resumed = await vscode.commands.executeCommand<AlignRunResult>('gptLab.resumeAlignment', {
       version: 'dpo-2',
@@ -310,6 +316,10 @@ describe('Stage 3 in the extension: rank, preferences, reward model, DPO, PPO, a
     assert.equal(v?.data?.beta, 0.1);
     assert.equal(lab.versions.active, 'dpo-2', 'finished, it serves completions');
     assert.ok(!lab.versions.get('dpo-3'), 'no new version was made');
+    panel = await AlignPanel.show(lab, 'dpo-2');
+    await panel.comparing;
+    assert.equal(panel.runs.find((r) => r.version === 'dpo-2')?.stopped, undefined, 'finished: no Resume');
+    panel.dispose();
     const steps = (await fs.readFile(path.join(v!.dir, 'history.jsonl'), 'utf8'))
       .split('\n')
       .filter((l) => l.trim())

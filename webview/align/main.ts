@@ -31,6 +31,7 @@ const $ = {
   reward: el('select', { id: 'reward', 'aria-label': 'Reward model that scores' }),
   compare: button('compare', 'Compare with parent'),
   blind: button('blind', 'Judge blind (A/B)', true),
+  resume: button('resume', 'Resume', true),
   status: el('div', { id: 'status', class: 'status', role: 'status', 'aria-live': 'polite' }),
   error: el('div', { id: 'error', class: 'error', role: 'alert', hidden: '' }),
   empty: el(
@@ -59,6 +60,7 @@ app.replaceChildren(
     el('label', {}, 'Scored by ', $.reward),
     $.compare,
     $.blind,
+    $.resume,
   ),
   $.error,
   $.status,
@@ -102,6 +104,11 @@ function drawCurves(): void {
   $.compare.toggleAttribute('disabled', !run || judge);
   $.blind.toggleAttribute('disabled', !run || judge);
   $.compare.title = judge ? 'A reward model scores completions; compare a DPO or PPO version instead.' : '';
+  // A stopped run can finish its budget from here.
+  $.resume.hidden = !run?.stopped;
+  $.resume.textContent = run?.stopped
+    ? `Resume (stopped at step ${run.stopped.step}, ${Math.floor(run.stopped.fraction * 100)}%)`
+    : 'Resume';
   for (const e of [$.curvesHead, $.curvesExplain, $.chart, $.figures]) e.hidden = !show;
   if (!run) return;
   $.curvesExplain.textContent = EXPLAIN[run.stage] ?? '';
@@ -315,6 +322,11 @@ $.compare.addEventListener('click', () => {
   if (!$.run.value) return;
   showError(undefined);
   post({ type: 'compare', version: $.run.value, ...($.reward.value ? { reward: $.reward.value } : {}) });
+});
+$.resume.addEventListener('click', () => {
+  if (!$.run.value) return;
+  showError(undefined);
+  post({ type: 'resume', version: $.run.value });
 });
 $.blind.addEventListener('click', () => {
   showError(undefined);

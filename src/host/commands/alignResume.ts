@@ -1,10 +1,10 @@
 import * as vscode from 'vscode';
-import { loadCheckpointConfig } from '../../core/checkpoint';
 import { readExamples } from '../../core/data/examples';
 import { formatProblems } from '../../core/data/jsonl';
 import { promptsOf } from '../../core/data/preferences';
 import type { VersionInfo } from '../../core/versions';
 import type { AlignParams } from '../../protocol/worker';
+import { alignRunState, RunState } from '../alignState';
 import { config } from '../config';
 import { collectWorkspaceCorpus } from '../corpus';
 import { duration } from '../format';
@@ -22,25 +22,6 @@ export interface ResumeAlignArgs {
   steps?: number;
   minutes?: number;
   showPanel?: boolean;
-}
-
-/** Where an alignment run stands: its step, and whether it reached the budget it was given. */
-export interface RunState {
-  step: number;
-  /** Share of its budget done, 0..1 (1: it finished). */
-  fraction: number;
-  targetSteps?: number;
-}
-
-export async function alignRunState(dir: string): Promise<RunState> {
-  const { step, trainer } = await loadCheckpointConfig(dir);
-  const target = (trainer.target ?? {}) as { steps?: number; ms?: number };
-  const elapsed = typeof trainer.elapsedMs === 'number' ? trainer.elapsedMs : 0;
-  const parts = [
-    typeof target.steps === 'number' && target.steps > 0 ? step / target.steps : 0,
-    typeof target.ms === 'number' && target.ms > 0 ? elapsed / target.ms : 0,
-  ];
-  return { step, fraction: Math.min(1, Math.max(...parts)), targetSteps: target.steps };
 }
 
 /**

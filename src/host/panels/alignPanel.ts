@@ -4,6 +4,7 @@ import { readHistory } from '../../core/checkpoint';
 import { appendRecord } from '../../core/data/jsonl';
 import type { VersionInfo } from '../../core/versions';
 import { AlignInbound, AlignOutbound, AlignPoint, AlignRun, Comparison, parseAlignOutbound } from '../../protocol/rank';
+import { alignRunState } from '../alignState';
 import type { Lab } from '../lab';
 import { log } from '../log';
 import { GptLabPanel } from './panel';
@@ -46,6 +47,8 @@ export class AlignPanel extends GptLabPanel<AlignInbound, AlignOutbound> {
   /** The comparison shown now, and the last judgement (for tests). */
   comparison: Comparison | undefined;
   judged: Judgement | undefined;
+  /** The runs shown now (for tests). */
+  runs: AlignRun[] = [];
   /** Settles when the comparison asked for last is shown. */
   comparing: Promise<void> = Promise.resolve();
 
@@ -98,14 +101,17 @@ export class AlignPanel extends GptLabPanel<AlignInbound, AlignOutbound> {
     const runs: AlignRun[] = [];
     for (const v of this.aligned()) {
       const h = await readHistory(v.dir).catch(() => ({ records: [] as Record<string, unknown>[] }));
+      const s = await alignRunState(v.dir).catch(() => undefined);
       runs.push({
         version: v.name,
         stage: v.stage,
         parent: this.lab.versions.parentOf(v)?.name ?? v.parent,
         points: alignPoints(h.records),
         metrics: v.metrics,
+        ...(s && s.fraction < 1 && { stopped: { step: s.step, fraction: s.fraction } }),
       });
     }
+    this.runs = runs;
     this.post({ type: 'runs', runs, selected: this.selected, rewards: this.rewards().map((v) => v.name) });
   }
 
@@ -170,6 +176,12 @@ export class AlignPanel extends GptLabPanel<AlignInbound, AlignOutbound> {
         this.selected = m.version;
         this.comparing = this.compare(m.version, m.reward).then(() => undefined);
         await this.comparing;
+        break;
+      case 'resume':
+        this.selected = m.version;
+        // The command says what happened; a finished run shows here again (AlignPanel.show).
+        await vscode.commands.executeCommand('gptLab.resumeAlignment', { version: m.version });
+        await this.postRuns();
         break;
       case 'judged': {
         const v = this.lab.versions.get(m.version);

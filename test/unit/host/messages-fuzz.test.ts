@@ -21,7 +21,7 @@ const validators: [string, (m: unknown) => unknown, Record<string, string[]>][] 
   [
     'alignment panel',
     parseAlignOutbound,
-    { ready: [], compare: ['version', 'reward'], judged: ['version', 'after', 'before', 'ties'] },
+    { ready: [], compare: ['version', 'reward'], judged: ['version', 'after', 'before', 'ties'], resume: ['version'] },
   ],
 ];
 
@@ -39,6 +39,7 @@ const TYPES = [
   'again',
   'compare',
   'judged',
+  'resume',
 ];
 const KEYS = [
   'type',

@@ -153,6 +153,12 @@ describe('webview: ranking board view-model', () => {
     assert.deepEqual(parseAlignOutbound({ type: 'compare', version: 'dpo-1' }), { type: 'compare', version: 'dpo-1' });
     assert.equal(parseAlignOutbound({ type: 'compare', version: '../x' }), undefined);
     assert.equal(parseAlignOutbound({ type: 'judged', version: 'dpo-1', after: -1, before: 0, ties: 0 }), undefined);
+    assert.deepEqual(parseAlignOutbound({ type: 'resume', version: 'ppo-2', x: 1 }), {
+      type: 'resume',
+      version: 'ppo-2',
+    });
+    assert.equal(parseAlignOutbound({ type: 'resume', version: '../ppo-2' }), undefined);
+    assert.equal(parseAlignOutbound({ type: 'resume' }), undefined);
   });
 });
 
