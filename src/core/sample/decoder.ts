@@ -180,13 +180,13 @@ interface LayerWeights {
   ln1b?: Float32Array;
   ln2: Float32Array;
   ln2b?: Float32Array;
-  attn: tf.Tensor2D;
+  attn: tf.Tensor3D;
   attnB?: tf.Tensor1D;
-  proj: tf.Tensor2D;
+  proj: tf.Tensor3D;
   projB?: tf.Tensor1D;
-  fc: tf.Tensor2D;
+  fc: tf.Tensor3D;
   fcB?: tf.Tensor1D;
-  fc2: tf.Tensor2D;
+  fc2: tf.Tensor3D;
   fc2B?: tf.Tensor1D;
 }
 
@@ -198,8 +198,8 @@ interface Weights {
   layers: LayerWeights[];
   lnf: Float32Array;
   lnfB?: Float32Array;
-  /** [C, V]: lm_head, or wteᵀ made once (a transposed operand would leave XNNPACK's fast path). */
-  head: tf.Tensor2D;
+  /** [1, C, V]: lm_head, or wteᵀ made once (a transposed operand would leave XNNPACK's fast path). */
+  head: tf.Tensor3D;
   /** Tensors this decoder made and disposes. */
   owned: tf.Tensor[];
   /** The variables read, with the dataId each had: an optimizer's assign gives a new one. */
@@ -216,6 +216,14 @@ function readWeights(model: GPT, c: ResolvedGPTConfig): Weights {
     return v as unknown as tf.Tensor<R>;
   };
   const array = (name: string) => tensor(name).dataSync() as Float32Array;
+  const owned: tf.Tensor[] = [];
+  /** The matrix as [1, in, out] (a view: reshape shares the data). */
+  const matrix = (name: string) => {
+    const m = tensor<tf.Rank.R2>(name);
+    const r = tf.reshape(m, [1, ...m.shape]) as tf.Tensor3D;
+    owned.push(r);
+    return r;
+  };
   const opt = <T>(name: string, f: (n: string) => T) => (c.bias ? f(name) : undefined);
   const { contextLength: ctx, nEmbd: C } = c;
   const layers: LayerWeights[] = [];
@@ -226,22 +234,21 @@ function readWeights(model: GPT, c: ResolvedGPTConfig): Weights {
       ln1b: opt(h + 'ln_1.bias', array),
       ln2: array(h + 'ln_2.weight'),
       ln2b: opt(h + 'ln_2.bias', array),
-      attn: tensor(h + 'attn.c_attn.weight'),
+      attn: matrix(h + 'attn.c_attn.weight'),
       attnB: opt(h + 'attn.c_attn.bias', tensor<tf.Rank.R1>),
-      proj: tensor(h + 'attn.c_proj.weight'),
+      proj: matrix(h + 'attn.c_proj.weight'),
       projB: opt(h + 'attn.c_proj.bias', tensor<tf.Rank.R1>),
-      fc: tensor(h + 'mlp.c_fc.weight'),
+      fc: matrix(h + 'mlp.c_fc.weight'),
       fcB: opt(h + 'mlp.c_fc.bias', tensor<tf.Rank.R1>),
-      fc2: tensor(h + 'mlp.c_proj.weight'),
+      fc2: matrix(h + 'mlp.c_proj.weight'),
       fc2B: opt(h + 'mlp.c_proj.bias', tensor<tf.Rank.R1>),
     });
   }
   const wte = tensor<tf.Rank.R2>('wte.weight');
-  const owned: tf.Tensor[] = [];
-  let head: tf.Tensor2D;
-  if (c.untiedHead) head = tensor<tf.Rank.R2>('lm_head.weight');
+  let head: tf.Tensor3D;
+  if (c.untiedHead) head = matrix('lm_head.weight');
   else {
-    head = tf.transpose(wte);
+    head = tf.tidy(() => tf.reshape(tf.transpose(wte), [1, c.nEmbd, c.vocabSize]) as tf.Tensor3D);
     owned.push(head);
   }
   const positions =
@@ -265,15 +272,21 @@ function readWeights(model: GPT, c: ResolvedGPTConfig): Weights {
   };
 }
 
-/** x [N, in] · w [in, out] (+ b) on the backend; one product for every row of x. */
-function matMul(x: Float32Array, N: number, w: tf.Tensor2D, b?: tf.Tensor1D): Float32Array {
-  const xt = tf.tensor2d(x, [N, w.shape[0]]);
-  const y = b ? tf.fused.matMul({ a: xt, b: w, bias: b }) : tf.matMul(xt, w);
-  const out = y.dataSync() as Float32Array;
+/**
+ * x [N, in] · w [1, in, out] (+ b) on the backend; one product for every row of x. The kernel is called directly
+ * with 3-D operands: tf.matMul would add three reshapes (kernels of their own) around it.
+ */
+function matMul(x: Float32Array, N: number, w: tf.Tensor3D, b?: tf.Tensor1D): Float32Array {
+  const xt = tf.tensor3d(x, [1, N, w.shape[1]]);
+  const y = b
+    ? tf.engine().runKernel(tf._FusedMatMul, { a: xt, b: w, bias: b }, { ...PLAIN, activation: 'linear' })
+    : tf.engine().runKernel(tf.BatchMatMul, { a: xt, b: w }, PLAIN);
+  const out = (y as tf.Tensor).dataSync() as Float32Array;
   xt.dispose();
-  y.dispose();
+  (y as tf.Tensor).dispose();
   return out;
 }
+const PLAIN = { transposeA: false, transposeB: false };
 
 function addInto(x: Float32Array, y: Float32Array): void {
   for (let i = 0; i < x.length; i++) x[i] += y[i];
