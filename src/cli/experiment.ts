@@ -7,7 +7,7 @@ import { BackendPreference, initBackend } from '../core/backend';
 import { evaluateModelCompletions } from '../core/complete/modelEval';
 import { readCorpus, splitByFile } from '../core/corpus';
 import { GptLabError } from '../core/errors';
-import { GPTConfig, MODERN_RECIPE, parameterCount } from '../core/model/config';
+import { GPTConfig, parameterCount, withArchitecture } from '../core/model/config';
 import { defaultTrainConfig, TrainConfig } from '../core/train/config';
 import { pretrain } from '../core/train/trainer';
 import { int, positive } from './options';
@@ -36,21 +36,12 @@ export interface ExperimentCliOptions {
 }
 
 /**
- * One word of a variant: `gpt2` and `modern` set the whole recipe; the others change one thing. A variant is
- * words joined by '+': `gpt2+rotary`, `modern+adamw`, `modern+ctx128`.
+ * One word of a variant: `gpt2` and `modern` set the whole recipe (`--arch`'s: modern trains with AdamW and WSD);
+ * the others change one thing. A variant is words joined by '+': `gpt2+rotary`, `modern+muon`, `modern+ctx128`.
  */
 const WORDS: Record<string, (c: TrainConfig) => void> = {
-  gpt2: (c) => {
-    c.model = { ...c.model, positionEncoding: 'learned' };
-    for (const k of ['qkNorm', 'mlp', 'untiedHead', 'bias', 'zeroInitProj', 'logitSoftCap'] as const) delete c.model[k];
-    delete c.optimizer;
-    delete c.schedule;
-  },
-  modern: (c) => {
-    c.model = { ...c.model, ...MODERN_RECIPE };
-    c.optimizer = 'muon';
-    c.schedule = 'wsd';
-  },
+  gpt2: (c) => Object.assign(c, withArchitecture(c, 'gpt2')),
+  modern: (c) => Object.assign(c, withArchitecture(c, 'modern')),
   rotary: (c) => void (c.model.positionEncoding = 'rotary'),
   learned: (c) => void (c.model.positionEncoding = 'learned'),
   qknorm: (c) => void (c.model.qkNorm = true),
@@ -272,8 +263,9 @@ export async function runExperiment(dir: string, o: ExperimentCliOptions, out: O
 
   const work = o.work ? path.resolve(o.work) : await fs.mkdtemp(path.join(os.tmpdir(), 'gpt-lab-experiment-'));
   const runs: RunResult[] = [];
-  for (const { v, cfg: vcfg } of configs) {
-    for (const seed of seeds) {
+  // Seeds outer, variants inner: the variants alternate, so a change in the machine's load falls on all of them.
+  for (const seed of seeds) {
+    for (const { v, cfg: vcfg } of configs) {
       const cfg: TrainConfig = {
         ...vcfg,
         model: { ...vcfg.model },

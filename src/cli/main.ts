@@ -31,7 +31,11 @@ export function buildProgram(): Command {
       '--preset <name>',
       `model size: ${Object.values(PRESETS)
         .map((p) => p.name)
-        .join(', ')} (default tiny)`,
+        .join(', ')}, or auto (sized for the corpus and the minutes) (default tiny)`,
+    )
+    .option(
+      '--arch <name>',
+      "architecture: modern (rotary, QK-norm, ReLU², untied head, WSD schedule; the default) or gpt2 (GPT-2's recipe; its export loads as Hugging Face GPT2LMHeadModel)",
     )
     .option(
       '--minutes <n>',

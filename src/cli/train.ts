@@ -3,7 +3,15 @@ import { initBackend, BackendPreference } from '../core/backend';
 import { acquireFolderLock, clearModelFolder, inspectOutFolder } from '../core/checkpoint';
 import { formatCorpusSummary, readCorpus } from '../core/corpus';
 import { GptLabError } from '../core/errors';
-import { formatCount, parameterCount } from '../core/model/config';
+import {
+  Architecture,
+  ARCHITECTURES,
+  AUTO_PRESET,
+  formatCount,
+  parameterCount,
+  resolvePreset,
+  withArchitecture,
+} from '../core/model/config';
 import { checkTrainingFits, memoryLimit } from '../core/model/memory';
 import { FIRST_MERGE_ID, MAX_VOCAB_SIZE } from '../core/tokenizer';
 import { defaultTrainConfig, TrainConfig } from '../core/train/config';
@@ -15,6 +23,8 @@ import { formatDuration, Output } from './output';
 
 export interface TrainCliOptions {
   preset?: string;
+  /** gpt2 | modern (default: the preset's). */
+  arch?: string;
   minutes?: string;
   steps?: string;
   out?: string;
@@ -43,6 +53,7 @@ export interface TrainCliOptions {
 /** The checkpoint decides these on --resume; giving one anyway is refused rather than silently ignored. */
 const FIXED_ON_RESUME: [keyof TrainCliOptions, string][] = [
   ['preset', '--preset'],
+  ['arch', '--arch'],
   ['layers', '--layers'],
   ['heads', '--heads'],
   ['embd', '--embd'],
@@ -60,14 +71,27 @@ export interface TrainPlan {
   resumeOverrides?: { learningRate?: number };
 }
 
-/** The config of a fresh run; every option is checked before anything is allocated. */
-export function trainConfigFromOptions(o: TrainCliOptions): TrainConfig {
+/** `--arch`'s value, refused with the choices when it is not one. */
+export function architectureOption(value: string): Architecture {
+  if (!ARCHITECTURES.includes(value as Architecture)) {
+    throw new GptLabError(`--arch must be one of: ${ARCHITECTURES.join(', ')} (got '${value}').`, 'BAD_OPTION');
+  }
+  return value as Architecture;
+}
+
+/**
+ * The config of a fresh run; every option is checked before anything is allocated. `--preset auto` sizes the
+ * model for `corpusBytes` (unknown before the corpus is read: the size for an average corpus).
+ */
+export function trainConfigFromOptions(o: TrainCliOptions, corpusBytes?: number): TrainConfig {
   const steps = int(o.steps, '--steps');
   const minutes = positive(o.minutes, '--minutes') ?? (steps === undefined ? 2 : undefined);
   const seed = int(o.seed, '--seed', 0);
   const batch = int(o.batch, '--batch');
   const fim = inRange(o.fim, '--fim', 0, 1);
-  const cfg = defaultTrainConfig(o.preset ?? 'tiny', {
+  const arch = o.arch !== undefined ? architectureOption(o.arch) : undefined;
+  const preset = resolvePreset(o.preset ?? 'tiny', { corpusBytes, minutes });
+  const cfg = defaultTrainConfig(preset, {
     maxSteps: steps,
     maxMinutes: minutes,
     ...(seed !== undefined && { seed }),
@@ -89,7 +113,7 @@ export function trainConfigFromOptions(o: TrainCliOptions): TrainConfig {
   if (m.nEmbd % m.nHead !== 0) {
     throw new GptLabError(`--embd (${m.nEmbd}) must be divisible by --heads (${m.nHead}).`, 'BAD_OPTION');
   }
-  return defaultTrainConfig(o.preset ?? 'tiny', cfg);
+  return defaultTrainConfig(preset, arch ? withArchitecture(cfg, arch) : cfg);
 }
 
 /** What to ask the trainer for: a fresh run, or a resume with only what may change. */
@@ -145,6 +169,8 @@ export async function trainCommand(dir: string, o: TrainCliOptions): Promise<voi
     skipDirs: [outDir],
   });
   out.info(`corpus: ${formatCorpusSummary(corpus.summary)}`);
+  // `auto` is sized for the corpus now read (the memory check above took its size with the largest vocabulary).
+  if (o.preset === AUTO_PRESET && !plan.resume) Object.assign(config, trainConfigFromOptions(o, corpus.summary.bytes));
   out.event('corpus', { root, ...corpus.summary });
   const m = config.model;
   out.info(

@@ -1,7 +1,8 @@
 import * as vscode from 'vscode';
+import { parseArchitecture } from '../core/model/config';
 
 /** The only place that reads settings; bad values fall back to defaults. */
-const PRESETS = ['tiny', 'small', 'base'] as const;
+const PRESETS = ['tiny', 'small', 'base', 'auto'] as const;
 const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 
 function cfg(): vscode.WorkspaceConfiguration {
@@ -27,6 +28,8 @@ export const config = {
   exclude: () => stringArray(cfg().get('exclude')),
   maxFileBytes: () => positive(cfg().get('maxFileSizeKB'), 1024) * 1024,
   backend: () => oneOf(cfg().get('backend'), BACKENDS, 'auto'),
+  /** The architecture of new models: modern (default) or gpt2. */
+  architecture: () => parseArchitecture(cfg().get('training.architecture')),
   /** Most data-parallel replicas (worker threads) training uses; 'auto' (the default, 0): one per core where it pays. */
   replicas: (): number | 'auto' => {
     const v = cfg().get('training.replicas');

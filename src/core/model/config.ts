@@ -70,9 +70,67 @@ export function resolveConfig(c: GPTConfig): ResolvedGPTConfig {
   };
 }
 
+/**
+ * The two architectures a model can have. `gpt2` is GPT-2's recipe of 2019 (learned positions, GELU, tied head,
+ * biases, AdamW with a cosine schedule): Hugging Face's GPT2LMHeadModel loads its export as is. `modern` is the
+ * modded-nanogpt architecture (MODERN_RECIPE) with the optimizer and schedule the measurements chose
+ * (docs/experiments.md); its weights keep GPT-2's names where a tensor means the same thing (docs/weights.md).
+ */
+export type Architecture = 'gpt2' | 'modern';
+export const ARCHITECTURES: readonly Architecture[] = ['modern', 'gpt2'];
+export const ARCHITECTURE_DESCRIPTIONS: Record<Architecture, string> = {
+  modern:
+    'rotary positions, QK-norm, ReLU², untied head, no biases, zero-initialised projections, logit soft-cap; ' +
+    'warm-up/stable/decay schedule — reaches GPT-2’s loss in about a third of the tokens',
+  gpt2: 'GPT-2’s architecture and recipe (learned positions, GELU, tied head, biases, cosine schedule); its export loads in Hugging Face transformers as GPT2LMHeadModel',
+};
+
+/** The training side of the modern recipe. AdamW, not Muon: per token they tie, per minute AdamW wins on CPUs. */
+export const MODERN_TRAINING = { optimizer: 'adamw', schedule: 'wsd' } as const;
+
+/** What an architecture touches in a training config (a structural type, so train/config.ts need not be imported). */
+export interface ArchitectureFields {
+  model: GPTConfig;
+  optimizer?: 'adamw' | 'muon';
+  schedule?: 'cosine' | 'wsd';
+}
+
+/** `cfg` with `arch`'s model options, optimizer and schedule (sizes, rates and budget unchanged). */
+export function withArchitecture<T extends ArchitectureFields>(cfg: T, arch: Architecture): T {
+  const model: GPTConfig = { ...cfg.model };
+  for (const k of ['qkNorm', 'mlp', 'untiedHead', 'bias', 'zeroInitProj', 'logitSoftCap'] as const) delete model[k];
+  if (arch === 'gpt2')
+    return { ...cfg, model: { ...model, positionEncoding: 'learned' }, optimizer: 'adamw', schedule: 'cosine' };
+  if (arch === 'modern') return { ...cfg, model: { ...model, ...MODERN_RECIPE }, ...MODERN_TRAINING };
+  throw new GptLabError(
+    `Unknown architecture '${String(arch)}'. Choose one of: ${ARCHITECTURES.join(', ')}.`,
+    'BAD_CONFIG',
+  );
+}
+
+/** The architecture a model config has: `modern` when it has any of the newer options, else `gpt2`. */
+export function architectureOf(c: GPTConfig): Architecture {
+  const r = resolveConfig(c);
+  const gpt2 =
+    c.positionEncoding !== 'rotary' &&
+    r.qkNorm === GPT2_RECIPE.qkNorm &&
+    r.mlp === GPT2_RECIPE.mlp &&
+    r.untiedHead === GPT2_RECIPE.untiedHead &&
+    r.bias === GPT2_RECIPE.bias &&
+    r.zeroInitProj === GPT2_RECIPE.zeroInitProj &&
+    r.logitSoftCap === GPT2_RECIPE.logitSoftCap;
+  return gpt2 ? 'gpt2' : 'modern';
+}
+
+/** A setting's value as an architecture; anything else is the default (`modern`). */
+export function parseArchitecture(value: unknown): Architecture {
+  return ARCHITECTURES.includes(value as Architecture) ? (value as Architecture) : 'modern';
+}
+
 export interface Preset {
   name: string;
   description: string;
+  /** Its shape; the architecture's options are added by defaultTrainConfig. */
   model: GPTConfig;
   /** Sequences per optimizer step. */
   batchSize: number;
@@ -80,27 +138,40 @@ export interface Preset {
   learningRate: number;
   /** Share of training documents rearranged for fill-in-the-middle. */
   fimRate: number;
+  /** The recipe (docs/experiments.md: it won on two codebases). */
+  architecture: Architecture;
 }
+
+const TINY_MODEL: GPTConfig = {
+  vocabSize: 1024,
+  contextLength: 64,
+  nEmbd: 64,
+  nLayer: 2,
+  nHead: 4,
+  positionEncoding: 'learned',
+};
 
 export const PRESETS: Record<string, Preset> = {
   tiny: {
     name: 'tiny',
     description: 'trains in a couple of minutes on 2 CPU cores',
-    model: { vocabSize: 1024, contextLength: 64, nEmbd: 64, nLayer: 2, nHead: 4, positionEncoding: 'learned' },
+    model: TINY_MODEL,
     batchSize: 16,
     learningRate: 3e-3,
     // FIM costs a 2-minute model plain next-token skill (val loss after 300 steps on this repository: 4.76 with
     // none, 4.94 with 25%, 5.17 with 50%), and tiny models complete better from the prefix anyway: a little.
     fimRate: 0.2,
+    architecture: 'modern',
   },
   small: {
     name: 'small',
-    description: 'about 1.1M parameters and a 256-token context; useful completions after ~15 minutes',
+    description: 'about 1.3M parameters and a 256-token context; useful completions after ~15 minutes',
     model: { vocabSize: 2048, contextLength: 256, nEmbd: 128, nLayer: 4, nHead: 4, positionEncoding: 'learned' },
     // 8 × 256 tokens a step keeps a step near 3 s, so Stop and progress stay prompt.
     batchSize: 8,
     learningRate: 1.5e-3,
     fimRate: 0.5,
+    architecture: 'modern',
   },
   base: {
     name: 'base',
@@ -110,18 +181,87 @@ export const PRESETS: Record<string, Preset> = {
     batchSize: 4,
     learningRate: 6e-4,
     fimRate: 0.5,
+    architecture: 'modern',
   },
 };
 
 export function getPreset(name: string): Preset {
+  // 'auto' without a corpus and budget: the size autoPreset picks for the extension's default 2 minutes.
+  if (name === AUTO_PRESET) return autoPreset({});
   const p = PRESETS[name];
   if (!p) {
     throw new GptLabError(
-      `Unknown preset '${name}'. Choose one of: ${Object.keys(PRESETS).join(', ')} (or give a custom size).`,
+      `Unknown preset '${name}'. Choose one of: ${[...Object.keys(PRESETS), AUTO_PRESET].join(', ')} (or give a custom size).`,
       'UNKNOWN_PRESET',
     );
   }
   return p;
+}
+
+/** The preset name that picks a size from the corpus and the minutes (autoPreset). */
+export const AUTO_PRESET = 'auto';
+
+/**
+ * The sizes `auto` chooses from, smallest first, with the training speed measured on 2 CPU cores with wasm
+ * (README; `mid` from docs/experiments.md) that turns minutes into tokens.
+ */
+export const AUTO_LADDER: { preset: Preset; tokensPerSecond: number }[] = [
+  { preset: PRESETS.tiny, tokensPerSecond: 4500 },
+  {
+    preset: {
+      name: 'mid',
+      description: '3 layers × 96, a 128-token context',
+      model: { vocabSize: 1536, contextLength: 128, nEmbd: 96, nLayer: 3, nHead: 4, positionEncoding: 'learned' },
+      batchSize: 16,
+      learningRate: 2e-3,
+      fimRate: 0.3,
+      architecture: 'modern',
+    },
+    tokensPerSecond: 1800,
+  },
+  { preset: PRESETS.small, tokensPerSecond: 750 },
+];
+
+/**
+ * Training tokens per parameter a size needs before a larger one pays. Chinchilla's compute-optimal ratio is ~20;
+ * at a few minutes on a CPU the measured optimum is lower (docs/experiments.md), so a larger model is taken once
+ * the budget buys it AUTO_TOKENS_PER_PARAM tokens per parameter.
+ */
+export const AUTO_TOKENS_PER_PARAM = 5;
+
+/** The vocabulary a corpus supports: BPE merges learnt from a small corpus are rare in held-out code. */
+export function autoVocabSize(corpusBytes: number, largest: number): number {
+  if (corpusBytes < 64 * 1024) return Math.min(largest, 512);
+  if (corpusBytes < 512 * 1024) return Math.min(largest, 1024);
+  return largest;
+}
+
+/**
+ * The preset for a budget: the largest size of AUTO_LADDER whose planned tokens (its measured speed × the minutes)
+ * reach AUTO_TOKENS_PER_PARAM per parameter, the smallest otherwise; the vocabulary shrinks for a small corpus
+ * (autoVocabSize). Pure: the same corpus size and minutes always give the same preset.
+ */
+export function autoPreset(o: { corpusBytes?: number; minutes?: number }): Preset & { tokensPerSecond: number } {
+  const minutes = o.minutes !== undefined && o.minutes > 0 ? o.minutes : 2;
+  const corpusBytes = o.corpusBytes !== undefined && o.corpusBytes >= 0 ? o.corpusBytes : 1 << 20;
+  let chosen = AUTO_LADDER[0];
+  for (const rung of AUTO_LADDER) {
+    const m = withArchitecture({ model: rung.preset.model }, rung.preset.architecture).model;
+    if (rung.tokensPerSecond * 60 * minutes >= AUTO_TOKENS_PER_PARAM * parameterCount(m)) chosen = rung;
+  }
+  const vocabSize = autoVocabSize(corpusBytes, chosen.preset.model.vocabSize);
+  return {
+    ...chosen.preset,
+    name: AUTO_PRESET,
+    description: `the ${chosen.preset.name} size for ${minutes} min, vocabulary ${vocabSize}`,
+    model: { ...chosen.preset.model, vocabSize },
+    tokensPerSecond: chosen.tokensPerSecond,
+  };
+}
+
+/** A preset by name; `auto` is chosen for the corpus size and minutes. */
+export function resolvePreset(name: string, o: { corpusBytes?: number; minutes?: number } = {}): Preset {
+  return name === AUTO_PRESET ? autoPreset(o) : getPreset(name);
 }
 
 /** Parameter count, as GPT-2 counts it (tied head counted once). */

@@ -1,5 +1,5 @@
 import { GptLabError } from '../errors';
-import { GPTConfig, getPreset, validateConfig } from '../model/config';
+import { ArchitectureFields, GPTConfig, getPreset, Preset, validateConfig, withArchitecture } from '../model/config';
 
 /** How a run trains. Defaults follow nanoGPT, scaled down for CPUs. */
 export interface TrainConfig {
@@ -53,11 +53,17 @@ export interface TrainConfig {
   muonMomentum?: number;
 }
 
-export function defaultTrainConfig(presetName = 'tiny', overrides: Partial<TrainConfig> = {}): TrainConfig {
-  const preset = getPreset(presetName);
+export function defaultTrainConfig(
+  presetName: string | Preset = 'tiny',
+  overrides: Partial<TrainConfig> = {},
+): TrainConfig {
+  const preset = typeof presetName === 'string' ? getPreset(presetName) : presetName;
+  const recipe = withArchitecture<ArchitectureFields>({ model: { ...preset.model } }, preset.architecture);
   const cfg: TrainConfig = {
     preset: preset.name,
-    model: { ...preset.model },
+    model: recipe.model,
+    optimizer: recipe.optimizer,
+    schedule: recipe.schedule,
     batchSize: preset.batchSize,
     learningRate: preset.learningRate,
     minLearningRate: preset.learningRate / 10,

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { formatCorpusSummary } from '../../core/corpus';
-import { parameterCount, PRESETS } from '../../core/model/config';
+import { autoPreset, parameterCount, PRESETS, resolvePreset, withArchitecture } from '../../core/model/config';
 import { defaultTrainConfig } from '../../core/train/config';
 import type { TrainResult } from '../../core/train/trainer';
 import type { CorpusPayload } from '../../protocol/worker';
@@ -29,11 +29,13 @@ const TOKENS_PER_SECOND: Record<string, number> = { tiny: 4500, small: 700, base
 async function pickPreset(corpus: CorpusPayload, minutes: number, replacing: boolean): Promise<string | undefined> {
   // ~3.5 bytes per token after BPE on code.
   const corpusTokens = corpus.summary.bytes / 3.5;
-  const items = Object.values(PRESETS).map((p) => {
-    const tokens = (TOKENS_PER_SECOND[p.name] ?? 1000) * minutes * 60;
+  const auto = autoPreset({ corpusBytes: corpus.summary.bytes, minutes });
+  const items = [...Object.values(PRESETS), auto].map((p) => {
+    const tokens = (p === auto ? auto.tokensPerSecond : (TOKENS_PER_SECOND[p.name] ?? 1000)) * minutes * 60;
+    const model = withArchitecture({ model: p.model }, config.architecture()).model;
     return {
       label: p.name,
-      description: `${compact(parameterCount(p.model))} parameters · ${duration(minutes * 60_000)} · ~${(tokens / Math.max(1, corpusTokens)).toFixed(1)}× through the corpus`,
+      description: `${compact(parameterCount(model))} parameters · ${duration(minutes * 60_000)} · ~${(tokens / Math.max(1, corpusTokens)).toFixed(1)}× through the corpus`,
       detail: p.description,
       picked: p.name === config.preset(),
     };
@@ -81,10 +83,12 @@ export async function trainOnWorkspace(
     ? (lab.info?.preset ?? 'tiny')
     : (args.preset ?? (await pickPreset(corpus, minutes, lab.info !== null)));
   if (!preset) return undefined;
-  const cfg = defaultTrainConfig(
-    preset,
+  const sized = defaultTrainConfig(
+    resolvePreset(preset, { corpusBytes: corpus.summary.bytes, minutes }),
     args.steps !== undefined ? { maxSteps: args.steps, maxMinutes: args.minutes } : { maxMinutes: minutes },
   );
+  // A new model has the gptLab.training.architecture setting's; a resumed one keeps the checkpoint's.
+  const cfg = resume ? sized : withArchitecture(sized, config.architecture());
 
   const title = resume
     ? `GPT Lab: training ${budgetText(cfg)} more from step ${lab.info?.step ?? 0}`

@@ -78,7 +78,13 @@ describe('gpt-lab experiment', () => {
     assert.equal(c.model.contextLength, 32);
     const g = variantConfig('gpt2', 'tiny');
     assert.equal(g.model.untiedHead, undefined);
-    assert.equal(g.optimizer, undefined);
+    assert.equal(g.model.positionEncoding, 'learned');
+    assert.equal(g.optimizer, 'adamw');
+    assert.equal(g.schedule, 'cosine');
+    // `modern` is --arch modern (AdamW); Muon is a word on top.
+    assert.equal(variantConfig('modern', 'tiny').optimizer, 'adamw');
+    assert.equal(variantConfig('gpt2+modern+muon', 'tiny').optimizer, 'muon');
+    assert.equal(variantConfig('modern+gpt2', 'tiny').model.qkNorm, undefined);
     const curve = [
       { step: 0, tokens: 0, fraction: 0, valBpb: 8 },
       { step: 10, tokens: 100, fraction: 0.5, valBpb: 4 },
