@@ -204,50 +204,64 @@ void attention_forward(const float *qkv, float *y, float *p, int B, int T, int H
 }
 
 /*
- * The gradient of attention_forward: dqkv [B·T, 3C] from dy [B·T, C], qkv and the saved p.
+ * The gradient of attention_forward: dqkv [B·T, 3C] from dy [B·T, C], qkv and the saved p. Query rows go four
+ * at a time, so each key's and value's gradient row is loaded and stored once per four rows.
  */
 EXPORT(attention_backward)
 void attention_backward(const float *qkv, const float *p, const float *dy, float *dqkv, int B, int T, int H, int hs,
                         float scale) {
   const int C = H * hs, row = 3 * C;
-  float scratch[T]; /* one row of dL/dp, on the stack the loader gives this module */
+  float ds[4 * T]; /* dL/d(q·k) of four query rows, on the stack the loader gives this module */
   zero(dqkv, B * T * row);
   for (int b = 0; b < B; b++) {
     for (int h = 0; h < H; h++) {
       const long off = (long)b * T * row + h * hs;
-      const float *base = qkv + off;
+      const float *base = qkv + off, *k0 = base + C, *v0 = base + 2 * C;
       float *dbase = dqkv + off;
       const float *P = p + ((long)b * H + h) * T * T;
-      for (int i = 0; i < T; i++) {
-        const float *pr = P + i * T;
-        const float *dyi = dy + ((long)b * T + i) * C + h * hs;
-        const float *q = base + i * row;
-        float *dq = dbase + i * row;
-        const float *v0 = base + 2 * C;
-        int j = 0;
-        f4 vdot = splat(0);
-        for (; j + 4 <= i + 1; j += 4) { /* dL/dp_ij, four at a time */
-          const float *vj = v0 + j * row;
-          f4 d = dot4(dyi, vj, vj + row, vj + 2 * row, vj + 3 * row, hs);
-          wasm_v128_store(scratch + j, d);
-          vdot = wasm_f32x4_add(vdot, wasm_f32x4_mul(d, wasm_v128_load(pr + j)));
+      const float *dyh = dy + (long)b * T * C + h * hs;
+      for (int i0 = 0; i0 < T; i0 += 4) {
+        const int nr = T - i0 < 4 ? T - i0 : 4, last = i0 + nr - 1; /* rows i0…last see keys 0…last */
+        const float *q[4], *dyr[4];
+        for (int r = 0; r < 4; r++) {
+          const int i = r < nr ? i0 + r : i0; /* rows past T alias row i0 with zero coefficients */
+          const float *pr = P + i * T;
+          const float *dyi = dyh + (long)i * C;
+          float *dsr = ds + r * T;
+          q[r] = base + i * row;
+          dyr[r] = dyi;
+          zero(dsr, last + 1);
+          if (r >= nr) continue;
+          int j = 0;
+          f4 vdot = splat(0);
+          for (; j + 4 <= i + 1; j += 4) { /* dL/dp_ij, four at a time */
+            const float *vj = v0 + j * row;
+            f4 d = dot4(dyi, vj, vj + row, vj + 2 * row, vj + 3 * row, hs);
+            wasm_v128_store(dsr + j, d);
+            vdot = wasm_f32x4_add(vdot, wasm_f32x4_mul(d, wasm_v128_load(pr + j)));
+          }
+          float rowdot = hsum(vdot);
+          for (; j <= i; j++) {
+            dsr[j] = dot(dyi, v0 + j * row, hs);
+            rowdot += pr[j] * dsr[j];
+          }
+          for (j = 0; j <= i; j++) dsr[j] = pr[j] * (dsr[j] - rowdot) * scale;
+          float *dq = dbase + i * row;
+          for (j = 0; j + 4 <= i + 1; j += 4) {
+            const float *kj = k0 + j * row;
+            axpy4(dq, dsr + j, kj, kj + row, kj + 2 * row, kj + 3 * row, hs);
+          }
+          for (; j <= i; j++) axpy(dq, dsr[j], k0 + j * row, hs);
         }
-        float rowdot = hsum(vdot);
-        for (; j <= i; j++) {
-          scratch[j] = dot(dyi, v0 + j * row, hs);
-          rowdot += pr[j] * scratch[j];
+        for (int j = 0; j <= last; j++) {
+          float a[4], pp[4];
+          for (int r = 0; r < 4; r++) {
+            a[r] = ds[r * T + j];
+            pp[r] = r < nr ? P[(long)(i0 + r) * T + j] : 0.0f; /* p is zero above the diagonal */
+          }
+          axpy4(dbase + j * row + C, a, q[0], q[1], q[2], q[3], hs);
+          axpy4(dbase + j * row + 2 * C, pp, dyr[0], dyr[1], dyr[2], dyr[3], hs);
         }
-        for (j = 0; j <= i; j++) {
-          scratch[j] = pr[j] * (scratch[j] - rowdot) * scale; /* dL/d(q·k), in place of dL/dp */
-          axpy(dbase + j * row + C, scratch[j], q, hs);
-          axpy(dbase + j * row + 2 * C, pr[j], dyi, hs);
-        }
-        const float *k0 = base + C;
-        for (j = 0; j + 4 <= i + 1; j += 4) {
-          const float *kj = k0 + j * row;
-          axpy4(dq, scratch + j, kj, kj + row, kj + 2 * row, kj + 3 * row, hs);
-        }
-        for (; j <= i; j++) axpy(dq, scratch[j], k0 + j * row, hs);
       }
     }
   }
