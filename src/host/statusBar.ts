@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { progressText } from '../protocol/format';
 import { compact } from './format';
 import type { Lab } from './lab';
 
@@ -9,7 +10,7 @@ export function statusBarText(lab: Lab): { text: string; tooltip: string } {
     const stopping = lab.state === 'stopping' ? ' · stopping' : '';
     return {
       text: p
-        ? `$(sync~spin) GPT Lab: training ${Math.floor(p.fraction * 100)}% · loss ${p.loss.toFixed(2)} · ${compact(p.tokensPerSec)} tok/s${stopping}`
+        ? `$(sync~spin) GPT Lab: training ${progressText(p, { percent: true, lossDigits: 2, eta: false })}${stopping}`
         : `$(sync~spin) GPT Lab: preparing${stopping}`,
       tooltip: 'GPT Lab is training a model on this workspace. Click to show the training panel.',
     };
