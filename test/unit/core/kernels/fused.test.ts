@@ -178,7 +178,7 @@ describe('fused wasm kernels against the reference path', () => {
         );
         assert.ok(Math.abs(r.fused.loss - r.reference.loss) < 1e-5, `loss ${r.fused.loss} vs ${r.reference.loss}`);
         assert.equal(r.fused.grads.length, m.params.size);
-        r.reference.grads.forEach(([k, g], i) => assertClose(r.fused.grads[i][1], g, 1e-4, k));
+        r.reference.grads.forEach(([k, g], i) => assertClose(r.fused.grads[i][1], g, 1e-5, k));
       } finally {
         tf.dispose([x, y]);
         m.dispose();
