@@ -2,7 +2,8 @@ import * as assert from 'node:assert/strict';
 import { readFileSync, promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { trainConfigFromOptions, trainPlan } from '../../../../src/cli/train';
-import { exportModel } from '../../../../src/core/interop';
+import { loadCheckpoint } from '../../../../src/core/checkpoint';
+import { exportModel, importModel } from '../../../../src/core/interop';
 import {
   ARCHITECTURES,
   architectureOf,
@@ -134,13 +135,15 @@ describe('architectures (gpt2 | modern), presets and the auto size', () => {
     this.timeout(120000);
     before(useWasm);
 
-    async function exported(model: GPTConfig): Promise<{ config: Record<string, unknown>; names: string[] }> {
+    async function exported(
+      model: GPTConfig,
+    ): Promise<{ config: Record<string, unknown>; names: string[]; dir: string; out: string }> {
       const dir = path.join(await tmp(), 'model');
       await makeModelFolder(dir, model, { corpusRoot: await corpusFolder() });
       const out = path.join(await tmp(), 'export');
       const r = await exportModel({ modelDir: dir, outDir: out, corpus: false });
       const config = JSON.parse(await fs.readFile(path.join(out, 'config.json'), 'utf8'));
-      return { config, names: r.tensors };
+      return { config, names: r.tensors, dir, out };
     }
 
     it('gpt2 exports as Hugging Face GPT2LMHeadModel; modern under its own names, marked as not loadable there', async () => {
@@ -164,6 +167,12 @@ describe('architectures (gpt2 | modern), presets and the auto size', () => {
       );
       assert.ok(modern.names.includes('lm_head.weight'));
       assert.ok(modern.names.includes('transformer.h.1.mlp.c_proj.weight'));
+      // …and comes back as the same modern model.
+      const back = await importModel({ fromDir: modern.out, outDir: path.join(await tmp(), 'imported') });
+      const a = await loadCheckpoint(modern.dir);
+      const b = await loadCheckpoint(back.outDir);
+      assert.equal(architectureOf(b.config.model as GPTConfig), 'modern');
+      for (const [name, t] of a.weights) assert.deepEqual(b.weights.get(name)!.data, t.data, name);
     });
   });
 });
