@@ -1,6 +1,9 @@
 /**
  * Data parallelism on this machine: training tokens/s with 1 replica (the loop's thread alone) against N replicas
- * (worker threads, gradients all-reduced through shared memory), alternated, medians of the rounds.
+ * (worker threads, gradients all-reduced through shared memory), alternated, medians of the rounds. On a shared,
+ * loaded machine the threads do not get a core each, so it also measures what holds on idle cores: how much of a
+ * step's time a replica saves by taking 1/N of the rows (one thread, smaller batch), and what the all-reduce's
+ * copies and sums cost without any waiting — `projectedSpeedup` = full-batch step / (1/N-batch step + all-reduce).
  * `npm run build && node out/bench/replicas.js [--rounds 3] [--steps 8] [--replicas 2] [--configs B,tiny,small]`
  * Prints JSON and writes .artifacts/bench/replicas.json.
  */
@@ -14,7 +17,9 @@ import { GPT } from '../src/core/model/gpt';
 import { defaultTrainConfig } from '../src/core/train/config';
 import type { Batch } from '../src/core/train/data';
 import { buildOptimizer, optimizerStep } from '../src/core/train/loop';
+import { GradientLayout } from '../src/core/train/parallel/gradients';
 import { ReplicaPool } from '../src/core/train/parallel/pool';
+import { SharedStep } from '../src/core/train/parallel/shared';
 import type { TrainTask } from '../src/core/train/task';
 
 const CONFIGS: Record<string, { model: GPTConfig; batch: number }> = {
@@ -68,6 +73,28 @@ async function run(model: GPTConfig, batch: number, replicas: number, steps: num
   return { stepMs: median(stepMs), allReduceMs: reduceMs.length ? median(reduceMs) : undefined };
 }
 
+/** Median ms of the all-reduce's own work for `n` replicas, on one thread: gradients out, the weighted sum, back in. */
+function allReduceWork(model: GPTConfig, n: number): number {
+  const m = GPT.create(model, 0);
+  const layout = new GradientLayout(m.params);
+  const shared = SharedStep.allocate({ replicas: n, gradSize: layout.size, maxTokens: 1 });
+  const grads: tf.NamedTensorMap = {};
+  for (const p of m.params.values()) grads[p.name] = tf.onesLike(p);
+  const out = new Float32Array(layout.size);
+  const weights = Array.from({ length: n }, () => 1 / n);
+  const times: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const t0 = performance.now();
+    const present = layout.write(grads, shared.slots[0][0]);
+    shared.reduce(0, weights, out);
+    tf.dispose(Object.values(layout.read(out, present)));
+    times.push(performance.now() - t0);
+  }
+  tf.dispose(Object.values(grads));
+  m.dispose();
+  return median(times);
+}
+
 async function main(): Promise<void> {
   await initBackend('wasm');
   const rounds = Number(arg('rounds', '3'));
@@ -82,7 +109,7 @@ async function main(): Promise<void> {
   for (const name of arg('configs', 'B,tiny,small').split(',')) {
     const c = CONFIGS[name];
     const tokens = c.batch * c.model.contextLength;
-    const runs: Record<string, number[]> = { one: [], many: [], allReduceMs: [] };
+    const runs: Record<string, number[]> = { one: [], many: [], allReduceMs: [], shareMs: [], fullMs: [] };
     for (let r = 0; r < rounds; r++) {
       // Alternate, so the machine's load (other users) falls on both alike.
       const one = await run(c.model, c.batch, 1, steps);
@@ -90,12 +117,20 @@ async function main(): Promise<void> {
       runs.one.push((tokens * 1000) / one.stepMs);
       runs.many.push((tokens * 1000) / many.stepMs);
       runs.allReduceMs.push(many.allReduceMs ?? NaN);
+      // One thread, one replica's share of the rows: what a replica's step costs on a core of its own.
+      const share = await run(c.model, Math.ceil(c.batch / n), 1, steps);
+      runs.shareMs.push(share.stepMs);
+      runs.fullMs.push(one.stepMs);
       process.stderr.write(
         `${name} round ${r + 1}: 1 → ${runs.one.at(-1)!.toFixed(0)} tok/s, ${n} → ${runs.many.at(-1)!.toFixed(0)} tok/s\n`,
       );
     }
+    const work = allReduceWork(c.model, n);
     result[name] = {
       batch: c.batch,
+      shareOfStepForShareOfRows: +(median(runs.shareMs) / median(runs.fullMs)).toFixed(2),
+      allReduceWorkMs: +work.toFixed(1),
+      projectedSpeedup: +(median(runs.fullMs) / (median(runs.shareMs) + work)).toFixed(2),
       context: c.model.contextLength,
       tokensPerSec: { 1: Math.round(median(runs.one)), [n]: Math.round(median(runs.many)) },
       speedup: +(median(runs.many) / median(runs.one)).toFixed(2),

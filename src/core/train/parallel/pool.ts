@@ -82,8 +82,8 @@ export class ReplicaPool implements DataParallel<Batch> {
     };
     const ready: Promise<void>[] = [];
     for (let rank = 1; rank < this.replicas; rank++) {
+      // Not unref'd: while replica 0 awaits a barrier (Atomics.waitAsync), the workers keep the process alive.
       const w = new Worker(workerPath, { workerData: { ...base, rank } satisfies ReplicaInit });
-      w.unref();
       this.workers.push(w);
       ready.push(
         new Promise<void>((resolve) => {
