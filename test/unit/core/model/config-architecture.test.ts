@@ -98,7 +98,7 @@ describe('architectures (gpt2 | modern), presets and the auto size', () => {
 
   it('auto: a smaller vocabulary for a small corpus, never more than the size has', () => {
     assert.equal(autoVocabSize(10_000, 2048), 512);
-    assert.equal(autoVocabSize(200_000, 2048), 1024);
+    assert.equal(autoVocabSize(200_000, 2048), 2048);
     assert.equal(autoVocabSize(10 << 20, 2048), 2048);
     assert.equal(autoVocabSize(10 << 20, 1024), 1024);
     assert.equal(autoPreset({ corpusBytes: 20_000, minutes: 2 }).model.vocabSize, 512);
