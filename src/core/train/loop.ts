@@ -197,9 +197,11 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
       });
       const batch = task.nextBatch(rng);
       const r = parallel
-        ? await parallel
-            .step(task, batch, lr, cfg.gradClip)
-            .catch((e: unknown) => guardMemory(() => Promise.reject(e), cfg))
+        ? await parallel.step(task, batch, lr, cfg.gradClip).catch((e: unknown) =>
+            guardMemory(() => {
+              throw e; // a replica's exhausted heap reads as the loop's own
+            }, cfg),
+          )
         : guardMemory(() => optimizerStep(task, opt, batch, lr, cfg.gradClip), cfg);
       if ('allReduceMs' in r) {
         emaAllReduceMs = emaAllReduceMs === 0 ? r.allReduceMs : 0.8 * emaAllReduceMs + 0.2 * r.allReduceMs;

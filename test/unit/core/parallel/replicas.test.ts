@@ -138,6 +138,29 @@ describe('data-parallel replicas: count, resume, failures', function () {
     }
   });
 
+  it('reports a replica that ran out of memory as OUT_OF_MEMORY, with what to change', async () => {
+    const dir = await tmpDir();
+    const script = path.join(dir, 'oom.js');
+    // wasm reports an exhausted heap as a bare "Aborted()": the replica passes it on, as a real one does.
+    await fs.writeFile(
+      script,
+      "const { parentPort } = require('node:worker_threads'); parentPort.postMessage({ type: 'ready' }); setTimeout(() => parentPort.postMessage({ type: 'failed', message: 'Aborted(). Build with -sASSERTIONS for more info.' }), 200);",
+    );
+    const real = ReplicaPool.prototype.start;
+    ReplicaPool.prototype.start = function (model, params, opt) {
+      return real.call(this, model, params, opt, script);
+    };
+    try {
+      await assert.rejects(
+        pretrain({ files: codeFiles(4), config: config({ maxSteps: 50 }), replicas: 2 }),
+        (err: Error & { code?: string }) =>
+          err.code === 'OUT_OF_MEMORY' && /replica 1 failed: Aborted/.test(err.message),
+      );
+    } finally {
+      ReplicaPool.prototype.start = real;
+    }
+  });
+
   it('reads as "2 replicas · all-reduce 3.1 ms/step", and not at all on one thread', () => {
     assert.equal(replicasText({ replicas: 2, allReduceMs: 3.14 }), '2 replicas · all-reduce 3.1 ms/step');
     assert.equal(replicasText({ replicas: 4, allReduceMs: 25.4 }), '4 replicas · all-reduce 25 ms/step');
