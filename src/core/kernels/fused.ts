@@ -27,6 +27,30 @@ export function fusedAttention(qkv: tf.Tensor2D, B: number, T: number, H: number
 }
 
 /**
+ * The modern recipe's q and k on packed qkv [B·T, 3C]: RMS-normalised per head (`norm`, eps 1e-6, as rmsNorm) and
+ * then rotated by position (`rotary`: cos, sin [≥T, hs], rows from position 0), v unchanged; → [B·T, 3C].
+ */
+export function fusedQkPrep(
+  qkv: tf.Tensor2D,
+  B: number,
+  T: number,
+  H: number,
+  norm: boolean,
+  rotary?: { cos: tf.Tensor2D; sin: tf.Tensor2D },
+): tf.Tensor2D {
+  const tables: Record<string, tf.Tensor> = rotary ? { cos: rotary.cos, sin: rotary.sin } : {};
+  const attrs = { B, T, H, norm: norm ? 1 : 0, eps: 1e-6 };
+  const f = customOp<tf.Tensor2D>(([x], save) => {
+    save([x]);
+    return {
+      value: run(KERNEL.qkPrep, { qkv: x, ...tables }, attrs) as tf.Tensor2D,
+      gradFunc: (dy, [xs]) => [run(KERNEL.qkPrepGrad, { qkv: xs, dy, ...tables }, attrs) as tf.Tensor],
+    };
+  });
+  return f(qkv);
+}
+
+/**
  * Generation's attention (batch 1, no gradient): qkv [T, 3C] of T new positions against the cache k, v
  * [1, H, Tc, hs] (absent for an empty cache) → y [T, C] and the cache with the new positions [1, H, Tc + T, hs].
  */

@@ -67,6 +67,31 @@ export interface KernelExports {
   column_sum(x: number, out: number, N: number, C: number): void;
   embedding_forward(table: number, ids: number, out: number, N: number, V: number, C: number): void;
   embedding_backward(ids: number, dy: number, dtable: number, N: number, V: number, C: number): void;
+  qk_prep_forward(
+    qkv: number,
+    out: number,
+    cos: number,
+    sin: number,
+    B: number,
+    T: number,
+    H: number,
+    hs: number,
+    norm: number,
+    eps: number,
+  ): void;
+  qk_prep_backward(
+    qkv: number,
+    dout: number,
+    dqkv: number,
+    cos: number,
+    sin: number,
+    B: number,
+    T: number,
+    H: number,
+    hs: number,
+    norm: number,
+    eps: number,
+  ): void;
   transpose(src: number, dst: number, batch: number, R: number, C: number): void;
   adamw(
     p: number,

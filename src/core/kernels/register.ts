@@ -26,6 +26,8 @@ export const KERNEL = {
   crossEntropy: 'GptLabCrossEntropy',
   columnSum: 'GptLabColumnSum',
   adamw: 'GptLabAdamW',
+  qkPrep: 'GptLabQkPrep',
+  qkPrepGrad: 'GptLabQkPrepGrad',
   embedding: 'GptLabEmbedding',
   embeddingGrad: 'GptLabEmbeddingGrad',
 } as const;
@@ -115,6 +117,18 @@ const RUNS: Record<string, Run> = {
     const out = f32(b, [C]);
     k.column_sum(ptr(b, x!), ptr(b, out), N, C);
     return out;
+  },
+  [KERNEL.qkPrep]: (k, b, { qkv, cos, sin }, { B, T, H, norm, eps }) => {
+    const out = f32(b, qkv!.shape);
+    const [c, s] = cos && sin ? [ptr(b, cos), ptr(b, sin)] : [0, 0];
+    k.qk_prep_forward(ptr(b, qkv!), ptr(b, out), c, s, B, T, H, qkv!.shape[1] / 3 / H, norm, eps);
+    return out;
+  },
+  [KERNEL.qkPrepGrad]: (k, b, { qkv, dy, cos, sin }, { B, T, H, norm, eps }) => {
+    const dqkv = f32(b, qkv!.shape);
+    const [c, s] = cos && sin ? [ptr(b, cos), ptr(b, sin)] : [0, 0];
+    k.qk_prep_backward(ptr(b, qkv!), ptr(b, dy!), ptr(b, dqkv), c, s, B, T, H, qkv!.shape[1] / 3 / H, norm, eps);
+    return dqkv;
   },
   [KERNEL.embedding]: (k, b, { table, ids }) => {
     const [V, C] = table!.shape;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { fastKernelsActive, fusedAttention, fusedCachedAttention } from '../kernels';
+import { fastKernelsActive, fusedAttention, fusedCachedAttention, fusedQkPrep } from '../kernels';
 import { Rng } from '../rng';
 import { GPTConfig, resolveConfig, ResolvedGPTConfig, validateConfig } from './config';
 import {
@@ -304,10 +304,15 @@ export class GPT {
     trace: ForwardTrace | undefined,
   ): tf.Tensor2D {
     const { nEmbd: C, nHead: H } = this.config;
-    // GPT-2's plain q and k, untraced, run as one fused kernel on wasm: training's, and generation's with a cache.
-    if (!trace && !this.recipe.qkNorm && !this.rotaryCos && fastKernelsActive()) {
-      if (!past && !newCache) return fusedAttention(qkv, B, T, H);
-      if (newCache && B === 1) {
+    // Untraced attention runs as fused kernels on wasm: training's (QK-norm and rotary in one more kernel), and
+    // generation's against a cache for GPT-2's plain q and k.
+    const plainQK = !this.recipe.qkNorm && !this.rotaryCos;
+    if (!trace && fastKernelsActive()) {
+      if (!past && !newCache) {
+        const rot = this.rotaryCos && this.rotarySin ? { cos: this.rotaryCos, sin: this.rotarySin } : undefined;
+        return fusedAttention(plainQK ? qkv : fusedQkPrep(qkv, B, T, H, this.recipe.qkNorm, rot), B, T, H);
+      }
+      if (newCache && B === 1 && plainQK) {
         const { y, k, v } = fusedCachedAttention(qkv, H, past);
         newCache.layers.push({ k: tf.keep(k), v: tf.keep(v) });
         return y;

@@ -526,3 +526,81 @@ void embedding_backward(const int32_t *ids, const float *dy, float *dtable, int 
     if (id >= 0 && id < V) axpy(dtable + (long)id * C, 1.0f, dy + (long)n * C, C);
   }
 }
+
+/*
+ * The modern recipe's q and k before attention, on packed qkv [B·T, 3C]: each head's q and k RMS-normalised
+ * (no gain; `norm`) and then rotated by position (`cosT`, `sinT` [T, hs], pair i at i and i + hs/2; null: none).
+ * out is qkv with those parts replaced (v copied).
+ */
+EXPORT(qk_prep_forward)
+void qk_prep_forward(const float *qkv, float *out, const float *cosT, const float *sinT, int B, int T, int H, int hs,
+                     int norm, float eps) {
+  const int C = H * hs, row = 3 * C, half = hs / 2;
+  float n[hs];
+  for (long r = 0; r < (long)B * T; r++) {
+    const int t = (int)(r % T);
+    const float *x = qkv + r * row;
+    float *y = out + r * row;
+    for (int c = 2 * C; c < row; c++) y[c] = x[c];
+    for (int h = 0; h < 2 * H; h++) { /* q's heads, then k's */
+      const float *xh = x + h * hs;
+      float *yh = y + h * hs;
+      float s = 1.0f;
+      if (norm) {
+        float ss = 0;
+        for (int d = 0; d < hs; d++) ss += xh[d] * xh[d];
+        s = 1.0f / __builtin_sqrtf(ss / hs + eps);
+      }
+      for (int d = 0; d < hs; d++) n[d] = xh[d] * s;
+      if (!cosT) {
+        for (int d = 0; d < hs; d++) yh[d] = n[d];
+        continue;
+      }
+      const float *c = cosT + (long)t * hs, *sn = sinT + (long)t * hs;
+      for (int d = 0; d < half; d++) {
+        yh[d] = n[d] * c[d] - n[d + half] * sn[d];
+        yh[d + half] = n[d + half] * c[d + half] + n[d] * sn[d + half];
+      }
+    }
+  }
+}
+
+/* The gradient of qk_prep_forward: dqkv from dout and the saved qkv (the rotation inverted, then the norm's). */
+EXPORT(qk_prep_backward)
+void qk_prep_backward(const float *qkv, const float *dout, float *dqkv, const float *cosT, const float *sinT, int B,
+                      int T, int H, int hs, int norm, float eps) {
+  const int C = H * hs, row = 3 * C, half = hs / 2;
+  float dn[hs];
+  for (long r = 0; r < (long)B * T; r++) {
+    const int t = (int)(r % T);
+    const float *x = qkv + r * row, *dy = dout + r * row;
+    float *dx = dqkv + r * row;
+    for (int c = 2 * C; c < row; c++) dx[c] = dy[c];
+    for (int h = 0; h < 2 * H; h++) {
+      const float *xh = x + h * hs, *dyh = dy + h * hs;
+      float *dxh = dx + h * hs;
+      if (cosT) {
+        const float *c = cosT + (long)t * hs, *sn = sinT + (long)t * hs;
+        for (int d = 0; d < half; d++) {
+          dn[d] = dyh[d] * c[d] + dyh[d + half] * sn[d + half];
+          dn[d + half] = dyh[d + half] * c[d + half] - dyh[d] * sn[d];
+        }
+      } else {
+        for (int d = 0; d < hs; d++) dn[d] = dyh[d];
+      }
+      if (!norm) {
+        for (int d = 0; d < hs; d++) dxh[d] = dn[d];
+        continue;
+      }
+      float ss = 0, dot_dn_x = 0;
+      for (int d = 0; d < hs; d++) {
+        ss += xh[d] * xh[d];
+        dot_dn_x += dn[d] * xh[d];
+      }
+      const float s = 1.0f / __builtin_sqrtf(ss / hs + eps);
+      /* y = x·s, s = (mean x² + eps)^(-1/2): dx = s·dn − x·s³·mean(dn·x) */
+      const float k = s * s * s * dot_dn_x / hs;
+      for (int d = 0; d < hs; d++) dxh[d] = s * dn[d] - xh[d] * k;
+    }
+  }
+}

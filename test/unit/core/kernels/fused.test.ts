@@ -132,7 +132,13 @@ describe('fused wasm kernels against the reference path', () => {
       'odd head size, no biases',
       { vocabSize: 61, contextLength: 12, nEmbd: 36, nLayer: 2, nHead: 4, positionEncoding: 'learned', bias: false },
     ],
-    // rotary + QK-norm keep the reference attention; the rest is fused
+    // QK-norm alone, rotary alone: the q/k kernel's two halves
+    [
+      'QK-norm only',
+      { vocabSize: 50, contextLength: 12, nEmbd: 24, nLayer: 1, nHead: 3, positionEncoding: 'learned', qkNorm: true },
+    ],
+    ['rotary only', { vocabSize: 50, contextLength: 12, nEmbd: 24, nLayer: 1, nHead: 2, positionEncoding: 'rotary' }],
+    // the default architecture: QK-norm and rotary, ReLU², untied head, no biases, soft-capped logits
     [
       'modern recipe',
       {
