@@ -203,7 +203,7 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
             }, cfg),
           )
         : guardMemory(() => optimizerStep(task, opt, batch, lr, cfg.gradClip), cfg);
-      if ('allReduceMs' in r) {
+      if ('allReduceMs' in r && r.allReduceMs !== undefined) {
         emaAllReduceMs = emaAllReduceMs === 0 ? r.allReduceMs : 0.8 * emaAllReduceMs + 0.2 * r.allReduceMs;
       }
       if (!Number.isFinite(r.loss)) {
@@ -311,7 +311,9 @@ async function startParallel<B>(
   if (!parallel) return undefined;
   try {
     await parallel.start(task.model, trainable, opt);
-    hooks.onLog?.(`data parallel: ${parallel.replicas} replicas, gradients averaged through shared memory`);
+    if (parallel.replicas > 1) {
+      hooks.onLog?.(`data parallel: ${parallel.replicas} replicas, gradients averaged through shared memory`);
+    }
     return parallel;
   } catch (err) {
     await parallel.dispose();

@@ -9,6 +9,7 @@ import { Batch } from './data';
 import { EvalResult, loadResumable, ResumePoint, trainLoop, TrainHooks, TrainProgress } from './loop';
 import { corpusDataset, CorpusFile, meanLoss, PretrainTask } from './pretrainTask';
 import { splitByFile } from '../corpus';
+import { AdaptiveReplicas } from './parallel/adaptive';
 import { ReplicaPool } from './parallel/pool';
 import { replicaCount, ReplicaRequest, replicasFromEnv } from './parallel/replicas';
 
@@ -67,8 +68,15 @@ export async function pretrain(req: TrainRequest): Promise<TrainResult> {
     if (start.resume) log(`resuming from step ${start.resume.step}`);
     const extra: Partial<ModelFolderConfig> = { corpus: req.corpusSummary ?? start.corpus };
     const task = new PretrainTask(model, tokenizer, data, cfg, extra);
-    const replicas = replicaCount(cfg, req.replicas ?? replicasFromEnv(process.env.GPT_LAB_REPLICAS));
-    const parallel = replicas > 1 ? new ReplicaPool(replicas, cfg) : undefined;
+    const asked = req.replicas ?? replicasFromEnv(process.env.GPT_LAB_REPLICAS);
+    const replicas = replicaCount(cfg, asked);
+    // 'auto' measures both ways first and keeps the faster; a number the user gave is what runs.
+    const parallel =
+      replicas <= 1
+        ? undefined
+        : asked === 'auto'
+          ? new AdaptiveReplicas(replicas, cfg, log)
+          : new ReplicaPool(replicas, cfg);
     const r = await trainLoop({
       task,
       config: cfg,

@@ -18,6 +18,6 @@ export interface DataParallel<B> {
 export interface DataParallelStep {
   loss: number;
   gradNorm: number;
-  /** Milliseconds from replica 0's gradient being ready to the averaged gradient being ready. */
-  allReduceMs: number;
+  /** Milliseconds from replica 0's gradient being ready to the averaged gradient being ready (absent: one thread). */
+  allReduceMs?: number;
 }
