@@ -80,6 +80,16 @@ export function fusedEmbedding(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2
   return f(table, ids);
 }
 
+/** Logit soft-cap cap·tanh(x/cap), its gradient from the output. */
+export function fusedSoftCap<T extends tf.Tensor>(x: T, cap: number): T {
+  const f = customOp<T>(([t], save) => {
+    const y = run(KERNEL.softCap, { x: t }, { cap }) as T;
+    save([y]);
+    return { value: y, gradFunc: (dy, [ys]) => [run(KERNEL.softCapGrad, { y: ys, dy }, { cap }) as tf.Tensor] };
+  });
+  return f(x);
+}
+
 /** GPT-2's tanh GELU. */
 export const fusedGelu = customOp<tf.Tensor>(([x], save) => {
   save([x]);

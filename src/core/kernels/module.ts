@@ -92,6 +92,8 @@ export interface KernelExports {
     norm: number,
     eps: number,
   ): void;
+  softcap_forward(x: number, y: number, n: number, cap: number): void;
+  softcap_backward(y: number, dy: number, dx: number, n: number, cap: number): void;
   transpose(src: number, dst: number, batch: number, R: number, C: number): void;
   adamw(
     p: number,

@@ -28,6 +28,8 @@ export const KERNEL = {
   adamw: 'GptLabAdamW',
   qkPrep: 'GptLabQkPrep',
   qkPrepGrad: 'GptLabQkPrepGrad',
+  softCap: 'GptLabSoftCap',
+  softCapGrad: 'GptLabSoftCapGrad',
   embedding: 'GptLabEmbedding',
   embeddingGrad: 'GptLabEmbeddingGrad',
 } as const;
@@ -129,6 +131,16 @@ const RUNS: Record<string, Run> = {
     const [c, s] = cos && sin ? [ptr(b, cos), ptr(b, sin)] : [0, 0];
     k.qk_prep_backward(ptr(b, qkv!), ptr(b, dy!), ptr(b, dqkv), c, s, B, T, H, qkv!.shape[1] / 3 / H, norm, eps);
     return dqkv;
+  },
+  [KERNEL.softCap]: (k, b, { x }, { cap }) => {
+    const y = f32(b, x!.shape);
+    k.softcap_forward(ptr(b, x!), ptr(b, y), size(x!), cap);
+    return y;
+  },
+  [KERNEL.softCapGrad]: (k, b, { y, dy }, { cap }) => {
+    const dx = f32(b, y!.shape);
+    k.softcap_backward(ptr(b, y!), ptr(b, dy!), ptr(b, dx), size(y!), cap);
+    return dx;
   },
   [KERNEL.embedding]: (k, b, { table, ids }) => {
     const [V, C] = table!.shape;

@@ -10,6 +10,7 @@ import {
   fusedEmbedding,
   fusedGelu,
   fusedLayerNorm,
+  fusedSoftCap,
 } from '../kernels';
 
 /*
@@ -17,7 +18,7 @@ import {
  * - wasm multiplies fast (XNNPACK) only when neither operand is transposed, but tf.matMul's gradient
  *   uses transposed matmuls; so we transpose explicitly and multiply plainly.
  * - tf.gather's gradient needs UnsortedSegmentSum, which wasm lacks; a scatter-add in JS is quick.
- * On wasm, the embedding, GELU, LayerNorm, bias gradients and cross-entropy take GPT Lab's fused kernels (src/core/kernels)
+ * On wasm, the embedding, GELU, LayerNorm, soft-cap, bias gradients and cross-entropy take GPT Lab's fused kernels (src/core/kernels)
  * unless GPTLAB_KERNELS=reference; the plain-tfjs code here is the reference they are tested against.
  */
 
@@ -115,6 +116,7 @@ export const relu2 = customOp<tf.Tensor>(([x], save) => {
 
 /** Logit soft-cap cap·tanh(x/cap) (Gemma 2, modded-nanogpt), with d/dx = 1 − (y/cap)² from the output. */
 export function softCap<T extends tf.Tensor>(x: T, cap: number): T {
+  if (fastKernelsActive()) return fusedSoftCap(x, cap);
   const f = customOp<T>(([t], save) => {
     const y = tf.mul(tf.tanh(tf.div(t, cap)), cap) as T;
     save([y]);

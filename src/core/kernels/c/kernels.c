@@ -604,3 +604,23 @@ void qk_prep_backward(const float *qkv, const float *dout, float *dqkv, const fl
     }
   }
 }
+
+/* Logit soft-cap y = cap·tanh(x / cap). */
+EXPORT(softcap_forward)
+void softcap_forward(const float *x, float *y, int n, float cap) {
+  const f4 vc = splat(cap), vi = splat(1.0f / cap);
+  int i = 0;
+  for (; i + 4 <= n; i += 4)
+    wasm_v128_store(y + i, wasm_f32x4_mul(vc, vtanh(wasm_f32x4_mul(wasm_v128_load(x + i), vi))));
+  for (; i < n; i++) y[i] = cap * wasm_f32x4_extract_lane(vtanh(splat(x[i] / cap)), 0);
+}
+
+/* Its gradient from the output: dx = dy·(1 − (y/cap)²). */
+EXPORT(softcap_backward)
+void softcap_backward(const float *y, const float *dy, float *dx, int n, float cap) {
+  const float ic = 1.0f / cap;
+  for (int i = 0; i < n; i++) {
+    float t = y[i] * ic;
+    dx[i] = dy[i] * (1.0f - t * t);
+  }
+}

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { fastKernelsActive, setFastKernels } from '../../../../src/core/kernels';
 import { GPTConfig } from '../../../../src/core/model/config';
 import { disposeCache, GPT, KVCache } from '../../../../src/core/model/gpt';
-import { crossEntropy, embedding, gelu, layerNorm, linear } from '../../../../src/core/model/ops';
+import { crossEntropy, embedding, gelu, layerNorm, linear, softCap } from '../../../../src/core/model/ops';
 import { AdamW } from '../../../../src/core/train/adamw';
 import { trainStep } from '../../../../src/core/train/trainer';
 import { useWasm } from '../../helpers/tf';
@@ -51,6 +51,13 @@ describe('fused wasm kernels against the reference path', () => {
     const x = tf.concat([rand([1021], 1, 3), tf.tensor1d([0, -20, 20, -1e-4, 1e-4, 80, -80])]);
     const r = bothPaths(() => valueAndGrads((t) => gelu(t), [x]));
     r.reference.forEach((ref, i) => assertClose(r.fused[i], ref, 1e-5, ['gelu', 'dx'][i]));
+    x.dispose();
+  });
+
+  it('logit soft-cap: values and gradient', () => {
+    const x = tf.mul(rand([1023], 11), 40);
+    const r = bothPaths(() => valueAndGrads((t) => softCap(t, 30), [x]));
+    r.reference.forEach((ref, i) => assertClose(r.fused[i], ref, 1e-5, ['y', 'dx'][i]));
     x.dispose();
   });
 
