@@ -2,20 +2,17 @@
  * Stage 3 in the worker: K distinct completions to rank, the alignment trainers (reward model, DPO, PPO) as jobs
  * beside training.ts and finetuning.ts, and the parent-vs-aligned comparison of the alignment panel.
  */
-import { acquireFolderLock } from '../core/checkpoint/lock';
 import { promptsOf, readPreferences } from '../core/data/preferences';
 import { GptLabError } from '../core/errors';
 import { loadModel, LoadedModel } from '../core/model/persist';
 import { generateBatch } from '../core/sample/batch';
 import { trainDpo, trainPpo, trainRewardModel } from '../core/train/align';
-import type { TrainHooks } from '../core/train/loop';
 import { SCORE_HEAD } from '../core/train/pairs';
 import { splitExamples } from '../core/train/stage';
 import { winRateByReward } from '../core/train/winRate';
-import type { AlignOutcome, AlignParams, CompareParams, RankParams, RankResult, WorkerEvent } from '../protocol/worker';
+import type { AlignOutcome, AlignParams, CompareParams, RankParams, RankResult } from '../protocol/worker';
 import type { Comparison } from '../protocol/rank';
-
-type Emit = (event: WorkerEvent['event'], data: WorkerEvent['data']) => void;
+import { Emit, WorkerJob } from './job';
 
 /** Sampling rounds before giving up on K distinct completions. */
 const MAX_ROUNDS = 4;
@@ -62,50 +59,28 @@ export function rankCompletions(m: LoadedModel, p: RankParams): RankResult {
   return { completions, rounds, ms: performance.now() - t0, step: m.checkpoint.step };
 }
 
-let running = false;
-let stopRequested = false;
+const job = new WorkerJob('An alignment run is already in progress. Stop it first.');
 
 /** One alignment run at a time, its new version's folder locked, progress streamed like training's. */
 export async function runAlign(p: AlignParams, emit: Emit): Promise<AlignOutcome> {
-  if (running) throw new GptLabError('An alignment run is already in progress. Stop it first.', 'BUSY');
-  const lock = acquireFolderLock(p.outDir, {
-    purpose: `GPT Lab ${p.kind} training in a VS Code window`,
-    onLog: (message) => emit('log', { message }),
-  });
-  running = true;
-  stopRequested = false;
-  let lastProgress = 0;
-  const hooks: TrainHooks = {
-    shouldStop: () => stopRequested,
-    onLog: (message) => emit('log', { message }),
-    onEval: (e) => emit('eval', e),
-    onCheckpoint: (step) => emit('checkpoint', { step }),
-    onProgress: (pr) => {
-      const now = Date.now();
-      if (now - lastProgress >= 100 || pr.fraction >= 1) {
-        lastProgress = now;
-        emit('progress', pr);
-      }
-    },
-  };
-  const base = {
-    parentDir: p.parentDir,
-    outDir: p.outDir,
-    dataFile: p.dataFile,
-    maxSteps: p.maxSteps,
-    maxMinutes: p.maxMinutes,
-    learningRate: p.learningRate,
-    resume: p.resume,
-    hooks,
-  };
-  try {
+  return job.run(p.outDir, `GPT Lab ${p.kind} training in a VS Code window`, emit, async (hooks) => {
+    const base = {
+      parentDir: p.parentDir,
+      outDir: p.outDir,
+      dataFile: p.dataFile,
+      maxSteps: p.maxSteps,
+      maxMinutes: p.maxMinutes,
+      learningRate: p.learningRate,
+      resume: p.resume,
+      hooks,
+    };
     switch (p.kind) {
       case 'reward':
-        return await trainRewardModel({ ...base, pairs: p.pairs ?? [] });
+        return trainRewardModel({ ...base, pairs: p.pairs ?? [] });
       case 'dpo':
-        return await trainDpo({ ...base, pairs: p.pairs ?? [], beta: p.beta });
+        return trainDpo({ ...base, pairs: p.pairs ?? [], beta: p.beta });
       case 'ppo':
-        return await trainPpo({
+        return trainPpo({
           ...base,
           prompts: p.prompts ?? [],
           rewardDir: p.rewardDir,
@@ -113,20 +88,15 @@ export async function runAlign(p: AlignParams, emit: Emit): Promise<AlignOutcome
           ppo: p.klCoef !== undefined ? { klCoef: p.klCoef } : {},
         });
     }
-  } finally {
-    lock.release();
-    running = false;
-  }
+  });
 }
 
 export function stopAlign(): boolean {
-  if (!running) return false;
-  stopRequested = true;
-  return true;
+  return job.stop();
 }
 
 export function aligning(): boolean {
-  return running;
+  return job.running;
 }
 
 /**

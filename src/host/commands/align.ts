@@ -10,11 +10,11 @@ import type { AlignOutcome, AlignParams } from '../../protocol/worker';
 import { config } from '../config';
 import { collectWorkspaceCorpus } from '../corpus';
 import { errorCode } from '../errors';
-import { compact, duration } from '../format';
+import { percent, progressText } from '../../protocol/format';
 import type { Lab } from '../lab';
 import { log, showLog } from '../log';
 import { AlignPanel } from '../panels/alignPanel';
-import { LossPanel } from '../panels/lossPanel';
+import { readyToTrain, withTrainingProgress } from './trainingRun';
 
 export type AlignKind = AlignParams['kind'];
 
@@ -56,17 +56,7 @@ export async function alignCommand(
   kind: AlignKind,
   args: AlignArgs = {},
 ): Promise<AlignRunResult | undefined> {
-  if (lab.training) {
-    const show = await vscode.window.showInformationMessage('GPT Lab is already training.', 'Show Panel');
-    if (show) LossPanel.createOrShow(lab);
-    return undefined;
-  }
-  if (!vscode.workspace.isTrusted) {
-    void vscode.window.showErrorMessage(
-      'GPT Lab trains only in a trusted workspace: it reads every file and runs a local worker. Trust this workspace, then try again.',
-    );
-    return undefined;
-  }
+  if (!(await readyToTrain(lab))) return undefined;
   await lab.refresh();
   const parent = lab.versions.get(args.from ?? lab.versions.active);
   if (!parent) {
@@ -142,34 +132,12 @@ export async function runWithProgress(
   args: AlignArgs,
 ): Promise<AlignRunResult | undefined> {
   const kind = params.kind;
-  const run = await vscode.window.withProgress(
-    {
-      location: vscode.ProgressLocation.Notification,
-      title: `GPT Lab: ${TITLES[kind]} — ${what}`,
-      cancellable: true,
-    },
-    async (progress, token) => {
-      token.onCancellationRequested(() => void lab.stop().catch(() => undefined));
-      let reported = 0;
-      const sub = lab.worker.onEvent((e) => {
-        if (e.event !== 'progress') return;
-        const p = e.data;
-        const pct = Math.floor(p.fraction * 100);
-        progress.report({
-          increment: Math.max(0, pct - reported),
-          message: `${pct}% · ${progressFigures(kind, p.loss, p.metrics)} · ${compact(p.tokensPerSec)} tok/s · ${duration(p.etaMs)} left`,
-        });
-        reported = Math.max(reported, pct);
-      });
-      try {
-        return { version: name, result: await lab.align(params, name) };
-      } catch (err) {
-        void reportFailure(kind, err);
-        return undefined;
-      } finally {
-        sub.dispose();
-      }
-    },
+  const run = await withTrainingProgress(
+    lab,
+    `GPT Lab: ${TITLES[kind]} — ${what}`,
+    async (): Promise<AlignRunResult> => ({ version: name, result: await lab.align(params, name) }),
+    (err) => void reportFailure(kind, err),
+    (p) => progressText(p, { percent: true, figures: progressFigures(kind, p.loss, p.metrics) }),
   );
   if (!params.resume && !checkpointExists(params.outDir))
     await fs.rm(params.outDir, { recursive: true, force: true }).catch(() => undefined);
@@ -181,7 +149,7 @@ export async function runWithProgress(
 
 function progressFigures(kind: AlignKind, loss: number, m: Record<string, number> | undefined): string {
   const f = (x: number | undefined, d = 2) => (x === undefined || !Number.isFinite(x) ? '—' : x.toFixed(d));
-  const pct = (x: number | undefined) => (x === undefined ? '—' : `${(x * 100).toFixed(0)}%`);
+  const pct = percent;
   if (kind === 'ppo')
     return `reward ${f(m?.reward)} · KL ${f(m?.kl)} · clipped ${pct(m?.clipFraction)} · value loss ${f(m?.valueLoss)}`;
   return `loss ${loss.toFixed(3)} · accuracy ${pct(m?.accuracy)} · margin ${f(m?.margin)}`;

@@ -1,12 +1,10 @@
-import { existsSync, promises as fs } from 'node:fs';
-import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { formatProblems } from '../../core/data/jsonl';
 import { exportPreferences, importPreferences, PreferenceLine } from '../../core/data/preferences';
 import { config } from '../config';
 import type { Lab } from '../lab';
 import { log } from '../log';
 import { RankPanel } from '../panels/rankPanel';
+import { exportJsonl, importJsonl, JsonlKind, openJsonlFile } from './jsonlFiles';
 
 /** Scripted use (tests, keybindings): the prompt instead of the editor's, the count, the sampling seed. */
 export interface RankArgs {
@@ -98,76 +96,38 @@ export async function rankCompletions(lab: Lab, args: RankArgs = {}): Promise<Ra
   });
 }
 
+const PREFERENCES: JsonlKind = {
+  noun: 'preference pair',
+  importTitle: 'Import preference pairs (JSONL: {"prompt": …, "chosen": …, "rejected": …} per line)',
+  exportTitle: 'Export preference pairs as JSONL',
+  defaultName: 'preferences.jsonl',
+  logTag: 'import preferences',
+};
+
 /** Opens preferences.jsonl (created empty if missing). */
-export async function openPreferences(lab: Lab): Promise<void> {
-  const file = lab.preferences.file;
-  if (!existsSync(file)) {
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    await fs.writeFile(file, '');
-  }
-  await vscode.window.showTextDocument(vscode.Uri.file(file), { preview: false });
+export function openPreferences(lab: Lab): Promise<void> {
+  return openJsonlFile(lab.preferences.file);
 }
 
 /** Imports pairs from a JSONL file; malformed lines are reported by number. Returns how many were added. */
-export async function importPreferencesCommand(lab: Lab, from?: vscode.Uri): Promise<number | undefined> {
-  const uri =
-    from ??
-    (
-      await vscode.window.showOpenDialog({
-        title: 'Import preference pairs (JSONL: {"prompt": …, "chosen": …, "rejected": …} per line)',
-        canSelectMany: false,
-        filters: { 'JSON Lines': ['jsonl', 'json', 'txt'], 'All files': ['*'] },
-        openLabel: 'Import',
-      })
-    )?.[0];
-  if (!uri) return undefined;
-  try {
-    const { added, problems } = await importPreferences(lab.preferences.file, uri.fsPath);
-    await lab.preferences.recount();
-    const summary = `Imported ${added} preference pair${added === 1 ? '' : 's'} from ${path.basename(uri.fsPath)} (${lab.preferences.counts.pairs} in all).`;
-    if (problems.length) {
-      const skipped = formatProblems(uri.fsPath, problems);
-      log(`import preferences: ${skipped}`);
-      void vscode.window.showWarningMessage(`${summary} ${skipped}`);
-    } else void vscode.window.showInformationMessage(summary);
-    return added;
-  } catch (err) {
-    void vscode.window.showErrorMessage(`GPT Lab could not import ${uri.fsPath}: ${(err as Error).message}`);
-    return undefined;
-  }
+export function importPreferencesCommand(lab: Lab, from?: vscode.Uri): Promise<number | undefined> {
+  return importJsonl(
+    PREFERENCES,
+    from,
+    (file) => importPreferences(lab.preferences.file, file),
+    async () => (await lab.preferences.recount(), lab.preferences.counts.pairs),
+  );
 }
 
 /** Exports the pairs to a JSONL file (TRL's format). Returns how many were written. */
-export async function exportPreferencesCommand(lab: Lab, to?: vscode.Uri): Promise<number | undefined> {
-  const { records, problems } = await lab.preferences.read();
-  if (records.length === 0) {
-    void vscode.window.showInformationMessage(
-      'There are no preference pairs to export yet. Rank some completions with "GPT Lab: Rank Completions".',
-    );
-    return undefined;
-  }
-  const uri =
-    to ??
-    (await vscode.window.showSaveDialog({
-      title: 'Export preference pairs as JSONL',
-      filters: { 'JSON Lines': ['jsonl'] },
-      defaultUri: vscode.workspace.workspaceFolders?.[0]
-        ? vscode.Uri.joinPath(vscode.workspace.workspaceFolders[0].uri, 'preferences.jsonl')
-        : undefined,
-      saveLabel: 'Export',
-    }));
-  if (!uri) return undefined;
-  try {
-    const n = await exportPreferences(lab.preferences.file, uri.fsPath);
-    const skipped = problems.length ? ` ${formatProblems(lab.preferences.file, problems)}` : '';
-    void vscode.window.showInformationMessage(
-      `Exported ${n} preference pair${n === 1 ? '' : 's'} to ${path.basename(uri.fsPath)}.${skipped}`,
-    );
-    return n;
-  } catch (err) {
-    void vscode.window.showErrorMessage(`GPT Lab could not export to ${uri.fsPath}: ${(err as Error).message}`);
-    return undefined;
-  }
+export function exportPreferencesCommand(lab: Lab, to?: vscode.Uri): Promise<number | undefined> {
+  return exportJsonl(
+    PREFERENCES,
+    to,
+    { file: lab.preferences.file, read: () => lab.preferences.read() },
+    (file) => exportPreferences(lab.preferences.file, file),
+    'There are no preference pairs to export yet. Rank some completions with "GPT Lab: Rank Completions".',
+  );
 }
 
 /** Scripted use: the pair to delete, as listed (its line and texts). */
