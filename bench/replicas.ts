@@ -10,6 +10,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/core/backend';
 import { GPTConfig, PRESETS } from '../src/core/model/config';
@@ -95,6 +96,34 @@ function allReduceWork(model: GPTConfig, n: number): number {
   return median(times);
 }
 
+/** A plain JS loop, the same work on each thread. */
+const SPIN = `let x = 0; const a = new Float64Array(1 << 16).fill(1.0001);
+for (let r = 0; r < 1500; r++) for (let i = 0; i < a.length; i++) x += a[i] * a[(i * 7) & 65535];`;
+
+/**
+ * What the machine gives N threads right now: N units of a plain JS loop on N threads against 1 unit on one.
+ * N on idle cores; on a shared machine whatever the others leave — the ceiling of any replica speed-up.
+ */
+async function threadScaling(n: number): Promise<number> {
+  const spin = new Function(SPIN) as () => void;
+  let t0 = performance.now();
+  spin();
+  const one = performance.now() - t0;
+  // Threads started and waiting first: their start-up is not the machine's scaling.
+  const code = `const { parentPort } = require('node:worker_threads'); parentPort.postMessage('ready');
+parentPort.once('message', () => { ${SPIN}; parentPort.postMessage('done'); });`;
+  const workers = Array.from({ length: n - 1 }, () => new Worker(code, { eval: true }));
+  await Promise.all(workers.map((w) => new Promise((r) => w.once('message', r))));
+  const done = workers.map((w) => new Promise((r) => w.once('message', r)));
+  t0 = performance.now();
+  workers.forEach((w) => w.postMessage('go'));
+  spin();
+  await Promise.all(done);
+  const elapsed = performance.now() - t0;
+  await Promise.all(workers.map((w) => w.terminate()));
+  return (n * one) / elapsed;
+}
+
 async function main(): Promise<void> {
   await initBackend('wasm');
   const rounds = Number(arg('rounds', '3'));
@@ -109,9 +138,17 @@ async function main(): Promise<void> {
   for (const name of arg('configs', 'B,tiny,small').split(',')) {
     const c = CONFIGS[name];
     const tokens = c.batch * c.model.contextLength;
-    const runs: Record<string, number[]> = { one: [], many: [], allReduceMs: [], shareMs: [], fullMs: [] };
+    const runs: Record<string, number[]> = {
+      one: [],
+      many: [],
+      allReduceMs: [],
+      shareMs: [],
+      fullMs: [],
+      threadScaling: [],
+    };
     for (let r = 0; r < rounds; r++) {
       // Alternate, so the machine's load (other users) falls on both alike.
+      runs.threadScaling.push(await threadScaling(n));
       const one = await run(c.model, c.batch, 1, steps);
       const many = await run(c.model, c.batch, n, steps);
       runs.one.push((tokens * 1000) / one.stepMs);
@@ -134,6 +171,8 @@ async function main(): Promise<void> {
       context: c.model.contextLength,
       tokensPerSec: { 1: Math.round(median(runs.one)), [n]: Math.round(median(runs.many)) },
       speedup: +(median(runs.many) / median(runs.one)).toFixed(2),
+      /** What N threads of plain JS got over one in the same rounds: the ceiling of `speedup` right now. */
+      threadScaling: +median(runs.threadScaling).toFixed(2),
       allReduceMsPerStep: +median(runs.allReduceMs).toFixed(1),
       rounds: runs,
     };
