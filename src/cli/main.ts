@@ -63,7 +63,7 @@ export function buildProgram(): Command {
     .option('--no-completions', 'skip the check of completions on held-out files after training (seconds)')
     .option(
       '--replicas <n>',
-      'data parallelism: at most n worker threads, each training on its share of every batch (default: one per core when the model is large enough to gain; 1 = one thread)',
+      'data parallelism: n worker threads, each training on its share of every batch (default auto: one per core when the model is large enough, kept only if a few timed steps show them faster; 1 = one thread)',
     )
     .addOption(backendOption())
     .option('--json', 'JSON lines on stdout')
