@@ -45,6 +45,8 @@ export function rankCompletions(m: LoadedModel, p: RankParams): RankResult {
         topP: 1,
         seeds: Array.from({ length: rows }, (_, i) => p.seed + rounds * 1009 + i),
         suppressTokens: [s.fimPrefix, s.fimSuffix, s.fimMiddle],
+        // Where the model would end the file at once (a short file it memorised), there is still something to rank.
+        minTokens: 1,
       },
     );
     rounds++;

@@ -12,6 +12,8 @@ export interface BatchGenerateOptions extends SamplingParams {
   seed?: number;
   /** Never generate these (e.g. the FIM markers). */
   suppressTokens?: number[];
+  /** End-of-text is not drawn before a row has this many tokens (Hugging Face's min_new_tokens). */
+  minTokens?: number;
 }
 
 export interface BatchRow {
@@ -42,6 +44,7 @@ export function generateBatch(model: GPT, tok: Tokenizer, prompts: number[][], o
       active.forEach((i, r) => {
         const row = all.slice(r * V, (r + 1) * V);
         for (const t of opts.suppressTokens ?? []) row[t] = -Infinity;
+        if (step < (opts.minTokens ?? 0)) row[eot] = -Infinity;
         const token = pickToken(row, opts, rngs[i]);
         if (token === eot) {
           out[i].stopReason = 'end-of-text';

@@ -139,4 +139,38 @@ describe('KV-cached decoding (CachedDecoder, batched generation)', () => {
       m.dispose();
     }
   });
+
+  it('minTokens keeps end-of-text from ending a row before it has that many tokens', () => {
+    // ln_f gives every position the same vector b, and end-of-text's embedding is a large multiple of it: the
+    // tied head then makes end-of-text the likeliest next token everywhere.
+    const w = initialWeights(BASE, 5);
+    const C = BASE.nEmbd;
+    w.get('ln_f.weight')!.fill(0);
+    const b = w.get('ln_f.bias')!;
+    for (let i = 0; i < C; i++) b[i] = i % 2 ? 1 : -1;
+    const wte = w.get('wte.weight')!;
+    for (let i = 0; i < C; i++) wte[96 * C + i] = 50 * b[i];
+    const m = new GPT(BASE, w);
+    const prompts = [
+      [1, 2, 3],
+      [4, 5],
+    ];
+    const plain = generateBatch(m, tok, prompts, { maxTokens: 5, temperature: 0 });
+    assert.deepEqual(
+      plain.map((r) => [r.tokens.length, r.stopReason]),
+      [
+        [0, 'end-of-text'],
+        [0, 'end-of-text'],
+      ],
+    );
+    const held = generateBatch(m, tok, prompts, { maxTokens: 5, temperature: 0, minTokens: 2 });
+    assert.deepEqual(
+      held.map((r) => [r.tokens.length, r.stopReason]),
+      [
+        [2, 'end-of-text'],
+        [2, 'end-of-text'],
+      ],
+    );
+    assert.ok(held.every((r) => !r.tokens.includes(96)));
+  });
 });
