@@ -14,6 +14,11 @@ import {
   Workbench,
 } from './support/codeServer';
 
+/** Enough of the DOM's classList for a check inside the page (the tests compile without the DOM's types). */
+interface DOMTokenListLike {
+  contains(token: string): boolean;
+}
+
 /** The webview panel whose page holds `selector` (several panels may be open side by side). */
 async function panelWith(page: Page, selector: string, timeout = 60_000): Promise<Frame> {
   const deadline = Date.now() + timeout;
@@ -82,15 +87,20 @@ describe('Stage 3 in the UI: rank by keyboard (and after a reload), train DPO, s
     await page.locator('.editor-instance .monaco-editor.focused').waitFor({ timeout: 10_000 });
     await runCommand(page, 'GPT Lab: Rank Completions');
     const board = await panelWith(page, '#board .card');
-    await board.waitForFunction("document.querySelectorAll('#board .card').length === 4", undefined, {
-      timeout: 60_000,
-    });
+    // Locators, not waitForFunction: a string predicate is eval'd in the page, which the webview's CSP forbids.
+    await board.locator('#board .card').nth(3).waitFor({ timeout: 60_000 });
+    assert.equal(await board.locator('#board .card').count(), 4);
     const texts = () => board.$$eval('#board .card pre', (ps) => ps.map((p) => p.textContent ?? ''));
     const before = await texts();
     // The board takes the focus with its first card: no click needed.
-    await board.waitForFunction("document.activeElement?.classList.contains('card')", undefined, {
-      timeout: 10_000,
-    });
+    const focused = () =>
+      board.evaluate(() => {
+        const doc = (globalThis as unknown as { document: { activeElement: { classList: DOMTokenListLike } | null } })
+          .document;
+        return doc.activeElement?.classList.contains('card') ?? false;
+      });
+    for (let i = 0; i < 100 && !(await focused()); i++) await page.waitForTimeout(100);
+    assert.ok(await focused(), 'a card has the focus');
     await page.keyboard.press('4'); // the first card goes last
     await page.keyboard.press('Alt+ArrowUp'); // …then one place up (3rd)
     await page.keyboard.press('ArrowUp'); // focus the card above (2nd)

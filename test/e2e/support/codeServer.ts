@@ -209,7 +209,14 @@ export function notifications(page: Page) {
 
 /** "Developer: Reload Window": VS Code saves its layout (open panels and their state) before it reloads. */
 export async function reloadWindow(page: Page): Promise<void> {
+  // Wait for the navigation itself: the old page is still "loaded" for a moment after the command runs, and a
+  // frame found then is detached under the test.
+  const navigated = page.waitForEvent('framenavigated', {
+    predicate: (f) => f === page.mainFrame(),
+    timeout: 60_000,
+  });
   await runCommand(page, 'Developer: Reload Window');
+  await navigated;
   await page.waitForLoadState('load');
 }
 
