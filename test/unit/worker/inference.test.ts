@@ -41,13 +41,15 @@ describe('inference worker: a new checkpoint while a completion runs', function 
     const running = complete(1, { modelDir: dir, prefix: text, suffix: '', maxTokens: 128, multiline: true }).finally(
       () => (settled = true),
     );
-    await new Promise((r) => setTimeout(r, 30)); // generation under way
+    // Generation yields once a token (setImmediate): a few turns of the event loop put it a few tokens in, on a
+    // machine of any speed (a wall-clock wait let the faster decoder finish first).
+    for (let i = 0; i < 6; i++) await new Promise((r) => setImmediate(r));
     assert.equal(settled, false, 'the completion ended before the new checkpoint arrived: nothing was tested');
     // Training writes its completion figures: the worker reloads the model for the next request.
     await fs.writeFile(path.join(dir, COMPLETION_EVAL_FILE), JSON.stringify({ mode: 'prefix' }));
     await inspect({ modelDir: dir, text });
     const r = await running; // before the fix: "Tensor is disposed"
-    assert.ok(r.tokens > 0);
+    assert.ok(r.tokens > 6, `${r.tokens} tokens`);
     assert.equal(numTensors(), loaded, 'exactly one model is held once the completion is done');
     disposeModel();
     assert.equal(numTensors(), baseline);
