@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadModel } from '../../../../src/core/model/persist';
 import { GPT } from '../../../../src/core/model/gpt';
 import { Rng } from '../../../../src/core/rng';
-import { defaultTrainConfig, TrainConfig } from '../../../../src/core/train/config';
+import type { TrainConfig } from '../../../../src/core/train/config';
 import { sampleBatch } from '../../../../src/core/train/data';
 import { buildOptimizer, optimizerStep } from '../../../../src/core/train/loop';
 import { ReplicaPool } from '../../../../src/core/train/parallel/pool';
@@ -15,18 +15,15 @@ import { PretrainTask } from '../../../../src/core/train/pretrainTask';
 import { buildDataset } from '../../../../src/core/train/data';
 import { trainTokenizer } from '../../../../src/core/tokenizer';
 import { codeFiles, useWasm } from '../../helpers/tf';
+import { tinyTrainConfig } from '../../helpers/train';
 
+/** The shared tiny run, evaluated every 3 of its 6 steps, at a learning rate that moves the weights visibly. */
 function config(overrides: Partial<TrainConfig> = {}): TrainConfig {
-  return defaultTrainConfig('tiny', {
-    model: { vocabSize: 300, contextLength: 32, nEmbd: 32, nLayer: 2, nHead: 2, positionEncoding: 'learned' },
+  return tinyTrainConfig({
     batchSize: 6,
-    maxMinutes: undefined,
     maxSteps: 6,
     evalInterval: 3,
-    evalBatches: 2,
-    checkpointInterval: 1000,
     logInterval: 1,
-    warmupSteps: 2,
     learningRate: 1e-2,
     ...overrides,
   });

@@ -14,18 +14,15 @@ import { replicaCount, replicasFromEnv } from '../../../../src/core/train/parall
 import { pretrain } from '../../../../src/core/train/trainer';
 import { replicasText } from '../../../../src/protocol/lossPanel';
 import { codeFiles, useWasm } from '../../helpers/tf';
+import { tinyTrainConfig } from '../../helpers/train';
 
+/** The shared tiny run, evaluated every 3 of its 6 steps, at a learning rate that moves the weights visibly. */
 function config(overrides: Partial<TrainConfig> = {}): TrainConfig {
-  return defaultTrainConfig('tiny', {
-    model: { vocabSize: 300, contextLength: 32, nEmbd: 32, nLayer: 2, nHead: 2, positionEncoding: 'learned' },
+  return tinyTrainConfig({
     batchSize: 4,
-    maxMinutes: undefined,
     maxSteps: 6,
     evalInterval: 3,
-    evalBatches: 2,
-    checkpointInterval: 1000,
     logInterval: 1,
-    warmupSteps: 2,
     learningRate: 1e-2,
     ...overrides,
   });
