@@ -9,6 +9,7 @@ import { readCorpus, splitByFile } from '../core/corpus';
 import { GptLabError } from '../core/errors';
 import { GPTConfig, parameterCount, withArchitecture } from '../core/model/config';
 import { defaultTrainConfig, TrainConfig } from '../core/train/config';
+import { replicasFromEnv } from '../core/train/parallel/replicas';
 import { pretrain } from '../core/train/trainer';
 import { int, positive } from './options';
 import { formatDuration, Output } from './output';
@@ -22,6 +23,7 @@ import { formatDuration, Output } from './output';
 export interface ExperimentCliOptions {
   variants?: string;
   minutes?: string;
+  cpuMinutes?: string;
   tokens?: string;
   seeds?: string;
   preset?: string;
@@ -118,6 +120,10 @@ export interface RunResult {
   /** Held-out bits per byte at each requested share of the budget (the evaluation nearest to it). */
   bpbAt: { fraction: number; valBpb: number }[];
   finalBpb: number;
+  /** CPU time of the process (user + system) over the whole run: tokenizer, training and its evaluations. */
+  cpuMs: number;
+  /** Of which training the tokenizer took (CPU ms; the minutes budgets do not count it, as in `gpt-lab train`). */
+  tokenizerCpuMs: number;
   /** Training tokens until the held-out bpb first reached the target (null: never). */
   tokensToTarget: number | null;
   exactMatch: number;
@@ -137,7 +143,7 @@ export interface Baselines {
 
 export interface ExperimentResult {
   corpus: string;
-  budget: { minutes?: number; tokens?: number };
+  budget: { minutes?: number; cpuMinutes?: number; tokens?: number };
   preset: string;
   seeds: number[];
   targetBpb: number | null;
@@ -226,9 +232,18 @@ export async function experimentCommand(dir: string, o: ExperimentCliOptions): P
 /** Trains every variant × seed, evaluates them, and computes the baselines. */
 export async function runExperiment(dir: string, o: ExperimentCliOptions, out: Output): Promise<ExperimentResult> {
   const minutes = o.minutes !== undefined ? positive(o.minutes, '--minutes') : undefined;
+  const cpuMinutes = o.cpuMinutes !== undefined ? positive(o.cpuMinutes, '--cpu-minutes') : undefined;
   const tokens = o.tokens !== undefined ? int(o.tokens, '--tokens') : undefined;
-  if ((minutes === undefined) === (tokens === undefined)) {
-    throw new GptLabError('Give one budget per run: --minutes N or --tokens N.', 'BAD_OPTION');
+  if ([minutes, cpuMinutes, tokens].filter((b) => b !== undefined).length !== 1) {
+    throw new GptLabError('Give one budget per run: --minutes N or --tokens N (or --cpu-minutes N).', 'BAD_OPTION');
+  }
+  // A CPU budget counts every thread of the process: it is a proxy for one thread's minutes, so one replica.
+  const replicas = replicasFromEnv(process.env.GPT_LAB_REPLICAS);
+  if (cpuMinutes !== undefined && replicas !== 1) {
+    throw new GptLabError(
+      `--cpu-minutes measures one training thread; GPT_LAB_REPLICAS=${process.env.GPT_LAB_REPLICAS} asks for replicas (unset it, or use --minutes).`,
+      'BAD_OPTION',
+    );
   }
   if (tokens !== undefined && !(tokens > 0)) throw new GptLabError('--tokens must be positive.', 'BAD_OPTION');
   const preset = o.preset ?? 'tiny';
@@ -272,6 +287,7 @@ export async function runExperiment(dir: string, o: ExperimentCliOptions, out: O
         seed,
         splitSeed,
         maxMinutes: minutes,
+        maxCpuMinutes: cpuMinutes,
         maxSteps:
           tokens !== undefined
             ? Math.max(1, Math.ceil(tokens / (vcfg.batchSize * vcfg.model.contextLength)))
@@ -290,11 +306,18 @@ export async function runExperiment(dir: string, o: ExperimentCliOptions, out: O
       let lastTokens = 0;
       let lastStep = 0;
       out.info(`${v} (seed ${seed}): training…`);
+      const cpu0 = process.cpuUsage();
+      let tokenizerCpuMs = 0;
       const r = await pretrain({
         files: corpus.files,
         config: cfg,
         outDir,
+        replicas,
         hooks: {
+          onLog: (m) => {
+            // The tokenizer trains before the loop's budget starts: its CPU time is reported beside it.
+            if (m.startsWith('tokenizer:')) tokenizerCpuMs = cpuMsSince(cpu0);
+          },
           onProgress: (p) => {
             lastFraction = p.fraction;
             lastTokens = p.tokensSeen;
@@ -314,6 +337,7 @@ export async function runExperiment(dir: string, o: ExperimentCliOptions, out: O
           },
         },
       });
+      const cpuMs = cpuMsSince(cpu0);
       const ev = await evaluateModelCompletions(outDir, corpus.files, positions);
       const run: RunResult = {
         variant: v,
@@ -323,6 +347,8 @@ export async function runExperiment(dir: string, o: ExperimentCliOptions, out: O
         tokens: r.tokensSeen,
         elapsedMs: Math.round(r.elapsedMs),
         tokensPerSec: Math.round((r.tokensSeen * 1000) / Math.max(1, r.elapsedMs)),
+        cpuMs: Math.round(cpuMs),
+        tokenizerCpuMs: Math.round(tokenizerCpuMs),
         bpbAt: bpbAtFractions(curve, fractions),
         finalBpb: r.valBpb,
         tokensToTarget: null,
@@ -334,7 +360,8 @@ export async function runExperiment(dir: string, o: ExperimentCliOptions, out: O
       runs.push(run);
       out.clear();
       out.info(
-        `${v} (seed ${seed}): ${run.steps} steps, ${run.tokens} tokens in ${formatDuration(run.elapsedMs)}, held-out ${run.finalBpb.toFixed(3)} bpb`,
+        `${v} (seed ${seed}): ${run.steps} steps, ${run.tokens} tokens in ${formatDuration(run.elapsedMs)} ` +
+          `(CPU ${formatDuration(run.cpuMs)}, tokenizer ${formatDuration(run.tokenizerCpuMs)}), held-out ${run.finalBpb.toFixed(3)} bpb`,
       );
       out.event('run', run);
     }
@@ -354,6 +381,8 @@ export async function runExperiment(dir: string, o: ExperimentCliOptions, out: O
       tokens: Math.round(mean(rs.map((r) => r.tokens))),
       elapsedMs: Math.round(mean(rs.map((r) => r.elapsedMs))),
       tokensPerSec: Math.round(mean(rs.map((r) => r.tokensPerSec))),
+      cpuMs: Math.round(mean(rs.map((r) => r.cpuMs))),
+      tokenizerCpuMs: Math.round(mean(rs.map((r) => r.tokenizerCpuMs))),
       bpbAt: fractions.map((f, i) => ({ fraction: f, valBpb: mean(rs.map((r) => r.bpbAt[i].valBpb)) })),
       finalBpb: mean(rs.map((r) => r.finalBpb)),
       tokensToTarget: reached.length === rs.length ? Math.round(mean(reached)) : null,
@@ -364,7 +393,11 @@ export async function runExperiment(dir: string, o: ExperimentCliOptions, out: O
   });
   return {
     corpus: root,
-    budget: { ...(minutes !== undefined && { minutes }), ...(tokens !== undefined && { tokens }) },
+    budget: {
+      ...(minutes !== undefined && { minutes }),
+      ...(cpuMinutes !== undefined && { cpuMinutes }),
+      ...(tokens !== undefined && { tokens }),
+    },
     preset,
     seeds,
     targetBpb: Number.isFinite(targetBpb) ? targetBpb : null,
@@ -374,6 +407,11 @@ export async function runExperiment(dir: string, o: ExperimentCliOptions, out: O
     date: new Date().toISOString(),
     machine: `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, backend ${backend.name}`,
   };
+}
+
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1000;
 }
 
 function fmt(x: number | null | undefined, digits = 3): string {
@@ -386,9 +424,17 @@ function pct(x: number): string {
 
 /** The result as a Markdown table: one row per variant (mean over seeds), then the baselines. */
 export function formatTable(r: ExperimentResult): string {
-  const budget = r.budget.minutes !== undefined ? `${r.budget.minutes} min` : `${r.budget.tokens} tokens`;
+  const budget =
+    r.budget.minutes !== undefined
+      ? `${r.budget.minutes} min`
+      : r.budget.cpuMinutes !== undefined
+        ? `${r.budget.cpuMinutes} CPU-min`
+        : `${r.budget.tokens} tokens`;
   const pts = r.summary[0]?.bpbAt.map((p) => `bpb@${Math.round(p.fraction * 100)}%`) ?? [];
-  const header = ['variant', 'tokens', 'tok/s', ...pts, `tokens→${fmt(r.targetBpb)}`, 'exact', 'saved', 'shown'];
+  const header = [
+    ...['variant', 'tokens', 'tok/s', ...pts, `tokens→${fmt(r.targetBpb)}`, 'exact', 'saved', 'shown'],
+    'CPU min',
+  ];
   const rows = r.summary.map((s) => [
     s.variant,
     String(s.tokens),
@@ -398,6 +444,7 @@ export function formatTable(r: ExperimentResult): string {
     pct(s.exactMatch),
     pct(s.charsSaved),
     pct(s.shown),
+    fmt(s.cpuMs / 60_000, 2),
   ]);
   const blank = (label: string, bpb: number | null) => {
     const row = header.map(() => '');
@@ -430,6 +477,10 @@ export function addExperimentCommand(program: Command, backendOption: () => Opti
       "comma-separated variants, words joined by '+': gpt2, modern, gpt2+rotary, modern+adamw, gpt2+ctx128 … (default gpt2,modern)",
     )
     .option('--minutes <n>', 'budget of each run in minutes of training')
+    .option(
+      '--cpu-minutes <n>',
+      "budget of each run in minutes of this process's CPU time (user + system): on a shared machine, a proxy for an idle machine's minutes of one training thread (one replica only)",
+    )
     .option('--tokens <n>', 'budget of each run in training tokens')
     .option('--seeds <list>', 'comma-separated seeds (default 1)')
     .option('--preset <name>', 'the size the variants start from (default tiny)')

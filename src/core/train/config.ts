@@ -20,6 +20,12 @@ export interface TrainConfig {
   maxSteps?: number;
   /** …or after this many minutes of training, whichever comes first. */
   maxMinutes?: number;
+  /**
+   * …or after this many minutes of the process's CPU time (user + system) in training: a proxy for an idle
+   * machine's minutes on a shared one (one thread trains, so a CPU minute ≈ an idle core's minute). Counts every
+   * thread of the process, so it fits single-replica runs only.
+   */
+  maxCpuMinutes?: number;
   /** Steps between validation passes (and history lines with val loss). */
   evalInterval: number;
   /** Validation batches per pass. */
@@ -96,11 +102,12 @@ export function validateTrainConfig(c: TrainConfig): TrainConfig {
   (['batchSize', 'learningRate', 'evalInterval', 'evalBatches', 'checkpointInterval', 'logInterval'] as const).forEach(
     positive,
   );
-  if (c.maxSteps === undefined && c.maxMinutes === undefined) {
+  if (c.maxSteps === undefined && c.maxMinutes === undefined && c.maxCpuMinutes === undefined) {
     throw new GptLabError('Training config: give a budget in steps or minutes.', 'BAD_CONFIG');
   }
   if (c.maxSteps !== undefined) positive('maxSteps');
   if (c.maxMinutes !== undefined) positive('maxMinutes');
+  if (c.maxCpuMinutes !== undefined) positive('maxCpuMinutes');
   if (!(c.fimRate >= 0 && c.fimRate <= 1))
     throw new GptLabError('Training config: fimRate must be between 0 and 1.', 'BAD_CONFIG');
   if (c.schedule !== undefined && c.schedule !== 'cosine' && c.schedule !== 'wsd')

@@ -57,6 +57,8 @@ export interface TrainHooks {
 export interface Budget {
   steps?: number;
   ms?: number;
+  /** Milliseconds of the process's CPU time (user + system) spent training: a load-independent proxy budget. */
+  cpuMs?: number;
 }
 
 /** What a checkpoint carries to resume exactly where it stopped (state.json's `trainer`). */
@@ -65,11 +67,13 @@ export interface LoopState {
   rng: RngState;
   tokensSeen: number;
   elapsedMs: number;
+  /** CPU time spent training so far, kept only when the budget has a CPU part. */
+  cpuMs?: number;
   optimizerStep: number;
   initialValLoss: number;
   target: Budget;
   /** Where warm-up ended: the decay runs from there to the end of the budget, in steps or in time alike. */
-  warmupEnd?: { step: number; elapsedMs: number };
+  warmupEnd?: { step: number; elapsedMs: number; cpuMs?: number };
   /** The task's own state the next batches depend on (PPO's rollout in use): TrainTask.saveState. */
   task?: Record<string, unknown>;
 }
@@ -160,8 +164,9 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
     }
     const maxSteps = state.target.steps ?? Infinity;
     const budgetMs = state.target.ms ?? Infinity;
-    const fractionAt = (s: number, ms: number) => Math.max(s / maxSteps, ms / budgetMs);
-    const fraction = () => fractionAt(step, state.elapsedMs);
+    const budgetCpuMs = state.target.cpuMs ?? Infinity;
+    const fractionAt = (s: number, ms: number, cpu = 0) => Math.max(s / maxSteps, ms / budgetMs, cpu / budgetCpuMs);
+    const fraction = () => fractionAt(step, state.elapsedMs, state.cpuMs);
     if (fraction() >= 1 && req.resume) {
       hooks.onLog?.(`the run already reached its budget at step ${step}; give a budget to train further`);
     }
@@ -177,6 +182,11 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
     let logSum = 0;
     let logCount = 0;
     let last = performance.now();
+    // A CPU budget counts the whole process's CPU time from here on (every thread: one replica to be a fair proxy).
+    const cpuTracked = state.target.cpuMs !== undefined;
+    const cpuBase = state.cpuMs ?? 0;
+    const cpuStart = process.cpuUsage();
+    if (cpuTracked) state.cpuMs = cpuBase;
     /** Time the loop spent after the last step on evaluation, history and checkpoints. */
     let workMs = 0;
 
@@ -186,8 +196,11 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
         break;
       }
       const t0 = performance.now();
-      if (step >= warmupSteps && !state.warmupEnd) state.warmupEnd = { step, elapsedMs: state.elapsedMs };
-      const fw = state.warmupEnd ? fractionAt(state.warmupEnd.step, state.warmupEnd.elapsedMs) : 0;
+      if (step >= warmupSteps && !state.warmupEnd) {
+        state.warmupEnd = { step, elapsedMs: state.elapsedMs, ...(cpuTracked && { cpuMs: state.cpuMs }) };
+      }
+      const w = state.warmupEnd;
+      const fw = w ? fractionAt(w.step, w.elapsedMs, w.cpuMs) : 0;
       const lr = learningRate(step, fw < 1 ? (fraction() - fw) / (1 - fw) : 1, {
         peak: cfg.learningRate,
         min: cfg.minLearningRate,
@@ -225,6 +238,10 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
       state.elapsedMs += Math.min(now - last, 3 * emaStepMs + workMs);
       last = now;
       workMs = 0;
+      if (cpuTracked) {
+        const cpu = process.cpuUsage(cpuStart);
+        state.cpuMs = cpuBase + (cpu.user + cpu.system) / 1000;
+      }
       const tokens = task.batchTokens(batch);
       state.tokensSeen += tokens;
       const tps = (tokens * 1000) / stepMs;
@@ -328,9 +345,10 @@ function startState<B>(req: LoopRequest<B>): LoopState {
   const asked: Budget = {
     steps: cfg.maxSteps,
     ms: cfg.maxMinutes !== undefined ? cfg.maxMinutes * 60_000 : undefined,
+    ...(cfg.maxCpuMinutes !== undefined && { cpuMs: cfg.maxCpuMinutes * 60_000 }),
   };
   if (!resume) {
-    if (asked.steps === undefined && asked.ms === undefined) {
+    if (asked.steps === undefined && asked.ms === undefined && asked.cpuMs === undefined) {
       throw new GptLabError('Training config: give a budget in steps or minutes.', 'BAD_CONFIG');
     }
     return {
@@ -344,10 +362,11 @@ function startState<B>(req: LoopRequest<B>): LoopState {
     };
   }
   const s = { ...resume.state };
-  if (asked.steps !== undefined || asked.ms !== undefined) {
+  if (asked.steps !== undefined || asked.ms !== undefined || asked.cpuMs !== undefined) {
     s.target = {
       steps: asked.steps !== undefined ? resume.step + asked.steps : undefined,
       ms: asked.ms !== undefined ? s.elapsedMs + asked.ms : undefined,
+      ...(asked.cpuMs !== undefined && { cpuMs: (s.cpuMs ?? 0) + asked.cpuMs }),
     };
   }
   return s;

@@ -134,6 +134,7 @@ async function resumeStart(req: TrainRequest): Promise<Start> {
     model: folder.config.model,
     maxSteps: req.config.maxSteps,
     maxMinutes: req.config.maxMinutes,
+    maxCpuMinutes: req.config.maxCpuMinutes,
     ...(lr !== undefined && { learningRate: lr, minLearningRate: lr / 10 }),
   };
   const model = new GPT(folder.config.model, folder.weights, { heads: folder.config.heads });
