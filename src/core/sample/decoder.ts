@@ -1,14 +1,24 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { wasmDecodeAvailable } from '../kernels/decodeModule';
 import { resolveConfig, ResolvedGPTConfig } from '../model/config';
 import type { GPT } from '../model/gpt';
-import { rotaryTables, sinusoids } from '../model/ops';
+import { JsDecodeEngine } from './jsDecoder';
+import { WasmDecodeEngine } from './wasmDecoder';
+
+/** What runs a decode step: tokens with their rows and positions in, logits after some of them out. */
+export interface DecodeEngine {
+  /** Appends each token at (row, position) to the cache; the logits after the tokens `lastOf`: [lastOf × V]. */
+  run(ids: number[], rowOf: number[], posOf: number[], lastOf: number[]): Float32Array;
+  /** False once the model's weights were replaced (an optimizer step, setWeights): the cache is stale. */
+  current(): boolean;
+  dispose(): void;
+}
 
 /**
  * KV-cached decoding for many rows at once, built for CPU backends (wasm, cpu), where the cost of a decode step
- * is the number of tfjs ops, not arithmetic: a step through gpt.ts's forward is ~250 kernels for a 4-layer
- * model. Here only the matrix products go through tfjs (XNNPACK on wasm), four per layer plus the head, on every
- * new token of every row at once; LayerNorm, attention over the cache, GELU and the residual adds run in plain
- * JS on Float32Arrays, and the cache is a preallocated buffer per layer that is written in place.
+ * through gpt.ts's forward is the number of tfjs ops (~250 kernels for a 4-layer model), not arithmetic. On wasm
+ * a whole step is one call into GPT Lab's decoder (decode.c: weights, caches and scratch in its own memory);
+ * elsewhere, and with GPTLAB_KERNELS=reference, the JS engine (jsDecoder.ts) does it with a few tfjs products.
  *
  * Rows are independent sequences with their own lengths: a step appends any number of tokens to any rows (a
  * prompt and a single token alike) and returns the logits after each row's last new token. The arithmetic is
@@ -18,23 +28,18 @@ export class CachedDecoder {
   readonly rows: number;
   /** Positions in each row's cache. */
   readonly lengths: Int32Array;
+  /** Which engine runs the steps. */
+  readonly engine: 'wasm' | 'js';
   private readonly c: ResolvedGPTConfig;
-  private readonly w: Weights;
-  /** Per layer, keys and values [rows, H, ctx, hs]. */
-  private readonly keys: Float32Array[];
-  private readonly values: Float32Array[];
+  private readonly impl: DecodeEngine;
 
-  constructor(
-    private readonly model: GPT,
-    rows: number,
-  ) {
+  constructor(model: GPT, rows: number) {
     this.c = resolveConfig(model.config);
     this.rows = rows;
     this.lengths = new Int32Array(rows);
-    this.w = readWeights(model, this.c);
-    const size = rows * this.c.contextLength * this.c.nEmbd;
-    this.keys = Array.from({ length: this.c.nLayer }, () => new Float32Array(size));
-    this.values = Array.from({ length: this.c.nLayer }, () => new Float32Array(size));
+    this.engine = wasmDecodeAvailable(tf.getBackend()) ? 'wasm' : 'js';
+    this.impl =
+      this.engine === 'wasm' ? new WasmDecodeEngine(model, this.c, rows) : new JsDecodeEngine(model, this.c, rows);
   }
 
   /** Whether this backend runs the JS parts where the data is (on a GPU, every step would round-trip). */
@@ -45,7 +50,7 @@ export class CachedDecoder {
 
   /** False once the model's weights were replaced (an optimizer step, setWeights): the cache is stale. */
   current(): boolean {
-    return this.w.versions.every(([v, id]) => (v as unknown as { dataId: object }).dataId === id);
+    return this.impl.current();
   }
 
   /** Empties a row's cache. */
@@ -58,282 +63,31 @@ export class CachedDecoder {
    * after each item's last token: [items.length × vocabSize].
    */
   step(items: { row: number; tokens: number[] }[]): Float32Array {
-    const { nEmbd: C, nLayer: L, contextLength: ctx, vocabSize: V } = this.c;
+    const { contextLength: ctx, vocabSize: V } = this.c;
     const ids: number[] = [];
     const rowOf: number[] = [];
     const posOf: number[] = [];
     const lastOf: number[] = [];
     for (const it of items) {
       if (!it.tokens.length) throw new Error('a decode step needs at least one token per row');
+      if (!(it.row >= 0 && it.row < this.rows)) throw new Error(`no row ${it.row}`);
       const p0 = this.lengths[it.row];
       if (p0 + it.tokens.length > ctx) throw new Error(`sequence of ${p0 + it.tokens.length} exceeds ${ctx}`);
       it.tokens.forEach((t, j) => {
+        if (!(t >= 0 && t < V)) throw new Error(`token ${t} is outside the vocabulary`);
         ids.push(t);
         rowOf.push(it.row);
         posOf.push(p0 + j);
       });
       lastOf.push(ids.length - 1);
     }
-    const N = ids.length;
-    const x = this.embed(ids, posOf);
-    const a = new Float32Array(N * C);
-    for (let l = 0; l < L; l++) {
-      const lw = this.w.layers[l];
-      layerNorm(x, a, N, C, lw.ln1, lw.ln1b);
-      const qkv = matMul(a, N, lw.attn, lw.attnB);
-      const y = this.attend(l, qkv, N, rowOf, posOf);
-      addInto(x, matMul(y, N, lw.proj, lw.projB));
-      layerNorm(x, a, N, C, lw.ln2, lw.ln2b);
-      const u = matMul(a, N, lw.fc, lw.fcB);
-      if (this.c.mlp === 'relu2') relu2(u);
-      else gelu(u);
-      addInto(x, matMul(u, N, lw.fc2, lw.fc2B));
-    }
+    const logits = this.impl.run(ids, rowOf, posOf, lastOf);
     for (const it of items) this.lengths[it.row] += it.tokens.length;
-    const last = new Float32Array(items.length * C);
-    lastOf.forEach((n, i) => last.set(x.subarray(n * C, (n + 1) * C), i * C));
-    const normed = new Float32Array(items.length * C);
-    layerNorm(last, normed, items.length, C, this.w.lnf, this.w.lnfB);
-    const logits = matMul(normed, items.length, this.w.head);
-    const cap = this.c.logitSoftCap;
-    if (cap > 0) for (let i = 0; i < logits.length; i++) logits[i] = cap * Math.tanh(logits[i] / cap);
     if (logits.length !== items.length * V) throw new Error('unexpected logits size');
     return logits;
   }
 
-  private embed(ids: number[], posOf: number[]): Float32Array {
-    const C = this.c.nEmbd;
-    const idt = tf.tensor1d(ids, 'int32');
-    const g = tf.gather(this.w.wte, idt);
-    const x = Float32Array.from(g.dataSync() as Float32Array);
-    tf.dispose([idt, g]);
-    const pos = this.w.positions;
-    if (pos) posOf.forEach((p, n) => addInto(x.subarray(n * C, (n + 1) * C), pos.subarray(p * C, (p + 1) * C)));
-    return x;
-  }
-
-  /** Writes each token's key and value into its row's cache, then attends over the row up to its position. */
-  private attend(l: number, qkv: Float32Array, N: number, rowOf: number[], posOf: number[]): Float32Array {
-    const { nEmbd: C, nHead: H, contextLength: ctx } = this.c;
-    const hs = C / H;
-    const K = this.keys[l];
-    const Vc = this.values[l];
-    const q = new Float32Array(N * C);
-    for (let n = 0; n < N; n++) {
-      const src = n * 3 * C;
-      for (let h = 0; h < H; h++) {
-        const at = ((rowOf[n] * H + h) * ctx + posOf[n]) * hs;
-        const qh = q.subarray(n * C + h * hs, n * C + (h + 1) * hs);
-        qh.set(qkv.subarray(src + h * hs, src + (h + 1) * hs));
-        const kh = K.subarray(at, at + hs);
-        kh.set(qkv.subarray(src + C + h * hs, src + C + (h + 1) * hs));
-        Vc.set(qkv.subarray(src + 2 * C + h * hs, src + 2 * C + (h + 1) * hs), at);
-        if (this.c.qkNorm) {
-          rmsNormInPlace(qh);
-          rmsNormInPlace(kh);
-        }
-        if (this.w.rotary) {
-          rotate(qh, this.w.rotary, posOf[n]);
-          rotate(kh, this.w.rotary, posOf[n]);
-        }
-      }
-    }
-    const y = new Float32Array(N * C);
-    const scale = 1 / Math.sqrt(hs);
-    const scores = new Float64Array(ctx);
-    for (let n = 0; n < N; n++) {
-      const Tk = posOf[n] + 1;
-      for (let h = 0; h < H; h++) {
-        const base = (rowOf[n] * H + h) * ctx * hs;
-        const qo = n * C + h * hs;
-        let max = -Infinity;
-        for (let t = 0; t < Tk; t++) {
-          let s = 0;
-          const ko = base + t * hs;
-          for (let i = 0; i < hs; i++) s += q[qo + i] * K[ko + i];
-          s *= scale;
-          scores[t] = s;
-          if (s > max) max = s;
-        }
-        let sum = 0;
-        for (let t = 0; t < Tk; t++) {
-          scores[t] = Math.exp(scores[t] - max);
-          sum += scores[t];
-        }
-        for (let t = 0; t < Tk; t++) {
-          const p = scores[t] / sum;
-          const vo = base + t * hs;
-          for (let i = 0; i < hs; i++) y[qo + i] += p * Vc[vo + i];
-        }
-      }
-    }
-    return y;
-  }
-
   dispose(): void {
-    this.w.owned.forEach((t) => t.dispose());
+    this.impl.dispose();
   }
-}
-
-interface LayerWeights {
-  ln1: Float32Array;
-  ln1b?: Float32Array;
-  ln2: Float32Array;
-  ln2b?: Float32Array;
-  attn: tf.Tensor3D;
-  attnB?: tf.Tensor1D;
-  proj: tf.Tensor3D;
-  projB?: tf.Tensor1D;
-  fc: tf.Tensor3D;
-  fcB?: tf.Tensor1D;
-  fc2: tf.Tensor3D;
-  fc2B?: tf.Tensor1D;
-}
-
-interface Weights {
-  wte: tf.Tensor2D;
-  /** [ctx, C] added to the token embeddings (learned or sinusoidal), none with rotary. */
-  positions?: Float32Array;
-  rotary?: { cos: Float32Array; sin: Float32Array; hs: number };
-  layers: LayerWeights[];
-  lnf: Float32Array;
-  lnfB?: Float32Array;
-  /** [1, C, V]: lm_head, or wteᵀ made once (a transposed operand would leave XNNPACK's fast path). */
-  head: tf.Tensor3D;
-  /** Tensors this decoder made and disposes. */
-  owned: tf.Tensor[];
-  /** The variables read, with the dataId each had: an optimizer's assign gives a new one. */
-  versions: [tf.Variable, object][];
-}
-
-/** The small parameters as JS arrays, the matrices as the model's own tensors. */
-function readWeights(model: GPT, c: ResolvedGPTConfig): Weights {
-  const versions: [tf.Variable, object][] = [];
-  const tensor = <R extends tf.Rank>(name: string) => {
-    const v = model.params.get(name);
-    if (!v) throw new Error(`no parameter ${name}`);
-    versions.push([v, (v as unknown as { dataId: object }).dataId]);
-    return v as unknown as tf.Tensor<R>;
-  };
-  const array = (name: string) => tensor(name).dataSync() as Float32Array;
-  const owned: tf.Tensor[] = [];
-  /** The matrix as [1, in, out] (a view: reshape shares the data). */
-  const matrix = (name: string) => {
-    const m = tensor<tf.Rank.R2>(name);
-    const r = tf.reshape(m, [1, ...m.shape]) as tf.Tensor3D;
-    owned.push(r);
-    return r;
-  };
-  const opt = <T>(name: string, f: (n: string) => T) => (c.bias ? f(name) : undefined);
-  const { contextLength: ctx, nEmbd: C } = c;
-  const layers: LayerWeights[] = [];
-  for (let l = 0; l < c.nLayer; l++) {
-    const h = `h.${l}.`;
-    layers.push({
-      ln1: array(h + 'ln_1.weight'),
-      ln1b: opt(h + 'ln_1.bias', array),
-      ln2: array(h + 'ln_2.weight'),
-      ln2b: opt(h + 'ln_2.bias', array),
-      attn: matrix(h + 'attn.c_attn.weight'),
-      attnB: opt(h + 'attn.c_attn.bias', tensor<tf.Rank.R1>),
-      proj: matrix(h + 'attn.c_proj.weight'),
-      projB: opt(h + 'attn.c_proj.bias', tensor<tf.Rank.R1>),
-      fc: matrix(h + 'mlp.c_fc.weight'),
-      fcB: opt(h + 'mlp.c_fc.bias', tensor<tf.Rank.R1>),
-      fc2: matrix(h + 'mlp.c_proj.weight'),
-      fc2B: opt(h + 'mlp.c_proj.bias', tensor<tf.Rank.R1>),
-    });
-  }
-  const wte = tensor<tf.Rank.R2>('wte.weight');
-  let head: tf.Tensor3D;
-  if (c.untiedHead) head = matrix('lm_head.weight');
-  else {
-    head = tf.tidy(() => tf.reshape(tf.transpose(wte), [1, c.nEmbd, c.vocabSize]) as tf.Tensor3D);
-    owned.push(head);
-  }
-  const positions =
-    c.positionEncoding === 'learned'
-      ? array('wpe.weight')
-      : c.positionEncoding === 'sinusoidal'
-        ? sinusoids(ctx, C)
-        : undefined;
-  const hs = C / c.nHead;
-  const rotary = c.positionEncoding === 'rotary' ? { ...rotaryTables(ctx, hs), hs } : undefined;
-  return {
-    wte,
-    positions,
-    rotary,
-    layers,
-    lnf: array('ln_f.weight'),
-    lnfB: opt('ln_f.bias', array),
-    head,
-    owned,
-    versions,
-  };
-}
-
-/**
- * x [N, in] · w [1, in, out] (+ b) on the backend; one product for every row of x. The kernel is called directly
- * with 3-D operands: tf.matMul would add three reshapes (kernels of their own) around it.
- */
-function matMul(x: Float32Array, N: number, w: tf.Tensor3D, b?: tf.Tensor1D): Float32Array {
-  const xt = tf.tensor3d(x, [1, N, w.shape[1]]);
-  const y = b
-    ? tf.engine().runKernel(tf._FusedMatMul, { a: xt, b: w, bias: b }, { ...PLAIN, activation: 'linear' })
-    : tf.engine().runKernel(tf.BatchMatMul, { a: xt, b: w }, PLAIN);
-  const out = (y as tf.Tensor).dataSync() as Float32Array;
-  xt.dispose();
-  (y as tf.Tensor).dispose();
-  return out;
-}
-const PLAIN = { transposeA: false, transposeB: false };
-
-function addInto(x: Float32Array, y: Float32Array): void {
-  for (let i = 0; i < x.length; i++) x[i] += y[i];
-}
-
-/** LayerNorm of each row of x [N, C] into out (eps 1e-5, as ops.ts). */
-function layerNorm(x: Float32Array, out: Float32Array, N: number, C: number, g: Float32Array, b?: Float32Array): void {
-  for (let n = 0; n < N; n++) {
-    const o = n * C;
-    let mean = 0;
-    for (let i = 0; i < C; i++) mean += x[o + i];
-    mean /= C;
-    let v = 0;
-    for (let i = 0; i < C; i++) v += (x[o + i] - mean) ** 2;
-    const r = 1 / Math.sqrt(v / C + 1e-5);
-    for (let i = 0; i < C; i++) out[o + i] = (x[o + i] - mean) * r * g[i] + (b ? b[i] : 0);
-  }
-}
-
-/** QK-norm: x / √(mean(x²) + 1e-6), as ops.ts's rmsNorm. */
-function rmsNormInPlace(x: Float32Array): void {
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += x[i] * x[i];
-  const r = 1 / Math.sqrt(s / x.length + 1e-6);
-  for (let i = 0; i < x.length; i++) x[i] *= r;
-}
-
-/** Rotary embedding at position p: x·cos + [−x2, x1]·sin (ops.ts's rotary). */
-function rotate(x: Float32Array, r: { cos: Float32Array; sin: Float32Array; hs: number }, p: number): void {
-  const half = r.hs / 2;
-  const o = p * r.hs;
-  for (let i = 0; i < half; i++) {
-    const x1 = x[i];
-    const x2 = x[half + i];
-    x[i] = x1 * r.cos[o + i] - x2 * r.sin[o + i];
-    x[half + i] = x2 * r.cos[o + half + i] + x1 * r.sin[o + half + i];
-  }
-}
-
-const GELU_K = Math.sqrt(2 / Math.PI);
-function gelu(x: Float32Array): void {
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i];
-    x[i] = 0.5 * v * (1 + Math.tanh(GELU_K * (v + 0.044715 * v * v * v)));
-  }
-}
-
-function relu2(x: Float32Array): void {
-  for (let i = 0; i < x.length; i++) x[i] = x[i] > 0 ? x[i] * x[i] : 0;
 }
