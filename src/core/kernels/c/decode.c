@@ -41,6 +41,8 @@ enum { ACT_NONE = 0, ACT_GELU = 1, ACT_RELU2 = 2 };
 
 static inline f4 splat(float x) { return wasm_f32x4_splat(x); }
 static inline f4 ld(const float *p) { return wasm_v128_load(p); }
+/* x[k] in all four lanes, loaded so (a broadcast load on x64). */
+static inline f4 bcast(const float *p) { return wasm_v128_load32_splat(p); }
 static inline void st(float *p, f4 v) { wasm_v128_store(p, v); }
 static inline f4 add(f4 a, f4 b) { return wasm_f32x4_add(a, b); }
 static inline f4 mul(f4 a, f4 b) { return wasm_f32x4_mul(a, b); }
@@ -107,7 +109,7 @@ static void matmul_row(const float *x, int K, const float *W, int M, const float
     f4 a0 = splat(0), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
     const float *w = W + j;
     for (int k = 0; k < K; k++, w += M) {
-      f4 s = splat(x[k]);
+      f4 s = bcast(x + k);
       a0 = add(a0, mul(s, ld(w)));
       a1 = add(a1, mul(s, ld(w + 4)));
       a2 = add(a2, mul(s, ld(w + 8)));
@@ -130,7 +132,7 @@ static void matmul_row(const float *x, int K, const float *W, int M, const float
   for (; j + 4 <= M; j += 4) {
     f4 a0 = splat(0);
     const float *w = W + j;
-    for (int k = 0; k < K; k++, w += M) a0 = add(a0, mul(splat(x[k]), ld(w)));
+    for (int k = 0; k < K; k++, w += M) a0 = add(a0, mul(bcast(x + k), ld(w)));
     put(y + j, a0, b ? b + j : 0, act, acc);
   }
   for (; j < M; j++) {
@@ -156,16 +158,16 @@ static void matmul(const float *x, int N, int K, const float *W, int M, const fl
       const float *w = W + j;
       for (int k = 0; k < K; k++, w += M) {
         f4 w0 = ld(w), w1 = ld(w + 4);
-        f4 s = splat(x0[k]);
+        f4 s = bcast(x0 + k);
         a00 = add(a00, mul(s, w0));
         a01 = add(a01, mul(s, w1));
-        s = splat(x1[k]);
+        s = bcast(x1 + k);
         a10 = add(a10, mul(s, w0));
         a11 = add(a11, mul(s, w1));
-        s = splat(x2[k]);
+        s = bcast(x2 + k);
         a20 = add(a20, mul(s, w0));
         a21 = add(a21, mul(s, w1));
-        s = splat(x3[k]);
+        s = bcast(x3 + k);
         a30 = add(a30, mul(s, w0));
         a31 = add(a31, mul(s, w1));
       }
@@ -312,11 +314,19 @@ void decode_step(const Model *m, float *kc, float *vc, int R, const int *ids, co
         }
       }
     }
-    for (int n = 0; n < N; n++) {
-      const int Tk = posOf[n] + 1;
+    // The last layer's output is read only at the tokens whose logits are wanted (its keys and values, in the
+    // cache now, serve later steps): a prompt of P tokens runs the rest of that layer for one, not P.
+    const int last = l == m->L - 1 && nLast < N;
+    const int M = last ? nLast : N;
+    if (last)
+      for (int i = 0; i < nLast; i++)
+        for (int c = 0; c < C; c++) x[(size_t)i * C + c] = x[(size_t)lastOf[i] * C + c]; /* lastOf[i] ≥ i */
+    for (int n = 0; n < M; n++) {
+      const int src = last ? lastOf[n] : n;
+      const int Tk = posOf[src] + 1;
       for (int h = 0; h < H; h++) {
-        const float *q = qkv + (size_t)n * 3 * C + h * hs;
-        const float *Kh = K + (size_t)(rowOf[n] * H + h) * ctx * hs, *Vh = Vc + (size_t)(rowOf[n] * H + h) * ctx * hs;
+        const float *q = qkv + (size_t)src * 3 * C + h * hs;
+        const float *Kh = K + (size_t)(rowOf[src] * H + h) * ctx * hs, *Vh = Vc + (size_t)(rowOf[src] * H + h) * ctx * hs;
         for (int t = 0; t < Tk; t++) scores[t] = dot(q, Kh + (size_t)t * hs, hs) * scale;
         softmax(scores, Tk);
         float *y = att + (size_t)n * C + h * hs;
@@ -324,13 +334,14 @@ void decode_step(const Model *m, float *kc, float *vc, int R, const int *ids, co
         for (int t = 0; t < Tk; t++) axpy(y, scores[t], Vh + (size_t)t * hs, hs);
       }
     }
-    matmul(att, N, C, w->projW, C, w->projB, x, ACT_NONE, 1);
-    for (int n = 0; n < N; n++) layernorm_row(x + n * C, a + n * C, C, w->ln2g, w->ln2b);
-    matmul(a, N, C, w->fcW, 4 * C, w->fcB, u, act, 0);
-    matmul(u, N, 4 * C, w->fc2W, C, w->fc2B, x, ACT_NONE, 1);
+    matmul(att, M, C, w->projW, C, w->projB, x, ACT_NONE, 1);
+    for (int n = 0; n < M; n++) layernorm_row(x + n * C, a + n * C, C, w->ln2g, w->ln2b);
+    matmul(a, M, C, w->fcW, 4 * C, w->fcB, u, act, 0);
+    matmul(u, M, 4 * C, w->fc2W, C, w->fc2B, x, ACT_NONE, 1);
   }
 
-  for (int i = 0; i < nLast; i++) layernorm_row(x + (size_t)lastOf[i] * C, a + (size_t)i * C, C, m->lnfg, m->lnfb);
+  // After the last layer x holds the wanted tokens first (compacted above), or all N of a step with nLast = N.
+  for (int i = 0; i < nLast; i++) layernorm_row(x + (size_t)i * C, a + (size_t)i * C, C, m->lnfg, m->lnfb);
   matmul(a, nLast, C, m->head, V, 0, logits, ACT_NONE, 0);
   if (m->cap > 0) {
     const int n = nLast * V;
