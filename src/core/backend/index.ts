@@ -3,17 +3,27 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { GptLabError } from '../errors';
 import { setKernelDirectory } from '../kernels/module';
+import { registerWebGpu, webgpuReadsSynchronously, findWebGpuAdapter, SYNC_READ_MESSAGE } from './webgpu';
 
-/** Backends in order of preference; each is loaded only if installed and working. */
-export const BACKEND_NAMES = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export { adapterKind, describeAdapter } from './adapterKind';
+export type { AdapterFacts, AdapterKind } from './adapterKind';
+
+/**
+ * Backends in order of preference; each is loaded only if installed and working. 'auto' takes 'webgpu' only on a
+ * hardware adapter (never a software renderer, see adapterKind.ts) and only where it can serve the engine's
+ * synchronous reads.
+ */
+export const BACKEND_NAMES = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 export type BackendPreference = BackendName | 'auto';
 
 export interface BackendInfo {
-  /** What the user asked for / what runs now (tfjs's name: 'tensorflow', 'wasm' or 'cpu'). */
+  /** What the user asked for / what runs now (tfjs's name: 'tensorflow', 'webgpu', 'wasm' or 'cpu'). */
   requested: BackendPreference;
   name: BackendName;
   tfjsName: string;
+  /** webgpu only: the adapter, e.g. "llvmpipe-llvm-15-0-6-256-bits- (OpenGL ES 3.2 Mesa 22.3.6)", and its kind. */
+  adapter?: string;
   /** Why better backends were passed over, for the log. */
   skipped: string[];
 }
@@ -32,7 +42,8 @@ function requireOptional(name: string): unknown {
   return createRequire(__filename)(name);
 }
 
-async function tryBackend(name: BackendName): Promise<void> {
+async function tryBackend(name: BackendName, auto: boolean): Promise<string | undefined> {
+  let adapter: string | undefined;
   switch (name) {
     case 'tensorflow-gpu':
       requireOptional('@tensorflow/tfjs-node-gpu');
@@ -43,6 +54,16 @@ async function tryBackend(name: BackendName): Promise<void> {
     case 'wasm': {
       const wasm = await import('@tensorflow/tfjs-backend-wasm');
       if (wasmDir) wasm.setWasmPaths(wasmDir);
+      break;
+    }
+    case 'webgpu': {
+      if (auto) {
+        // Checked before Dawn loads: costs nothing where the answer is no (Node today).
+        if (!webgpuReadsSynchronously()) throw new Error(`not for auto: ${SYNC_READ_MESSAGE.split(';')[0]}`);
+        await findWebGpuAdapter(false); // throws on a software adapter
+      }
+      const found = await registerWebGpu();
+      adapter = `${found.description}, ${found.kind.kind === 'software' ? `software: ${found.kind.why}` : 'hardware'}`;
       break;
     }
     case 'cpu':
@@ -59,6 +80,7 @@ async function tryBackend(name: BackendName): Promise<void> {
   const v = (await probe.data())[0];
   probe.dispose();
   if (v !== 8) throw new Error(`'${tfjsName}' computed a wrong result`);
+  return adapter;
 }
 
 /**
@@ -77,10 +99,11 @@ export async function initBackend(preference: BackendPreference = 'auto'): Promi
   const skipped: string[] = [];
   for (const name of candidates) {
     try {
-      await tryBackend(name);
-      current = { requested: preference, name, tfjsName: tf.getBackend(), skipped };
+      const adapter = await tryBackend(name, preference === 'auto');
+      current = { requested: preference, name, tfjsName: tf.getBackend(), skipped, ...(adapter && { adapter }) };
       return current;
     } catch (err) {
+      if (preference !== 'auto' && err instanceof GptLabError) throw err; // it says what to install or change
       skipped.push(`${name}: ${firstLine(err)}`);
     }
   }

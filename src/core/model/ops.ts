@@ -76,6 +76,9 @@ export function embedding(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2D {
       value: tf.gather(t, i),
       gradFunc: (dy, saved) => {
         const [V, C] = table.shape;
+        // On a GPU the scatter-add stays there (webgpu has UnsortedSegmentSum and cannot read dy synchronously).
+        if (tf.getBackend() === 'webgpu')
+          return [tf.unsortedSegmentSum(dy, saved[0] as tf.Tensor1D, V), tf.zerosLike(saved[0])];
         const idx = saved[0].dataSync();
         const g = dy.dataSync();
         const out = new Float32Array(V * C);

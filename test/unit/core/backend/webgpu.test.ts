@@ -1,0 +1,111 @@
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '../../../../src/core/backend';
+import { findWebGpuAdapter, WebGpuAdapter, webgpuReadsSynchronously } from '../../../../src/core/backend/webgpu';
+import { GptLabError } from '../../../../src/core/errors';
+import { GPTConfig, MODERN_RECIPE } from '../../../../src/core/model/config';
+import { GPT } from '../../../../src/core/model/gpt';
+import { AdamW } from '../../../../src/core/train/adamw';
+import { trainStepAsync } from '../../../../src/core/train/stepAsync';
+import { TINY } from '../../helpers/tf';
+
+/*
+ * The GPU path on whatever adapter this machine has: in CI that is Mesa's llvmpipe (software, through Dawn's
+ * OpenGL ES backend), which `--backend webgpu` may use and `auto` must not. Skips, saying why, only where the
+ * optional `webgpu` package or any adapter is missing.
+ */
+
+const MODEL: GPTConfig = { ...TINY, ...MODERN_RECIPE };
+
+/** Losses of a few AdamW steps from the same initial weights on the current backend. */
+async function losses(steps: number): Promise<number[]> {
+  const m = GPT.create(MODEL, 0);
+  const opt = new AdamW(m.params, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 });
+  const B = 4;
+  const T = MODEL.contextLength;
+  const x = Int32Array.from({ length: B * T }, (_, i) => (i * 7) % MODEL.vocabSize);
+  const y = Int32Array.from({ length: B * T }, (_, i) => (i * 7 + 7) % MODEL.vocabSize);
+  const out: number[] = [];
+  for (let s = 0; s < steps; s++) out.push((await trainStepAsync(m, opt, { x, y, B, T }, 1e-2, 1)).loss);
+  m.dispose();
+  opt.dispose();
+  return out;
+}
+
+describe('webgpu backend (Dawn; a software adapter on machines without a GPU)', function () {
+  this.timeout(300_000);
+  let adapter: WebGpuAdapter;
+
+  before(async function () {
+    try {
+      adapter = await findWebGpuAdapter(true);
+    } catch (err) {
+      const code = err instanceof GptLabError ? err.code : '';
+      if (code !== 'WEBGPU_MISSING' && code !== 'WEBGPU_NO_ADAPTER') throw err;
+      console.log(`\n      !!! SKIPPING the webgpu tests: ${(err as Error).message}\n`);
+      this.skip();
+    }
+    console.log(`      adapter: ${adapter.description} [${adapter.mode}, ${adapter.kind.kind}]`);
+  });
+
+  after(async () => {
+    await initBackend('wasm'); // the rest of the suite runs on the default
+  });
+
+  it("auto's adapter rule refuses a software adapter and takes a hardware one", async () => {
+    const forAuto = findWebGpuAdapter(false);
+    if (adapter.kind.kind === 'software') {
+      await assert.rejects(forAuto, (e: GptLabError) => e.code === 'WEBGPU_SOFTWARE' && /auto/.test(e.message));
+    } else {
+      assert.equal((await forAuto).description, adapter.description);
+    }
+  });
+
+  it('--backend auto does not choose webgpu here, and says why', () => {
+    // A fresh process: this one may already hold a backend, which auto would keep.
+    const backendJs = path.resolve(__dirname, '../../../../src/core/backend/index.js');
+    const r = spawnSync(
+      process.execPath,
+      ['-e', `require(${JSON.stringify(backendJs)}).initBackend('auto').then((i) => console.log(JSON.stringify(i)))`],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const info = JSON.parse(r.stdout.trim().split('\n').pop()!) as { name: string; skipped: string[] };
+    if (adapter.kind.kind === 'software' || !webgpuReadsSynchronously()) {
+      assert.notEqual(info.name, 'webgpu');
+      assert.ok(
+        info.skipped.some((s) => s.startsWith('webgpu: ')),
+        info.skipped.join('; '),
+      );
+    }
+  });
+
+  it('--backend webgpu trains: the first losses equal the wasm backend', async () => {
+    await initBackend('wasm');
+    const wasm = await losses(3);
+    const info = await initBackend('webgpu');
+    assert.equal(tf.getBackend(), 'webgpu');
+    assert.match(info.adapter ?? '', new RegExp(adapter.kind.kind));
+    const gpu = await losses(3);
+    console.log(
+      `      losses wasm ${wasm.map((l) => l.toFixed(5)).join(' ')}, webgpu ${gpu.map((l) => l.toFixed(5)).join(' ')}`,
+    );
+    assert.ok(wasm[2] < wasm[0] - 0.05, 'the model learns');
+    for (let i = 0; i < wasm.length; i++)
+      assert.ok(Math.abs(gpu[i] - wasm[i]) < 1e-3, `step ${i}: ${gpu[i]} vs ${wasm[i]}`);
+  });
+
+  it('a synchronous read of a result on the GPU fails saying what to do', async function () {
+    if (webgpuReadsSynchronously()) this.skip();
+    await initBackend('webgpu');
+    const t = tf.tidy(() => tf.sum(tf.matMul(tf.ones([64, 64]), tf.ones([64, 64])), 1)); // computed on the GPU
+    assert.throws(
+      () => t.dataSync(),
+      (e: GptLabError) => e.code === 'WEBGPU_SYNC_READ' && /--backend wasm/.test(e.message),
+    );
+    assert.ok((await t.data()).every((v) => v === 64 * 64));
+    t.dispose();
+  });
+});
