@@ -230,12 +230,19 @@ class GPT(nn.Module):
 # Exports.
 
 
+# config.json's model_type: 'gpt2' for GPT-2's recipe (GPT2LMHeadModel loads it as is), 'gpt_lab_modern' when any
+# recipe option is on (transformers refuses it; `gpt_lab.model` says what to compute, and this model computes it).
+MODEL_TYPES = ('gpt2', 'gpt_lab_modern')
+
+
 def load_export(folder):
     """(model, config.json as a dict, tensors that are not GPT-2's: heads such as `score.weight`)."""
     with open(os.path.join(folder, 'config.json')) as f:
         hf = json.load(f)
     if 'gpt_lab' not in hf:
         raise SystemExit(f'{folder}/config.json has no gpt_lab section: export the model with `gpt-lab export`')
+    if hf.get('model_type', 'gpt2') not in MODEL_TYPES:
+        raise SystemExit(f"{folder}/config.json: model_type {hf['model_type']!r} is not one GPT Lab writes {MODEL_TYPES}")
     c = Config(hf['gpt_lab']['model'])
     model = GPT(c)
     tensors = read_safetensors(os.path.join(folder, 'model.safetensors'))

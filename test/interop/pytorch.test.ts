@@ -6,10 +6,11 @@
 import * as assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { importModel } from '../../src/core/interop';
-import { GPTConfig, validateConfig } from '../../src/core/model/config';
+import { importModel, MODERN_MODEL_TYPE } from '../../src/core/interop';
+import { architectureOf, GPTConfig, validateConfig } from '../../src/core/model/config';
 import { loadModel } from '../../src/core/model/persist';
 import { runCli } from '../unit/cli/run';
 import { useWasm } from '../unit/helpers/tf';
@@ -35,6 +36,18 @@ function run(cmd: string, args: string[], opts: { cwd?: string; input?: string }
       },
     );
     if (opts.input !== undefined) child.stdin!.end(opts.input);
+  });
+}
+
+/** A TCP port no one listens on now (the OS picks it), so runs on one machine do not share torchrun's 29400. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
   });
 }
 
@@ -122,9 +135,10 @@ describe('interop with PyTorch (python3-torch)', function () {
     const { tokenizer } = await loadModel(modelDir).then((m) => (m.model.dispose(), m));
     const ids = tokenizer.encode(SAMPLE).slice(0, 32);
     const cases: { name: string; dir: string; ids: number[] }[] = [
-      { name: 'trained (GPT-2 recipe)', dir: modelDir, ids },
+      { name: 'trained (the default, modern architecture)', dir: modelDir, ids },
     ];
     const variants: [string, Record<string, unknown>][] = [
+      ["GPT-2's recipe", {}],
       ['sinusoidal positions', { positionEncoding: 'sinusoidal' }],
       [
         'rotary, QK-norm, ReLU², untied head, no biases, soft-cap',
@@ -171,10 +185,14 @@ describe('interop with PyTorch (python3-torch)', function () {
   it('trains with torchrun on 2 gloo ranks: the loss falls, both ranks hold the same weights, and it imports back', async () => {
     const trained = path.join(await tmp(), 'trained');
     // --redirects/--tee 1: Debian's torch 1.13 torchrun cannot parse their default '0' on Python 3.11.
+    // Not --standalone: its rendezvous is always port 29400 in torch 1.13, and two runs on one machine collide.
     await run(python, [
       '-m',
       'torch.distributed.run',
-      '--standalone',
+      '--nnodes=1',
+      '--rdzv_backend=c10d',
+      `--rdzv_endpoint=127.0.0.1:${await freePort()}`,
+      `--rdzv_id=gpt-lab-test-${process.pid}`,
       '--nproc_per_node=2',
       '--redirects',
       '1',
@@ -213,10 +231,15 @@ describe('interop with PyTorch (python3-torch)', function () {
     assert.equal(prints.length, 2);
     assert.equal(prints[0], prints[1]);
 
+    // The default architecture is the modern one: its own model_type, which train_ddp.py keeps and import reads.
+    const written = JSON.parse(await fs.readFile(path.join(trained, 'config.json'), 'utf8'));
+    assert.equal(written.model_type, MODERN_MODEL_TYPE);
+    assert.equal(written.architectures, undefined);
     const version = path.join(await tmp(), 'models', 'torch-1');
     const imp = await runCli(['import', '--from', trained, '--out', version, '--json']);
     assert.equal(imp.code, 0, imp.stderr);
     const cfg = JSON.parse(await fs.readFile(path.join(version, 'config.json'), 'utf8'));
+    assert.equal(architectureOf(cfg.model), 'modern');
     assert.equal(cfg.lineage.stage, 'import');
     assert.equal(cfg.lineage.step, 5 + 30);
     assert.equal(cfg.lineage.data.trained.world_size, 2);
@@ -237,6 +260,47 @@ describe('interop with PyTorch (python3-torch)', function () {
     assert.equal(s.code, 0, s.stderr);
     const sampled = s.events.find((e) => e.event === 'done') ?? s.events.at(-1)!;
     assert.ok(JSON.stringify(sampled).length > 0);
+  });
+
+  it("transformers, where installed: a GPT-2-recipe export loads as GPT2LMHeadModel with GPT Lab's logits; a modern one is refused by its model_type", async function () {
+    try {
+      await run(python, ['-c', 'import transformers']);
+    } catch {
+      console.log(`      transformers is not installed for ${python}: nothing to check against`);
+      this.skip();
+    }
+    const gpt2Dir = path.join(await tmp(), 'gpt2');
+    await makeModelFolder(gpt2Dir, {
+      vocabSize: 300,
+      contextLength: 24,
+      nEmbd: 32,
+      nLayer: 2,
+      nHead: 4,
+      positionEncoding: 'learned',
+    });
+    const gpt2Export = path.join(await tmp(), 'exp');
+    assert.equal((await runCli(['export', '--model', gpt2Dir, '--out', gpt2Export, '--no-corpus'])).code, 0);
+    const ids = [1, 97, 260, 45, 256, 299, 32, 10, 120, 33];
+    const script = [
+      'import json, sys, torch, transformers as t',
+      'a = json.load(sys.stdin)',
+      'm = t.AutoModelForCausalLM.from_pretrained(a["gpt2"]); m.eval()',
+      'with torch.no_grad(): logits = m(torch.tensor([a["ids"]])).logits[0].tolist()',
+      'try:',
+      '    t.AutoModelForCausalLM.from_pretrained(a["modern"]); refused = None',
+      'except Exception as e:',
+      '    refused = str(e)',
+      'print(json.dumps({"cls": type(m).__name__, "logits": logits, "refused": refused}))',
+    ].join('\n');
+    const r = JSON.parse(
+      await run(python, ['-c', script], { input: JSON.stringify({ gpt2: gpt2Export, modern: exported, ids }) }),
+    ) as { cls: string; logits: number[][]; refused: string | null };
+    assert.equal(r.cls, 'GPT2LMHeadModel');
+    const diff = maxAbsDiff(await gptLabLogits(gpt2Dir, ids), r.logits);
+    console.log(`      transformers GPT2LMHeadModel: max |GPT Lab − transformers| = ${diff.toExponential(2)}`);
+    assert.ok(diff <= TOLERANCE, String(diff));
+    assert.ok(r.refused !== null, 'transformers loaded the modern export as some model');
+    assert.match(r.refused, new RegExp(MODERN_MODEL_TYPE));
   });
 
   it('resumes from its checkpoint to exactly the weights of an uninterrupted run', async () => {

@@ -1,7 +1,8 @@
 /**
  * `gpt-lab export`: a model version as a folder the Python ecosystem reads —
  *
- *   config.json        Hugging Face GPT-2 config (model_type gpt2, n_layer, …), GPT Lab's own under `gpt_lab`
+ *   config.json        Hugging Face GPT-2 config (n_layer, …; model_type gpt2, or gpt_lab_modern for the modern
+ *                      architecture, which GPT2LMHeadModel cannot compute), GPT Lab's own under `gpt_lab`
  *   model.safetensors  the weights with GPT2LMHeadModel's names and layouts (see hfLayout.ts)
  *   tokenizer.json     GPT Lab's tokenizer; vocab.json + merges.txt the same vocabulary in GPT-2's format
  *   train.bin, val.bin, meta.json   the tokenized corpus, nanoGPT style (corpusBin.ts)

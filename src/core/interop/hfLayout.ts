@@ -13,6 +13,12 @@ import { badImport } from './errors';
 export const HF_PREFIX = 'transformer.';
 export const EXPORT_FORMAT = 'gpt-lab-export';
 export const EXPORT_VERSION = 1;
+/**
+ * config.json's `model_type` for a model GPT2LMHeadModel cannot compute (any recipe option on: the modern
+ * architecture). A type of its own, so that transformers' Auto classes refuse it ("does not recognize this
+ * architecture") rather than load the matrices as GPT-2 and compute something else; GPT-2's recipe keeps 'gpt2'.
+ */
+export const MODERN_MODEL_TYPE = 'gpt_lab_modern';
 
 /** The architecture options beyond GPT-2's (model/config.ts), read so that a config without them reads as GPT-2. */
 export interface Recipe {
@@ -65,13 +71,17 @@ export function transpose(data: Float32Array, rows: number, cols: number): Float
   return out;
 }
 
-/** Hugging Face GPT-2's config.json for a GPT Lab model, with GPT Lab's own description under `gpt_lab`. */
+/**
+ * Hugging Face GPT-2's config.json for a GPT Lab model, with GPT Lab's own description under `gpt_lab`. GPT-2's
+ * recipe: `model_type` gpt2 and GPT2LMHeadModel; the modern architecture: MODERN_MODEL_TYPE and no
+ * `architectures` (GPT-2's field names stay, for readers of the sizes; `gpt_lab.model` is what computes it).
+ */
 export function hfConfig(c: GPTConfig, gptLab: Record<string, unknown>): Record<string, unknown> {
   const r = recipeOf(c);
   const incompatible = hfIncompatibilities(c);
   return {
     ...(incompatible.length === 0 && { architectures: ['GPT2LMHeadModel'] }),
-    model_type: 'gpt2',
+    model_type: incompatible.length === 0 ? 'gpt2' : MODERN_MODEL_TYPE,
     vocab_size: c.vocabSize,
     n_positions: c.contextLength,
     n_ctx: c.contextLength,
@@ -112,6 +122,11 @@ export function configFromHf(hf: Record<string, unknown>): { config: GPTConfig; 
     return v as number;
   };
   const type = field(['model_type']);
+  if (type === MODERN_MODEL_TYPE) {
+    throw badImport(
+      `config.json: model_type '${MODERN_MODEL_TYPE}' is GPT Lab's modern architecture, but the \`gpt_lab\` section that describes it is missing: import the folder \`gpt-lab export\` or scale/train_ddp.py wrote, with its config.json as written.`,
+    );
+  }
   if (type !== undefined && type !== 'gpt2') {
     throw badImport(`config.json: model_type '${String(type)}' is not GPT-2's architecture (model_type 'gpt2').`);
   }

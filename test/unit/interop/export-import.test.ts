@@ -3,7 +3,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { decodeSafetensors, encodeSafetensors, loadCheckpoint } from '../../../src/core/checkpoint';
 import { readCorpus } from '../../../src/core/corpus';
-import { exportModel, importModel, readFloatSafetensors } from '../../../src/core/interop';
+import { exportModel, hfConfig, importModel, MODERN_MODEL_TYPE, readFloatSafetensors } from '../../../src/core/interop';
+import type { GPTConfig } from '../../../src/core/model/config';
 import { loadModel } from '../../../src/core/model/persist';
 import { runCli } from '../cli/run';
 import { TINY, useWasm } from '../helpers/tf';
@@ -137,6 +138,42 @@ describe('interop: export and import (no Python)', function () {
     await fs.rm(path.join(dir, 'tokenizer.json'));
     const g = await importModel({ fromDir: dir, outDir: path.join(await tmp(), 'y') });
     assert.deepEqual([...g.toGpt2!.subarray(256, 260)], [256, 257, 258, 259]);
+  });
+
+  it("gives any recipe option its own model_type (not GPT-2's), keeping 'gpt2' and GPT2LMHeadModel without one", () => {
+    const of = (extra: Partial<GPTConfig>) => hfConfig({ ...TINY, ...extra }, {});
+    for (const extra of [{}, { positionEncoding: 'sinusoidal' as const }, { untiedHead: true }]) {
+      const c = of(extra);
+      assert.equal(c.model_type, 'gpt2', JSON.stringify(extra));
+      assert.deepEqual(c.architectures, ['GPT2LMHeadModel'], JSON.stringify(extra));
+    }
+    for (const extra of [{ qkNorm: true }, { positionEncoding: 'rotary' as const }, { bias: false }]) {
+      const c = of(extra);
+      assert.equal(c.model_type, MODERN_MODEL_TYPE, JSON.stringify(extra));
+      assert.equal(c.architectures, undefined, JSON.stringify(extra));
+      assert.equal((c.gpt_lab as { hf_compatible: boolean }).hf_compatible, false);
+    }
+  });
+
+  it("imports a modern export, and one written when it still said model_type 'gpt2'; refuses one stripped of gpt_lab", async () => {
+    const dir = path.join(await tmp(), 'modern');
+    await makeModelFolder(dir, { ...TINY, qkNorm: true, mlp: 'relu2', bias: false });
+    const exp = path.join(await tmp(), 'exp');
+    await exportModel({ modelDir: dir, outDir: exp, corpus: false });
+    const a = await loadCheckpoint(dir);
+    const back = async (from: string) =>
+      loadCheckpoint((await importModel({ fromDir: from, outDir: path.join(await tmp(), 'v') })).outDir);
+    const b = await back(exp);
+    for (const [name, t] of a.weights) assert.deepEqual(b.weights.get(name)!.data, t.data, name);
+    const old = await copyExport(exp);
+    await editConfig(old, (c) => (c.model_type = 'gpt2'));
+    assert.equal(((await back(old)).config.model as GPTConfig).qkNorm, true);
+    const stripped = await copyExport(exp);
+    await editConfig(stripped, (c) => delete c.gpt_lab);
+    await assert.rejects(
+      importModel({ fromDir: stripped, outDir: path.join(await tmp(), 'x') }),
+      isBadImport(/model_type 'gpt_lab_modern' is GPT Lab's modern architecture.*`gpt_lab` section .* missing/),
+    );
   });
 
   it('refuses a truncated model.safetensors', async () => {

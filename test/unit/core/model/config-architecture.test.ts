@@ -149,12 +149,15 @@ describe('architectures (gpt2 | modern), presets and the auto size', () => {
     it('gpt2 exports as Hugging Face GPT2LMHeadModel; modern under its own names, marked as not loadable there', async () => {
       const gpt2 = await exported(withArchitecture({ model: TINY }, 'gpt2').model);
       assert.deepEqual(gpt2.config.architectures, ['GPT2LMHeadModel']);
+      assert.equal(gpt2.config.model_type, 'gpt2');
       assert.ok(
         gpt2.names.includes('transformer.wpe.weight') && gpt2.names.includes('transformer.h.0.attn.c_attn.bias'),
       );
 
       const modern = await exported(withArchitecture({ model: TINY }, 'modern').model);
       assert.equal(modern.config.architectures, undefined);
+      // Its own model_type: transformers' Auto classes refuse it instead of computing it as GPT-2.
+      assert.equal(modern.config.model_type, 'gpt_lab_modern');
       const lab = modern.config.gpt_lab as Record<string, unknown>;
       assert.equal(lab.hf_compatible, false);
       assert.ok((lab.hf_incompatible as string[]).includes('rotary positions'));
