@@ -9,10 +9,23 @@ import { GPTConfig, parameterCount } from '../core/model/config';
 import { GPT } from '../core/model/gpt';
 import { generate, generateBatch } from '../core/sample';
 import { AdamW } from '../core/train/adamw';
+import { defaultTrainConfig } from '../core/train/config';
+import type { Batch } from '../core/train/data';
+import { ReplicaPool } from '../core/train/parallel/pool';
+import type { TrainTask } from '../core/train/task';
 import { trainStep } from '../core/train/trainer';
 
 export type ChildSpec =
-  | { kind: 'train'; model: GPTConfig; batch: number; steps: number; warmup: number; data: string }
+  | {
+      kind: 'train';
+      model: GPTConfig;
+      batch: number;
+      steps: number;
+      warmup: number;
+      data: string;
+      /** Data-parallel replicas (worker threads, src/core/train/parallel); absent or 1: the loop's thread alone. */
+      replicas?: number;
+    }
   | { kind: 'gen'; model: GPTConfig; data: string; batchRows: number }
   | { kind: 'matmul'; n: number };
 
@@ -33,35 +46,57 @@ function tokens(file: string, vocab: number): Int32Array {
   return Int32Array.from(bytes, (b) => b % vocab);
 }
 
-function train(spec: Extract<ChildSpec, { kind: 'train' }>) {
+async function train(spec: Extract<ChildSpec, { kind: 'train' }>) {
   const { model, batch: B, steps, warmup } = spec;
   const T = model.contextLength;
+  const replicas = Math.max(1, spec.replicas ?? 1);
   const data = tokens(spec.data, model.vocabSize);
   const m = GPT.create(model, 0);
   const opt = new AdamW(m.params, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 });
+  // The replicas build the same AdamW from the config (buildOptimizer) and start from this model and optimizer.
+  const pool =
+    replicas > 1
+      ? new ReplicaPool(replicas, defaultTrainConfig('tiny', { model, batchSize: B, optimizer: 'adamw' }))
+      : undefined;
+  await pool?.start(m, m.params, opt);
+  const task = {
+    loss: (b: Batch) => ({ loss: m.loss(tf.tensor2d(b.x, [b.B, T], 'int32'), tf.tensor2d(b.y, [b.B, T], 'int32')) }),
+  } as TrainTask<Batch>;
   let seed = 42;
   const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * (data.length - T - 1);
   const times: number[] = [];
+  const allReduce: number[] = [];
   const losses: number[] = [];
-  for (let i = 0; i < warmup + steps; i++) {
-    const x = new Int32Array(B * T);
-    const y = new Int32Array(B * T);
-    for (let b = 0; b < B; b++) {
-      const at = Math.floor(rand());
-      x.set(data.subarray(at, at + T), b * T);
-      y.set(data.subarray(at + 1, at + 1 + T), b * T);
+  try {
+    for (let i = 0; i < warmup + steps; i++) {
+      const x = new Int32Array(B * T);
+      const y = new Int32Array(B * T);
+      for (let b = 0; b < B; b++) {
+        const at = Math.floor(rand());
+        x.set(data.subarray(at, at + T), b * T);
+        y.set(data.subarray(at + 1, at + 1 + T), b * T);
+      }
+      const t0 = performance.now();
+      const r: { loss: number; allReduceMs?: number } = pool
+        ? await pool.step(task, { x, y, B, T }, 1e-3, 1)
+        : trainStep(m, opt, { x, y, B, T }, 1e-3, 1);
+      if (i >= warmup) {
+        times.push(performance.now() - t0);
+        if (r.allReduceMs !== undefined) allReduce.push(r.allReduceMs);
+      }
+      losses.push(r.loss);
     }
-    const t0 = performance.now();
-    const { loss } = trainStep(m, opt, { x, y, B, T }, 1e-3, 1);
-    if (i >= warmup) times.push(performance.now() - t0);
-    losses.push(loss);
+  } finally {
+    await pool?.dispose();
   }
   const ms = median(times);
   const tokPerSec = (B * T * 1000) / ms;
   return {
     params: parameterCount(model),
     batch: B,
+    replicas,
     stepMsMedian: +ms.toFixed(1),
+    ...(allReduce.length && { allReduceMsMedian: +median(allReduce).toFixed(1) }),
     tokPerSec: Math.round(tokPerSec),
     achievedGFLOPs: +((tokPerSec * flopsPerToken(model)) / 1e9).toFixed(2),
     lossFirst: +losses[0].toFixed(4),
@@ -125,7 +160,16 @@ function matmul(n: number) {
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2]) as ChildSpec;
   const backend = await initBackend((process.env.GPT_LAB_BENCH_BACKEND as BackendPreference) || 'wasm');
-  const result = spec.kind === 'train' ? train(spec) : spec.kind === 'gen' ? gen(spec) : matmul(spec.n);
+  if (backend.name === 'webgpu') {
+    // It reads tensors only asynchronously in Node: its runs are in benchWebgpu.ts.
+    const onGpu = await (await import('./benchWebgpu.js')).benchOnWebGpu(spec);
+    const peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
+    process.stdout.write(
+      JSON.stringify({ ...onGpu, backend: backend.name, adapter: backend.adapter, peakRssMiB }) + '\n',
+    );
+    return;
+  }
+  const result = spec.kind === 'train' ? await train(spec) : spec.kind === 'gen' ? gen(spec) : matmul(spec.n);
   const peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
   process.stdout.write(JSON.stringify({ ...result, backend: backend.name, peakRssMiB }) + '\n');
 }

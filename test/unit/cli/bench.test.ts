@@ -25,6 +25,15 @@ describe('gpt-lab bench', () => {
     assert.equal(r.backend, 'wasm');
   });
 
+  it('measures training on data-parallel replicas too: the same losses as one thread, and the all-reduce time', () => {
+    const spec = { kind: 'train' as const, model, batch: 2, steps: 2, warmup: 1, data };
+    const one = run(spec);
+    const two = run({ ...spec, replicas: 2 });
+    assert.equal(two.replicas, 2);
+    assert.ok(two.tokPerSec > 0 && two.allReduceMsMedian >= 0, JSON.stringify(two));
+    assert.ok(Math.abs(two.lossLast - one.lossLast) < 1e-3, `${two.lossLast} vs ${one.lossLast}`);
+  });
+
   it('measures KV-cached generation, batch 1 and batched, and checks it against full recompute', () => {
     const r = run({ kind: 'gen', model, data, batchRows: 3 });
     assert.equal(r.promptTokens, 16);
@@ -48,7 +57,15 @@ describe('gpt-lab bench', () => {
   });
 
   it('prints the summary as a table with both throughputs and their ratio', () => {
-    const row = { engineTokPerSec: 900, peerTokPerSec: 3000, ratio: 0.3, engineGFLOPs: 6.4, peerGFLOPs: 21.4 };
+    const row = {
+      engineTokPerSec: 900,
+      peerTokPerSec: 3000,
+      ratio: 0.3,
+      engineGFLOPs: 6.4,
+      peerGFLOPs: 21.4,
+      engineSetting: { replicas: 2 },
+      peerSetting: { openblasThreads: '1', torchThreads: 1 },
+    };
     const out = table({
       date: 'today',
       rounds: 3,
@@ -63,7 +80,7 @@ describe('gpt-lab bench', () => {
       presets: { tiny: { train: { tokPerSec: 5000, peakRssMiB: 300 }, generation: { msPerToken: 0.5 } } },
     });
     assert.match(out, /Some CPU, 2 CPUs/);
-    assert.match(out, /\| small \| 900 \| 3,000 \| 0\.25 \|/);
+    assert.match(out, /\| small \| 900 \(2\) \| 3,000 \(1\) \| 0\.25 \|/);
     assert.match(out, /engine 1\.1 ms\/token, peer 1\.2 \(peer\/engine 1\.09\)/);
     assert.match(out, /preset tiny: train 5,000 tok\/s, peak RSS 300 MiB/);
   });
