@@ -5,7 +5,8 @@
  * peer (bench/peer/gpt_torch.py) runs on the same configs and data in the same run, alternating with the engine
  * (medians of the rounds), at the thread setting that is fastest on this machine, beside this machine's fp32
  * matmul peak. The engine gets the same: its training runs on 1 and on 2 data-parallel replicas every round, and
- * the faster setting's median is the one compared (both are in the JSON). Every model runs in a process of its own, so each peak memory figure is that run's.
+ * the faster setting's median is the one compared (both are in the JSON). Every model runs in a process of its
+ * own, so each peak memory figure is that run's.
  * `gpt-lab bench` runs it; `npm run bench` through bench/run.ts. (It lives in the CLI, which may not import bench/.)
  */
 import { execFileSync } from 'node:child_process';
