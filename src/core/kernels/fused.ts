@@ -90,6 +90,36 @@ export function fusedSoftCap<T extends tf.Tensor>(x: T, cap: number): T {
   return f(x);
 }
 
+/** ReLU² (relu(x)²), keeping only x for the backward pass. */
+export const fusedRelu2 = customOp<tf.Tensor>(([x], save) => {
+  save([x]);
+  return {
+    value: run(KERNEL.relu2, { x }) as tf.Tensor,
+    gradFunc: (dy, [xs]) => [run(KERNEL.relu2Grad, { x: xs, dy }) as tf.Tensor],
+  };
+}) as (x: tf.Tensor) => tf.Tensor;
+
+/** Mean cross-entropy of soft-capped logits cap·tanh(x/cap), x [N, V], against targets [N]: one kernel. */
+export const SOFTCAP_CE_MAX_VOCAB = 65536;
+export function fusedSoftCapCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, cap: number): tf.Scalar {
+  const f = customOp<tf.Scalar>(([l, t], save) => {
+    const ti = t.dtype === 'int32' ? t : tf.cast(t, 'int32');
+    const [loss, grad] = run(KERNEL.softCapCrossEntropy, { logits: l, targets: ti }, { cap }) as tf.Tensor[];
+    save([grad]);
+    return { value: loss as tf.Scalar, gradFunc: (dy, [g]) => [tf.mul(g, dy), tf.zerosLike(t)] };
+  });
+  return f(logits, targets);
+}
+
+/**
+ * The global L2 norm of the gradients and the factor that clips them to `clip` (1 when clip is 0), in one
+ * kernel instead of a square and a sum per gradient: [norm, factor] (no gradient).
+ */
+export function fusedGradNorm(grads: tf.Tensor[], clip: number): [tf.Scalar, tf.Scalar] {
+  const inputs = Object.fromEntries(grads.map((g, i) => [`g${i}`, g]));
+  return run(KERNEL.gradNorm, inputs, { clip }) as [tf.Scalar, tf.Scalar];
+}
+
 /** GPT-2's tanh GELU. */
 export const fusedGelu = customOp<tf.Tensor>(([x], save) => {
   save([x]);

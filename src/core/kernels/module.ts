@@ -95,6 +95,18 @@ export interface KernelExports {
   softcap_forward(x: number, y: number, n: number, cap: number): void;
   softcap_backward(y: number, dy: number, dx: number, n: number, cap: number): void;
   transpose(src: number, dst: number, batch: number, R: number, C: number): void;
+  relu2_forward(x: number, y: number, n: number): void;
+  relu2_backward(x: number, dy: number, dx: number, n: number): void;
+  sum_squares(x: number, n: number): number;
+  softcap_cross_entropy(
+    x: number,
+    targets: number,
+    loss: number,
+    grad: number,
+    N: number,
+    V: number,
+    cap: number,
+  ): void;
   adamw(
     p: number,
     g: number,

@@ -32,6 +32,10 @@ export const KERNEL = {
   softCapGrad: 'GptLabSoftCapGrad',
   embedding: 'GptLabEmbedding',
   embeddingGrad: 'GptLabEmbeddingGrad',
+  relu2: 'GptLabRelu2',
+  relu2Grad: 'GptLabRelu2Grad',
+  gradNorm: 'GptLabGradNorm',
+  softCapCrossEntropy: 'GptLabSoftCapCrossEntropy',
 } as const;
 
 const size = (t: tf.TensorInfo) => t.shape.reduce((a, b) => a * b, 1);
@@ -153,6 +157,34 @@ const RUNS: Record<string, Run> = {
     const dtable = f32(b, [V, C]);
     k.embedding_backward(ptr(b, ids!), ptr(b, dy!), ptr(b, dtable), size(ids!), V, C);
     return dtable;
+  },
+  [KERNEL.relu2]: (k, b, { x }) => {
+    const y = f32(b, x!.shape);
+    k.relu2_forward(ptr(b, x!), ptr(b, y), size(x!));
+    return y;
+  },
+  [KERNEL.relu2Grad]: (k, b, { x, dy }) => {
+    const dx = f32(b, x!.shape);
+    k.relu2_backward(ptr(b, x!), ptr(b, dy!), ptr(b, dx), size(x!));
+    return dx;
+  },
+  // Every input is a gradient: [global L2 norm, clip factor min(1, clip / (norm + 1e-6))] (clip 0: factor 1).
+  [KERNEL.gradNorm]: (k, b, grads, { clip }) => {
+    let total = 0;
+    for (const g of Object.values(grads)) total += k.sum_squares(ptr(b, g!), size(g!));
+    const norm = Math.sqrt(total);
+    const [n, s] = [f32(b, []), f32(b, [])];
+    const heap = new Float32Array(b.wasm.asm.memory.buffer);
+    heap[ptr(b, n) >> 2] = norm;
+    heap[ptr(b, s) >> 2] = clip > 0 ? Math.min(1, clip / (norm + 1e-6)) : 1;
+    return [n, s];
+  },
+  [KERNEL.softCapCrossEntropy]: (k, b, { logits, targets }, { cap }) => {
+    const [N, V] = logits!.shape;
+    const loss = f32(b, []);
+    const grad = f32(b, [N, V]);
+    k.softcap_cross_entropy(ptr(b, logits!), ptr(b, targets!), ptr(b, loss), ptr(b, grad), N, V, cap);
+    return [loss, grad];
   },
   [KERNEL.adamw]: (k, b, { p, g, m, v, scale }, a) => {
     const [p1, m1, v1] = [f32(b, p!.shape), f32(b, p!.shape), f32(b, p!.shape)];

@@ -1,5 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { fastKernelsActive, fusedAttention, fusedCachedAttention, fusedQkPrep } from '../kernels';
+import {
+  fastKernelsActive,
+  fusedAttention,
+  fusedCachedAttention,
+  fusedQkPrep,
+  fusedSoftCapCrossEntropy,
+  SOFTCAP_CE_MAX_VOCAB,
+} from '../kernels';
 import { Rng } from '../rng';
 import { GPTConfig, resolveConfig, ResolvedGPTConfig, validateConfig } from './config';
 import {
@@ -263,8 +270,14 @@ export class GPT {
    */
   loss(ids: tf.Tensor2D, targets: tf.Tensor2D, mask?: tf.Tensor2D): tf.Scalar {
     const [B, T] = ids.shape;
-    const logits = tf.reshape(this.forward(ids).logits, [B * T, this.config.vocabSize]) as tf.Tensor2D;
     const y = tf.reshape(targets, [B * T]) as tf.Tensor1D;
+    const cap = this.recipe.logitSoftCap;
+    if (!mask && cap > 0 && this.config.vocabSize <= SOFTCAP_CE_MAX_VOCAB && fastKernelsActive()) {
+      // The soft-cap and the cross-entropy as one fused kernel (speed issue 10).
+      const hidden = this.hidden(ids).hidden;
+      return fusedSoftCapCrossEntropy(this.head(tf.reshape(hidden, [B * T, this.config.nEmbd]), false), y, cap);
+    }
+    const logits = tf.reshape(this.forward(ids).logits, [B * T, this.config.vocabSize]) as tf.Tensor2D;
     return mask ? maskedCrossEntropy(logits, y, tf.reshape(mask, [B * T])) : crossEntropy(logits, y);
   }
 
@@ -276,12 +289,12 @@ export class GPT {
   }
 
   /** The output head: tied to the token embedding (x·wteᵀ) or its own (x·lm_head), soft-capped if asked. */
-  head(x: tf.Tensor2D): tf.Tensor2D {
+  head(x: tf.Tensor2D, capped = true): tf.Tensor2D {
     const w = this.recipe.untiedHead
       ? this.p<tf.Rank.R2>('lm_head.weight')
       : tf.transpose(this.p<tf.Rank.R2>('wte.weight'));
     const logits = linear(x, w);
-    return this.recipe.logitSoftCap > 0 ? softCap(logits, this.recipe.logitSoftCap) : logits;
+    return capped && this.recipe.logitSoftCap > 0 ? softCap(logits, this.recipe.logitSoftCap) : logits;
   }
 
   /** The final LayerNorm, for the logit lens. */

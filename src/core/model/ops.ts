@@ -10,6 +10,7 @@ import {
   fusedEmbedding,
   fusedGelu,
   fusedLayerNorm,
+  fusedRelu2,
   fusedSoftCap,
 } from '../kernels';
 
@@ -110,8 +111,13 @@ export function rmsNorm<T extends tf.Tensor>(x: T, eps = 1e-6): T {
   return tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps)));
 }
 
-/** ReLU² (relu(x)², modded-nanogpt's MLP), keeping only relu(x) for the backward pass: d/dx = 2·relu(x). */
-export const relu2 = customOp<tf.Tensor>(([x], save) => {
+/** ReLU² (relu(x)², modded-nanogpt's MLP): one fused kernel each way on wasm. */
+export function relu2(x: tf.Tensor): tf.Tensor {
+  return fastKernelsActive() ? fusedRelu2(x) : referenceRelu2(x);
+}
+
+/** ReLU² keeping only relu(x) for the backward pass: d/dx = 2·relu(x). */
+const referenceRelu2 = customOp<tf.Tensor>(([x], save) => {
   const r = tf.relu(x);
   save([r]);
   return { value: tf.square(r), gradFunc: (dy, [rs]) => [tf.mul(dy, tf.mul(rs, 2))] };

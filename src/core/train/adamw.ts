@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { fastKernelsActive, fusedAdamW } from '../kernels';
+import { fastKernelsActive, fusedAdamW, fusedGradNorm } from '../kernels';
 
 export interface AdamWConfig {
   beta1: number;
@@ -42,6 +42,12 @@ export class AdamW {
    * Returns the global gradient norm before clipping (a scalar tensor the caller disposes).
    */
   step(grads: Record<string, tf.Tensor>, lr: number, clipNorm: number): tf.Scalar {
+    if (fastKernelsActive()) {
+      const [norm, scale] = fusedGradNorm(Object.values(grads), clipNorm);
+      tf.tidy(() => this.apply(grads, lr, scale));
+      scale.dispose();
+      return norm;
+    }
     const norm = globalNorm(grads);
     tf.tidy(() => this.apply(grads, lr, clipScale(norm, clipNorm)));
     return norm;

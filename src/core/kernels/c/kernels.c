@@ -624,3 +624,109 @@ void softcap_backward(const float *y, const float *dy, float *dx, int n, float c
     dx[i] = dy[i] * (1.0f - t * t);
   }
 }
+
+/* ReLU² (modded-nanogpt's MLP): y = max(x, 0)². */
+EXPORT(relu2_forward)
+void relu2_forward(const float *x, float *y, int n) {
+  const f4 z = splat(0);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    f4 r = wasm_f32x4_max(wasm_v128_load(x + i), z);
+    wasm_v128_store(y + i, wasm_f32x4_mul(r, r));
+  }
+  for (; i < n; i++) {
+    float r = x[i] > 0 ? x[i] : 0;
+    y[i] = r * r;
+  }
+}
+
+/* Its gradient: dx = 2·max(x, 0)·dy. */
+EXPORT(relu2_backward)
+void relu2_backward(const float *x, const float *dy, float *dx, int n) {
+  const f4 z = splat(0), two = splat(2.0f);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    f4 r = wasm_f32x4_max(wasm_v128_load(x + i), z);
+    wasm_v128_store(dx + i, wasm_f32x4_mul(wasm_f32x4_mul(r, two), wasm_v128_load(dy + i)));
+  }
+  for (; i < n; i++) dx[i] = 2.0f * (x[i] > 0 ? x[i] : 0) * dy[i];
+}
+
+/* Σ x² over n floats (one gradient's part of the global norm): float lanes per block of 1024, summed in double. */
+EXPORT(sum_squares)
+double sum_squares(const float *x, int n) {
+  double total = 0;
+  int i = 0;
+  while (i + 4 <= n) {
+    f4 s0 = splat(0), s1 = splat(0);
+    const int end = n - i > 1024 ? i + 1024 : n;
+    for (; i + 8 <= end; i += 8) {
+      f4 a = wasm_v128_load(x + i), b = wasm_v128_load(x + i + 4);
+      s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(a, a));
+      s1 = wasm_f32x4_add(s1, wasm_f32x4_mul(b, b));
+    }
+    for (; i + 4 <= end; i += 4) {
+      f4 a = wasm_v128_load(x + i);
+      s0 = wasm_f32x4_add(s0, wasm_f32x4_mul(a, a));
+    }
+    total += (double)hsum(wasm_f32x4_add(s0, s1));
+  }
+  for (; i < n; i++) total += (double)x[i] * x[i];
+  return total;
+}
+
+/*
+ * Mean cross-entropy of soft-capped logits y = cap·tanh(x / cap) for x [N, V] against targets [N], in one pass
+ * over the logits: loss[0], and the gradient with respect to x (the cap's derivative 1 − (y/cap)² included) in
+ * grad [N, V]. V ≤ 65536 (a row of exponentials lives on the stack).
+ */
+EXPORT(softcap_cross_entropy)
+void softcap_cross_entropy(const float *x, const int32_t *targets, float *loss, float *grad, int N, int V, float cap) {
+  float e[V];
+  double total = 0;
+  const float invN = 1.0f / N, ic = 1.0f / cap;
+  const f4 vc = splat(cap), vic = splat(ic), one = splat(1.0f);
+  for (int n = 0; n < N; n++) {
+    const float *l = x + (long)n * V;
+    float *g = grad + (long)n * V;
+    f4 vmax = splat(-3.0e38f);
+    int v = 0;
+    for (; v + 4 <= V; v += 4) {
+      f4 y = wasm_f32x4_mul(vc, vtanh(wasm_f32x4_mul(wasm_v128_load(l + v), vic)));
+      wasm_v128_store(g + v, y);
+      vmax = wasm_f32x4_max(vmax, y);
+    }
+    float mx = hmax(vmax);
+    for (; v < V; v++) {
+      g[v] = cap * wasm_f32x4_extract_lane(vtanh(splat(l[v] * ic)), 0);
+      if (g[v] > mx) mx = g[v];
+    }
+    f4 vs = splat(0), vm = splat(mx);
+    for (v = 0; v + 4 <= V; v += 4) {
+      f4 ev = vexp(wasm_f32x4_sub(wasm_v128_load(g + v), vm));
+      wasm_v128_store(e + v, ev);
+      vs = wasm_f32x4_add(vs, ev);
+    }
+    float sum = hsum(vs);
+    for (; v < V; v++) sum += (e[v] = sexp(g[v] - mx));
+    const int t = targets[n];
+    const float yt = t >= 0 && t < V ? g[t] : mx;
+    total += (double)(mx + slog(sum) - yt);
+    const float k = invN / sum;
+    const f4 vk = splat(k);
+    for (v = 0; v + 4 <= V; v += 4) {
+      f4 y = wasm_f32x4_mul(wasm_v128_load(g + v), vic);
+      f4 d = wasm_f32x4_sub(one, wasm_f32x4_mul(y, y));
+      wasm_v128_store(g + v, wasm_f32x4_mul(wasm_f32x4_mul(wasm_v128_load(e + v), vk), d));
+    }
+    for (; v < V; v++) {
+      float y = g[v] * ic;
+      g[v] = e[v] * k * (1.0f - y * y);
+    }
+    if (t >= 0 && t < V) {
+      float y = yt * ic;
+      g[t] -= invN * (1.0f - y * y);
+    }
+  }
+  loss[0] = (float)(total / N);
+}

@@ -1,10 +1,15 @@
 import { strict as assert } from 'node:assert';
 import * as tf from '@tensorflow/tfjs-core';
-import { fastKernelsActive, setFastKernels } from '../../../../src/core/kernels';
+import {
+  fastKernelsActive,
+  fusedGradNorm,
+  fusedSoftCapCrossEntropy,
+  setFastKernels,
+} from '../../../../src/core/kernels';
 import { GPTConfig } from '../../../../src/core/model/config';
 import { disposeCache, GPT, KVCache } from '../../../../src/core/model/gpt';
-import { crossEntropy, embedding, gelu, layerNorm, linear, softCap } from '../../../../src/core/model/ops';
-import { AdamW } from '../../../../src/core/train/adamw';
+import { crossEntropy, embedding, gelu, layerNorm, linear, relu2, softCap } from '../../../../src/core/model/ops';
+import { AdamW, clipScale, globalNorm } from '../../../../src/core/train/adamw';
 import { trainStep } from '../../../../src/core/train/trainer';
 import { useWasm } from '../../helpers/tf';
 
@@ -60,6 +65,46 @@ describe('fused wasm kernels against the reference path', () => {
     r.reference.forEach((ref, i) => assertClose(r.fused[i], ref, 1e-5, ['y', 'dx'][i]));
     x.dispose();
   });
+
+  it('ReLU²: values and gradient, zeros and a length that is not a multiple of 4', () => {
+    const x = tf.concat([rand([1021], 12, 3), tf.tensor1d([0, -0, 1e-30, -5, 5])]);
+    const r = bothPaths(() => valueAndGrads((t) => relu2(t), [x]));
+    r.reference.forEach((ref, i) => assertClose(r.fused[i], ref, 1e-6, ['y', 'dx'][i]));
+    x.dispose();
+  });
+
+  it('soft-capped cross-entropy in one kernel: loss and gradient equal soft-cap then cross-entropy', () => {
+    const logits = tf.mul(rand([21, 203], 13), 40); // well past the cap: the cap's derivative matters
+    const targets = tf.tensor1d(
+      Array.from({ length: 21 }, (_, i) => (i * 41) % 203),
+      'int32',
+    );
+    const lossAndGrad = (f: (l: tf.Tensor2D) => tf.Scalar) =>
+      tf.tidy(() => {
+        const { value, grad } = tf.valueAndGrad((l: tf.Tensor) => tf.mul(f(l as tf.Tensor2D), 1.5))(logits);
+        return [value.dataSync(), grad.dataSync()] as Float32Array[];
+      });
+    setFastKernels(false);
+    const reference = lossAndGrad((l) => crossEntropy(softCap(l, 30), targets));
+    setFastKernels(true);
+    const fused = lossAndGrad((l) => fusedSoftCapCrossEntropy(l, targets, 30));
+    assertClose(fused[0], reference[0], 1e-5, 'loss');
+    assertClose(fused[1], reference[1], 1e-5, 'dlogits');
+    tf.dispose([logits, targets]);
+  });
+
+  for (const clip of [0, 1, 1e6]) {
+    it(`the gradients' global norm and clip factor in one kernel (clip ${clip})`, () => {
+      const grads = [rand([37, 19], 14, 0.5), rand([7], 15), rand([1], 16), rand([64, 8], 17, 0.1)];
+      const [norm, scale] = fusedGradNorm(grads, clip);
+      const refNorm = globalNorm(Object.fromEntries(grads.map((g, i) => [String(i), g])));
+      const refScale = clipScale(refNorm, clip);
+      assertClose(norm.dataSync(), refNorm.dataSync(), 1e-6, 'norm');
+      assertClose(scale.dataSync(), refScale.dataSync(), 1e-6, 'factor');
+      assert.ok(clip !== 1 || scale.dataSync()[0] < 0.2, 'clipping takes effect');
+      tf.dispose([...grads, norm, scale, refNorm, refScale]);
+    });
+  }
 
   for (const withBeta of [true, false]) {
     it(`LayerNorm ${withBeta ? 'with' : 'without'} a bias: values and gradients of x, gain and bias`, () => {
