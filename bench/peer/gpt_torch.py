@@ -2,14 +2,15 @@
 """A nanoGPT-style PyTorch GPT (pre-LayerNorm, learned positions, tied head, tanh GELU, AdamW, clip 1.0),
 used as the peer to measure against on the same machine.
 
-Usage: python3 gpt_torch.py --config A|B [--data FILE] [--threads 2] [--steps 10] [--warmup 3] [--nogen]
+Usage: python3 gpt_torch.py --config A|B [--data FILE] [--threads 2] [--steps 10] [--warmup 3] [--nogen] [--device cuda]
        python3 gpt_torch.py --vocab 4096 --ctx 256 --d 256 --layers 4 --heads 4 --batch 16 ...
 Prints JSON lines: the set-up, then training throughput, then generation times (greedy, full recompute vs KV cache).
 Tokens are the data file's bytes modulo the vocabulary: the figure is speed, not quality.
 
 Copied from the project's shared peers/gpt_torch.py (the performance notes' peer) so that `gpt-lab bench --peer`
 finds it in the repository; added here: --notrain, --genbatch N (KV-cached generation of N rows at once),
---matmul (the machine's fp32 matmul peak, 1024^3) and a last line with the process's peak resident memory.
+--matmul (the machine's fp32 matmul peak, 1024^3), --device (cuda: the GPU peer of bench/gpu.sh, torch >= 2.0) and a
+last line with the process's peak resident memory.
 """
 import sys, time, math, json, argparse, statistics, resource
 import torch
@@ -87,19 +88,27 @@ def main():
     ap.add_argument('--steps', type=int, default=10); ap.add_argument('--warmup', type=int, default=3)
     ap.add_argument('--nogen', action='store_true'); ap.add_argument('--notrain', action='store_true')
     ap.add_argument('--genbatch', type=int, default=0); ap.add_argument('--matmul', action='store_true')
+    ap.add_argument('--device', default='cpu')
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    global DEVICE
+    DEVICE = a.device
+    if DEVICE != 'cpu': torch.set_default_device(DEVICE)  # parameters, buffers and data made there
     try:
         run(a)
     finally:
         print(json.dumps(dict(peakRssMiB=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))), flush=True)
 
+DEVICE = 'cpu'
+def sync():  # a GPU runs asynchronously: wait for it before reading the clock
+    if DEVICE != 'cpu': torch.cuda.synchronize()
+
 def matmul_peak(n=1024):
     a = torch.randn(n, n); b = torch.randn(n, n)
     for _ in range(3): a @ b
-    r = []
+    sync(); r = []
     for _ in range(10):
-        t0 = time.perf_counter(); a @ b; r.append(time.perf_counter() - t0)
+        t0 = time.perf_counter(); a @ b; sync(); r.append(time.perf_counter() - t0)
     print(json.dumps(dict(matmul=dict(n=n, threads=torch.get_num_threads(), GFLOPs=round(2 * n ** 3 / min(r) / 1e9, 2)))), flush=True)
 
 def run(a):
@@ -111,7 +120,7 @@ def run(a):
     m = GPT(c)
     nparam = sum(p.numel() for p in m.parameters())
     nonpos, fpt = params(c)
-    info = dict(torch=torch.__version__, threads=torch.get_num_threads(), c=c, params_total=nparam, nonPos=nonpos, flopsPerTokenTrain=fpt)
+    info = dict(torch=torch.__version__, device=DEVICE, threads=torch.get_num_threads(), c=c, params_total=nparam, nonPos=nonpos, flopsPerTokenTrain=fpt)
     print(json.dumps(info), flush=True)
     decay = [p for n, p in m.named_parameters() if p.dim() >= 2]
     nodecay = [p for n, p in m.named_parameters() if p.dim() < 2]
@@ -122,7 +131,7 @@ def run(a):
     B, T = c['batch'], c['ctx']
     g = torch.Generator().manual_seed(42)
     def batch():
-        ix = torch.randint(len(data) - T - 1, (B,), generator=g)
+        ix = torch.randint(len(data) - T - 1, (B,), generator=g, device='cpu')
         return torch.stack([data[i:i + T] for i in ix]), torch.stack([data[i + 1:i + 1 + T] for i in ix])
     times, losses = [], []
     m.train()
@@ -189,6 +198,7 @@ def run(a):
                 for i in range(1, n):
                     logits = m(nxt, kvs=kvs, pos0=64 + i - 1)
                     nxt = logits[:, -1].argmax(-1, keepdim=True)
+                sync()
             gen_batch(4); r = []
             for _ in range(3):
                 t0 = time.perf_counter(); gen_batch(32); r.append(time.perf_counter() - t0)

@@ -160,6 +160,15 @@ function matmul(n: number) {
 async function main(): Promise<void> {
   const spec = JSON.parse(process.argv[2]) as ChildSpec;
   const backend = await initBackend((process.env.GPT_LAB_BENCH_BACKEND as BackendPreference) || 'wasm');
+  if (backend.name === 'webgpu') {
+    // It reads tensors only asynchronously in Node: its runs are in benchWebgpu.ts.
+    const onGpu = await (await import('./benchWebgpu.js')).benchOnWebGpu(spec);
+    const peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
+    process.stdout.write(
+      JSON.stringify({ ...onGpu, backend: backend.name, adapter: backend.adapter, peakRssMiB }) + '\n',
+    );
+    return;
+  }
   const result = spec.kind === 'train' ? await train(spec) : spec.kind === 'gen' ? gen(spec) : matmul(spec.n);
   const peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
   process.stdout.write(JSON.stringify({ ...result, backend: backend.name, peakRssMiB }) + '\n');
