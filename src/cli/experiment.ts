@@ -56,13 +56,20 @@ const WORDS: Record<string, (c: TrainConfig) => void> = {
   zeroinit: (c) => void (c.model.zeroInitProj = true),
   softcap: (c) => void (c.model.logitSoftCap = 30),
   nosoftcap: (c) => void (c.model.logitSoftCap = 0),
+  vres: (c) => void (c.model.valueResidual = true),
+  novres: (c) => void (c.model.valueResidual = false),
+  x0: (c) => void (c.model.embedShortcut = true),
+  nox0: (c) => void (c.model.embedShortcut = false),
   wsd: (c) => void (c.schedule = 'wsd'),
   cosine: (c) => void (c.schedule = 'cosine'),
   muon: (c) => void (c.optimizer = 'muon'),
   adamw: (c) => void (c.optimizer = 'adamw'),
 };
 
-/** Words with a number: ctx128, embd96, layers3, heads4, vocab2048, batch8, lr0.002, muonlr0.03, fim0. */
+/**
+ * Words with a number: ctx128, embd96, layers3, heads4, vocab2048, batch8, lr0.002, muonlr0.03, warmup10 (steps),
+ * decay0.5 (the WSD schedule's decay share), fim0.
+ */
 const NUMBERED: Record<string, (c: TrainConfig, n: number) => void> = {
   ctx: (c, n) => void (c.model.contextLength = n),
   embd: (c, n) => void (c.model.nEmbd = n),
@@ -75,6 +82,8 @@ const NUMBERED: Record<string, (c: TrainConfig, n: number) => void> = {
     c.minLearningRate = n / 10;
   },
   muonlr: (c, n) => void (c.muonLearningRate = n),
+  warmup: (c, n) => void (c.warmupSteps = n),
+  decay: (c, n) => void (c.decayFraction = n),
   fim: (c, n) => void (c.fimRate = n),
 };
 

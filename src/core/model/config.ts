@@ -31,6 +31,16 @@ export interface GPTConfig {
   zeroInitProj?: boolean;
   /** Logits squashed to cap·tanh(logits/cap); 0 = off (default). */
   logitSoftCap?: number;
+  /**
+   * Value residual (modded-nanogpt, "ResFormer"): every block after the first mixes the first block's attention
+   * values into its own, v ← (1 − λ)·v + λ·v₁, λ learned per block (`h.N.attn.v_mix`, starts at 0.5). Default false.
+   */
+  valueResidual?: boolean;
+  /**
+   * Embedding shortcut (modded-nanogpt's x0 lambdas): every block after the first starts from
+   * λ₀·x + λ₁·x₀, x₀ the embedded input, λ learned per block (`h.N.x0_mix`, starts at [1, 0]). Default false.
+   */
+  embedShortcut?: boolean;
 }
 
 /** The recipe options filled in: what the model code reads. */
@@ -44,6 +54,8 @@ export const GPT2_RECIPE = {
   bias: true,
   zeroInitProj: false,
   logitSoftCap: 0,
+  valueResidual: false,
+  embedShortcut: false,
 } as const satisfies Partial<GPTConfig>;
 
 /** The modded-nanogpt recipe's architecture (with `positionEncoding: 'rotary'`). */
@@ -67,6 +79,8 @@ export function resolveConfig(c: GPTConfig): ResolvedGPTConfig {
     bias: c.bias ?? GPT2_RECIPE.bias,
     zeroInitProj: c.zeroInitProj ?? GPT2_RECIPE.zeroInitProj,
     logitSoftCap: c.logitSoftCap ?? GPT2_RECIPE.logitSoftCap,
+    valueResidual: c.valueResidual ?? GPT2_RECIPE.valueResidual,
+    embedShortcut: c.embedShortcut ?? GPT2_RECIPE.embedShortcut,
   };
 }
 
@@ -95,10 +109,22 @@ export interface ArchitectureFields {
   schedule?: 'cosine' | 'wsd';
 }
 
+/** The model options an architecture sets (sizes and position encoding aside). */
+const RECIPE_KEYS = [
+  'qkNorm',
+  'mlp',
+  'untiedHead',
+  'bias',
+  'zeroInitProj',
+  'logitSoftCap',
+  'valueResidual',
+  'embedShortcut',
+] as const;
+
 /** `cfg` with `arch`'s model options, optimizer and schedule (sizes, rates and budget unchanged). */
 export function withArchitecture<T extends ArchitectureFields>(cfg: T, arch: Architecture): T {
   const model: GPTConfig = { ...cfg.model };
-  for (const k of ['qkNorm', 'mlp', 'untiedHead', 'bias', 'zeroInitProj', 'logitSoftCap'] as const) delete model[k];
+  for (const k of RECIPE_KEYS) delete model[k];
   if (arch === 'gpt2')
     return { ...cfg, model: { ...model, positionEncoding: 'learned' }, optimizer: 'adamw', schedule: 'cosine' };
   if (arch === 'modern') return { ...cfg, model: { ...model, ...MODERN_RECIPE }, ...MODERN_TRAINING };
@@ -118,7 +144,9 @@ export function architectureOf(c: GPTConfig): Architecture {
     r.untiedHead === GPT2_RECIPE.untiedHead &&
     r.bias === GPT2_RECIPE.bias &&
     r.zeroInitProj === GPT2_RECIPE.zeroInitProj &&
-    r.logitSoftCap === GPT2_RECIPE.logitSoftCap;
+    r.logitSoftCap === GPT2_RECIPE.logitSoftCap &&
+    r.valueResidual === GPT2_RECIPE.valueResidual &&
+    r.embedShortcut === GPT2_RECIPE.embedShortcut;
   return gpt2 ? 'gpt2' : 'modern';
 }
 
@@ -279,7 +307,8 @@ export function parameterCount(c: GPTConfig): number {
     (4 * C * C + b * C);
   const pos = c.positionEncoding === 'learned' ? c.contextLength * C : 0;
   const head = r.untiedHead ? C * c.vocabSize : 0;
-  return c.vocabSize * C + pos + c.nLayer * block + (1 + b) * C + head;
+  const mixes = Math.max(0, c.nLayer - 1) * ((r.valueResidual ? 1 : 0) + (r.embedShortcut ? 2 : 0));
+  return c.vocabSize * C + pos + c.nLayer * block + (1 + b) * C + head + mixes;
 }
 
 export function validateConfig(c: GPTConfig): GPTConfig {
@@ -299,7 +328,7 @@ export function validateConfig(c: GPTConfig): GPTConfig {
   if (c.positionEncoding === 'rotary' && (c.nEmbd / c.nHead) % 2 !== 0) {
     throw new GptLabError(`Model config: rotary embeddings need an even head size (nEmbd / nHead).`, 'BAD_CONFIG');
   }
-  for (const k of ['qkNorm', 'untiedHead', 'bias', 'zeroInitProj'] as const) {
+  for (const k of ['qkNorm', 'untiedHead', 'bias', 'zeroInitProj', 'valueResidual', 'embedShortcut'] as const) {
     if (c[k] !== undefined && typeof c[k] !== 'boolean') {
       throw new GptLabError(`Model config: ${k} must be true or false (got ${String(c[k])}).`, 'BAD_CONFIG');
     }

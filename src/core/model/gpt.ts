@@ -83,7 +83,8 @@ export interface GPTOptions {
 /**
  * Names of every parameter, in a stable order: Hugging Face GPT-2's for the GPT-2 recipe. The recipe options
  * only remove names (`wpe.weight` with rotary or sinusoidal positions, every `.bias` without biases) or add
- * one (`lm_head.weight` [nEmbd, vocabSize] with an untied head); see docs/weights.md.
+ * some (`lm_head.weight` [nEmbd, vocabSize] with an untied head, `h.N.x0_mix` [2] and `h.N.attn.v_mix` [1] in
+ * blocks after the first with the shortcuts); see docs/weights.md.
  */
 export function parameterNames(c: GPTConfig): string[] {
   const r = resolveConfig(c);
@@ -91,9 +92,11 @@ export function parameterNames(c: GPTConfig): string[] {
   if (c.positionEncoding === 'learned') names.push('wpe.weight');
   const kinds = r.bias ? ['weight', 'bias'] : ['weight'];
   for (let i = 0; i < c.nLayer; i++) {
+    if (i > 0 && r.embedShortcut) names.push(`h.${i}.x0_mix`);
     for (const p of ['ln_1', 'attn.c_attn', 'attn.c_proj', 'ln_2', 'mlp.c_fc', 'mlp.c_proj']) {
       for (const k of kinds) names.push(`h.${i}.${p}.${k}`);
     }
+    if (i > 0 && r.valueResidual) names.push(`h.${i}.attn.v_mix`);
   }
   for (const k of kinds) names.push(`ln_f.${k}`);
   if (r.untiedHead) names.push('lm_head.weight');
@@ -106,6 +109,8 @@ export function parameterShape(c: GPTConfig, name: string): number[] {
   if (name === 'wte.weight') return [c.vocabSize, C];
   if (name === 'wpe.weight') return [c.contextLength, C];
   if (name === 'lm_head.weight') return [C, c.vocabSize]; // [in, out] like the Conv1D weights: y = x·W
+  if (/^h\.\d+\.x0_mix$/.test(name)) return [2];
+  if (/^h\.\d+\.attn\.v_mix$/.test(name)) return [1];
   const m = /^(?:h\.\d+\.)?(ln_1|ln_2|ln_f|attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.(weight|bias)$/.exec(name);
   if (!m) throw new Error(`unknown parameter ${name}`);
   const [, part, kind] = m;
@@ -132,6 +137,9 @@ export function initialWeights(c: GPTConfig, seed: number): Map<string, Float32A
     const shape = parameterShape(c, name);
     const a = new Float32Array(shape.reduce((x, y) => x * y, 1));
     if (/ln_.*\.weight$/.test(name)) a.fill(1);
+    else if (name.endsWith('.x0_mix'))
+      a[0] = 1; // [1, 0]: the block starts from x alone
+    else if (name.endsWith('.v_mix')) a[0] = 0.5;
     else if (zeroProj && (name.endsWith('c_proj.weight') || name === 'lm_head.weight')) {
       // zeros
     } else if (!name.endsWith('.bias')) {
@@ -241,10 +249,25 @@ export class GPT {
 
     const trace: ForwardTrace | undefined = opts.trace ? { attention: [], hidden: [] } : undefined;
     const newCache: KVCache | undefined = opts.cache ? { layers: [], length: pos0 + T } : undefined;
+    const x0 = x;
+    let v1: tf.Tensor2D | undefined; // the first block's values [B·T, C], for the value residual
     for (let l = 0; l < nLayer; l++) {
       const h = `h.${l}.`;
+      if (l > 0 && this.recipe.embedShortcut) {
+        const mix = this.p<tf.Rank.R1>(h + 'x0_mix');
+        x = tf.add(tf.mul(x, tf.slice(mix, [0], [1])), tf.mul(x0, tf.slice(mix, [1], [1])));
+      }
       const a = layerNorm(x, this.p(h + 'ln_1.weight'), this.b(h + 'ln_1.bias'));
-      const qkv = linear(a, this.p(h + 'attn.c_attn.weight'), this.b(h + 'attn.c_attn.bias')); // [B·T, 3C]
+      let qkv = linear(a, this.p(h + 'attn.c_attn.weight'), this.b(h + 'attn.c_attn.bias')); // [B·T, 3C]
+      if (this.recipe.valueResidual) {
+        const v = tf.slice(qkv, [0, 2 * C], [-1, C]);
+        if (l === 0) v1 = v;
+        else {
+          // v + λ·(v₁ − v) = (1 − λ)·v + λ·v₁, then q, k and the mixed v packed again for the attention kernels
+          const mixed = tf.add(v, tf.mul(tf.sub(v1!, v), this.p<tf.Rank.R1>(h + 'attn.v_mix')));
+          qkv = tf.concat([tf.slice(qkv, [0, 0], [-1, 2 * C]), mixed], 1) as tf.Tensor2D;
+        }
+      }
       const y = this.attention(qkv, B, T, pos0, opts.cache?.layers[l], newCache, trace); // [B·T, C]
       x = tf.add(x, linear(y, this.p(h + 'attn.c_proj.weight'), this.b(h + 'attn.c_proj.bias')));
       const m = layerNorm(x, this.p(h + 'ln_2.weight'), this.b(h + 'ln_2.bias'));

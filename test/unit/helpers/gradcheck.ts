@@ -17,7 +17,7 @@ export function assertGradientsMatch(
     const v = m.params.get(name)!;
     const g = grads[v.name].dataSync();
     const w = v.dataSync().slice();
-    for (const i of [0, 3, Math.floor(w.length / 2), w.length - 1]) {
+    for (const i of new Set([0, 3, Math.floor(w.length / 2), w.length - 1].filter((k) => k < w.length))) {
       const set = (d: number) =>
         tf.tidy(() => {
           const c = w.slice();
