@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { kernelsFor, WasmBackend } from './module';
+import { kernelsFor, ptr, WasmBackend } from './module';
 import { registerKernels } from './register';
 import { fastKernelsEnabled } from './switch';
 
@@ -29,4 +29,19 @@ export function fastKernelsActive(): boolean {
     process.emitWarning(`GPT Lab's fused kernels are off: ${(err as Error).message}`);
     return false;
   }
+}
+
+/**
+ * A float32 tensor's data as a view of the wasm heap (no copy; valid only until the next tfjs op, which may grow
+ * the heap), or its dataSync() copy on another backend.
+ */
+export function floatView(t: tf.Tensor): Float32Array {
+  if (tf.getBackend() !== 'wasm' || t.dtype !== 'float32') return t.dataSync() as Float32Array;
+  const b = tf.backend() as unknown as WasmBackend;
+  return new Float32Array(b.wasm.asm.memory.buffer, ptr(b, t), t.size);
+}
+
+/** Whether tf.tensor(values) copies `values` at once (wasm moves them onto its heap), so they may be reused. */
+export function tensorCopiesValues(): boolean {
+  return tf.getBackend() === 'wasm';
 }

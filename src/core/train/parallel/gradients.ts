@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { floatView, tensorCopiesValues } from '../../kernels';
 
 /** Where each trainable parameter's gradient sits in a flat slot; the same on every replica (same model, same order). */
 export class GradientLayout {
@@ -28,7 +29,7 @@ export class GradientLayout {
     for (const e of this.entries) {
       const g = grads[this.params.get(e.name)!.name];
       if (g) {
-        slot.set(g.dataSync() as Float32Array, e.offset);
+        slot.set(floatView(g), e.offset); // straight from the wasm heap: one copy, not two
         present.add(e.name);
       } else slot.fill(0, e.offset, e.offset + e.size);
     }
@@ -38,10 +39,14 @@ export class GradientLayout {
   /** The averaged gradients as tensors keyed by variable name (copied: the shared buffer changes next step). */
   read(reduced: Float32Array, present: Set<string>): tf.NamedTensorMap {
     const out: tf.NamedTensorMap = {};
+    const copies = tensorCopiesValues();
     for (const e of this.entries) {
       if (!present.has(e.name)) continue;
       const p = this.params.get(e.name)!;
-      out[p.name] = tf.tensor(reduced.slice(e.offset, e.offset + e.size), p.shape);
+      const values = copies
+        ? reduced.subarray(e.offset, e.offset + e.size)
+        : reduced.slice(e.offset, e.offset + e.size);
+      out[p.name] = tf.tensor(values, p.shape);
     }
     return out;
   }

@@ -158,6 +158,12 @@ export class SharedStep {
     const n = this.layout.gradSize;
     const s0 = slots[0];
     const w0 = weights[0];
+    if (slots.length === 2) {
+      // Two replicas (a 2-core machine): one pass instead of two.
+      const [s1, w1] = [slots[1], weights[1]];
+      for (let i = 0; i < n; i++) out[i] = s0[i] * w0 + s1[i] * w1;
+      return;
+    }
     for (let i = 0; i < n; i++) out[i] = s0[i] * w0;
     for (let r = 1; r < slots.length; r++) {
       const s = slots[r];
