@@ -6,7 +6,9 @@ import { clearModelFolder, inspectOutFolder } from '../core/checkpoint/modelFold
 import { GptLabError } from '../core/errors';
 import type { EvalResult, TrainHooks } from '../core/train/loop';
 import { nextVersionName } from '../core/versions';
-import { formatDuration, formatRate, Output } from './output';
+import { progressText } from '../protocol/format';
+import { formatDuration, Output } from './output';
+import { stopOnSignal } from './stopSignal';
 
 /** The options every later stage's command shares. */
 export interface StageCliOptions {
@@ -64,19 +66,12 @@ export async function runStageCommand<R extends { stopped: string; step: number;
   const backend = await initBackend(o.backend);
   out.info(`backend: ${backend.name}`);
   const lock = acquireFolderLock(outDir, { purpose: `gpt-lab ${stage}`, onLog: (m) => out.info(m) });
-  let stopRequested = false;
-  const onSigint = () => {
-    if (stopRequested) process.exit(130);
-    stopRequested = true;
-    out.info('stopping after this step and saving a checkpoint… (Ctrl+C again to quit now)');
-  };
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
+  const stop = stopOnSignal(out);
   try {
     if ((kind === 'model' || kind === 'leftovers') && !o.resume) await clearModelFolder(outDir);
     let lastVal = '';
     const hooks: TrainHooks = {
-      shouldStop: () => stopRequested,
+      shouldStop: () => stop.requested,
       onLog: (m) => out.info(m),
       onEval: (e) => {
         lastVal = ` · ${describe(e)}`;
@@ -84,10 +79,7 @@ export async function runStageCommand<R extends { stopped: string; step: number;
       },
       onProgress: (p) => {
         out.event('progress', p);
-        out.progress(
-          p.fraction,
-          `step ${p.step} · loss ${p.loss.toFixed(3)}${lastVal} · ${formatRate(p.tokensPerSec)} · ${formatDuration(p.etaMs)} left`,
-        );
+        out.progress(p.fraction, progressText(p, { step: true, figures: `loss ${p.loss.toFixed(3)}${lastVal}` }));
       },
     };
     const r = await run({ out, parentDir, outDir, hooks });
@@ -97,8 +89,7 @@ export async function runStageCommand<R extends { stopped: string; step: number;
     out.info(`new version saved in ${outDir} (parent ${parentDir})`);
     out.event('done', { ...r, losses: undefined, outDir, parentDir, backend: backend.name });
   } finally {
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigint);
+    stop.dispose();
     lock.release();
   }
 }

@@ -20,6 +20,7 @@ import { int, inRange, positive } from './options';
 import { lossAndBpb, progressText } from '../protocol/format';
 import { replicasText } from '../protocol/lossPanel';
 import { formatDuration, Output } from './output';
+import { stopOnSignal } from './stopSignal';
 
 export interface TrainCliOptions {
   preset?: string;
@@ -181,14 +182,7 @@ export async function trainCommand(dir: string, o: TrainCliOptions): Promise<voi
 
   const lock = acquireFolderLock(outDir, { purpose: 'gpt-lab train', onLog: (msg) => out.info(msg) });
   // Ctrl+C once: stop at the next step and save. Twice: quit now (the lock goes at exit).
-  let stopRequested = false;
-  const onSigint = () => {
-    if (stopRequested) process.exit(130);
-    stopRequested = true;
-    out.info('stopping after this step and saving a checkpoint… (Ctrl+C again to quit now)');
-  };
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigint);
+  const stop = stopOnSignal(out);
   let lastVal = '';
   try {
     // Checked again under the lock: another run may have written the folder since.
@@ -210,7 +204,7 @@ export async function trainCommand(dir: string, o: TrainCliOptions): Promise<voi
       completions: o.completions !== false,
       replicas: o.replicas === undefined ? 'auto' : int(o.replicas, '--replicas', 1, 256)!,
       hooks: {
-        shouldStop: () => stopRequested,
+        shouldStop: () => stop.requested,
         onLog: (msg) => out.info(msg),
         onEval: (e) => {
           lastVal = ` · val ${e.valLoss.toFixed(3)} (${(e.valBpb ?? NaN).toFixed(2)} bpb)`;
@@ -241,8 +235,7 @@ export async function trainCommand(dir: string, o: TrainCliOptions): Promise<voi
     }
     out.event('done', { ...result, losses: undefined, outDir, backend: backend.name });
   } finally {
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigint);
+    stop.dispose();
     lock.release();
   }
 }

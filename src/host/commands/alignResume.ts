@@ -10,8 +10,8 @@ import { collectWorkspaceCorpus } from '../corpus';
 import { duration } from '../format';
 import type { Lab } from '../lab';
 import { log } from '../log';
-import { LossPanel } from '../panels/lossPanel';
 import { AlignKind, AlignRunResult, runWithProgress } from './align';
+import { readyToTrain } from './trainingRun';
 
 const ALIGN_STAGES: readonly string[] = ['reward', 'dpo', 'ppo'] satisfies AlignKind[];
 
@@ -30,17 +30,7 @@ export interface ResumeAlignArgs {
  * gptLab.align.steps (or minutes) more. The parent stays the reference.
  */
 export async function resumeAlignCommand(lab: Lab, args: ResumeAlignArgs = {}): Promise<AlignRunResult | undefined> {
-  if (lab.training) {
-    const show = await vscode.window.showInformationMessage('GPT Lab is already training.', 'Show Panel');
-    if (show) LossPanel.createOrShow(lab);
-    return undefined;
-  }
-  if (!vscode.workspace.isTrusted) {
-    void vscode.window.showErrorMessage(
-      'GPT Lab trains only in a trusted workspace. Trust this workspace, then try again.',
-    );
-    return undefined;
-  }
+  if (!(await readyToTrain(lab))) return undefined;
   await lab.refresh();
   const v = await pickRun(lab, args.version);
   if (!v) return undefined;

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import { readHistory } from '../../core/checkpoint';
+import { progressText } from '../../protocol/format';
 import type { LossPanelInbound, LossPanelOutbound, PanelStatus } from '../../protocol/lossPanel';
-import { compact, duration } from '../format';
 import type { Lab } from '../lab';
 import { log } from '../log';
 import { historyView, parseLossPanelOutbound } from './lossMessages';
@@ -80,12 +80,11 @@ export class LossPanel extends GptLabPanel<LossPanelInbound, LossPanelOutbound> 
     const { lab } = this;
     if (lab.training) {
       const p = lab.progress;
-      const acc = p?.metrics?.tokenAccuracy;
       return {
         state: 'training',
         ...(p?.replicas && p.replicas > 1 && { replicas: { count: p.replicas, allReduceMs: p.allReduceMs ?? NaN } }),
         text: p
-          ? `${p.stage === 'sft' ? 'Fine-tuning' : 'Training'} ${Math.floor(p.fraction * 100)}% · step ${p.step} · loss ${p.loss.toFixed(3)}${acc !== undefined ? ` · token accuracy ${(acc * 100).toFixed(0)}%` : ''} · ${compact(p.tokensPerSec)} tok/s · ${duration(p.etaMs)} left`
+          ? `${p.stage === 'sft' ? 'Fine-tuning' : 'Training'} ${progressText(p, { percent: true, step: true })}`
           : 'Preparing: reading files and training the tokenizer…',
       };
     }

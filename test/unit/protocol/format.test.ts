@@ -43,6 +43,18 @@ describe('one way to read numbers and progress (CLI, status bar, notifications, 
     assert.equal(progressText(step, { percent: true, lossDigits: 2, eta: false }), '43% · loss 2.31 · 1.2k tok/s');
   });
 
+  it("reads as the training panel's status (percent and step) and a stage command's line (step, last evaluation)", () => {
+    const sft = { ...step, metrics: { tokenAccuracy: 0.4 } };
+    assert.equal(
+      progressText(sft, { percent: true, step: true }),
+      '43% · step 120 · loss 2.314 · token accuracy 40% · 1.2k tok/s · 2 min 10 s left',
+    );
+    assert.equal(
+      progressText(sft, { step: true, figures: 'loss 2.314 · held-out accuracy 38%' }),
+      'step 120 · loss 2.314 · held-out accuracy 38% · 1.2k tok/s · 2 min 10 s left',
+    );
+  });
+
   it('shows the token accuracy of fine-tuning, and a stage’s own figures in place of the loss', () => {
     const sft = { ...step, metrics: { tokenAccuracy: 0.4 } };
     assert.equal(
