@@ -110,6 +110,16 @@ async function readLog(dir: string): Promise<Record<string, unknown>[]> {
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
+/** The models the parity checks build without training: GPT-2's recipe, options added on top. */
+const GPT2_SMALL: GPTConfig = {
+  vocabSize: 300,
+  contextLength: 24,
+  nEmbd: 32,
+  nLayer: 2,
+  nHead: 4,
+  positionEncoding: 'learned',
+};
+
 const SAMPLE = 'export function add(a: number, b: number): number {\n  return a + b;\n}\n';
 
 describe('interop with PyTorch (python3-torch)', function () {
@@ -146,15 +156,7 @@ describe('interop with PyTorch (python3-torch)', function () {
       ],
     ];
     for (const [name, opts] of variants) {
-      const cfg = {
-        vocabSize: 300,
-        contextLength: 24,
-        nEmbd: 32,
-        nLayer: 2,
-        nHead: 4,
-        positionEncoding: 'learned',
-        ...opts,
-      };
+      const cfg = { ...GPT2_SMALL, ...opts };
       try {
         validateConfig(cfg as GPTConfig);
       } catch {
@@ -270,14 +272,7 @@ describe('interop with PyTorch (python3-torch)', function () {
       this.skip();
     }
     const gpt2Dir = path.join(await tmp(), 'gpt2');
-    await makeModelFolder(gpt2Dir, {
-      vocabSize: 300,
-      contextLength: 24,
-      nEmbd: 32,
-      nLayer: 2,
-      nHead: 4,
-      positionEncoding: 'learned',
-    });
+    await makeModelFolder(gpt2Dir, GPT2_SMALL);
     const gpt2Export = path.join(await tmp(), 'exp');
     assert.equal((await runCli(['export', '--model', gpt2Dir, '--out', gpt2Export, '--no-corpus'])).code, 0);
     const ids = [1, 97, 260, 45, 256, 299, 32, 10, 120, 33];
