@@ -382,12 +382,14 @@ void cross_entropy(const float *logits, const int32_t *targets, float *loss, flo
   for (int n = 0; n < N; n++) {
     const float *l = logits + (long)n * V;
     float *g = grad + (long)n * V;
-    float mx = -3.0e38f;
-    for (int v = 0; v < V; v++)
+    f4 vmax = splat(-3.0e38f);
+    int v = 0;
+    for (; v + 4 <= V; v += 4) vmax = wasm_f32x4_max(vmax, wasm_v128_load(l + v));
+    float mx = hmax(vmax);
+    for (; v < V; v++)
       if (l[v] > mx) mx = l[v];
     f4 vs = splat(0), vm = splat(mx);
-    int v = 0;
-    for (; v + 4 <= V; v += 4) {
+    for (v = 0; v + 4 <= V; v += 4) {
       f4 e = vexp(wasm_f32x4_sub(wasm_v128_load(l + v), vm));
       wasm_v128_store(g + v, e);
       vs = wasm_f32x4_add(vs, e);
@@ -397,7 +399,9 @@ void cross_entropy(const float *logits, const int32_t *targets, float *loss, flo
     int t = targets[n];
     total += (double)(mx + slog(sum) - l[t]);
     float k = invN / sum;
-    for (v = 0; v < V; v++) g[v] *= k;
+    const f4 vk = splat(k);
+    for (v = 0; v + 4 <= V; v += 4) wasm_v128_store(g + v, wasm_f32x4_mul(wasm_v128_load(g + v), vk));
+    for (; v < V; v++) g[v] *= k;
     g[t] -= invN;
   }
   loss[0] = (float)(total / N);
