@@ -36,10 +36,15 @@ export class JsDecodeEngine implements DecodeEngine {
     const N = ids.length;
     const x = this.embed(ids, posOf);
     const a = new Float32Array(N * C);
+    const x0 = this.c.embedShortcut ? x.slice() : undefined;
+    const v1 = this.c.valueResidual ? new Float32Array(N * C) : undefined;
     for (let l = 0; l < L; l++) {
       const lw = this.w.layers[l];
+      const mix = lw.x0mix;
+      if (mix && x0) for (let i = 0; i < x.length; i++) x[i] = x[i] * mix[0] + x0[i] * mix[1];
       layerNorm(x, a, N, C, lw.ln1, lw.ln1b);
       const qkv = matMul(a, N, lw.attn, lw.attnB);
+      if (v1) valueResidual(qkv, v1, N, C, lw.vmix);
       const y = this.attend(l, qkv, N, rowOf, posOf);
       addInto(x, matMul(y, N, lw.proj, lw.projB));
       layerNorm(x, a, N, C, lw.ln2, lw.ln2b);
@@ -145,6 +150,9 @@ interface LayerWeights {
   fcB?: tf.Tensor1D;
   fc2: tf.Tensor3D;
   fc2B?: tf.Tensor1D;
+  /** [λ₀, λ₁] of the embedding shortcut, λ of the value residual (blocks after the first, when on). */
+  x0mix?: Float32Array;
+  vmix?: Float32Array;
 }
 
 interface Weights {
@@ -199,6 +207,8 @@ function readWeights(model: GPT, c: ResolvedGPTConfig): Weights {
       fcB: opt(h + 'mlp.c_fc.bias', tensor<tf.Rank.R1>),
       fc2: matrix(h + 'mlp.c_proj.weight'),
       fc2B: opt(h + 'mlp.c_proj.bias', tensor<tf.Rank.R1>),
+      x0mix: l > 0 && c.embedShortcut ? array(h + 'x0_mix') : undefined,
+      vmix: l > 0 && c.valueResidual ? array(h + 'attn.v_mix') : undefined,
     });
   }
   const wte = tensor<tf.Rank.R2>('wte.weight');
@@ -244,6 +254,16 @@ function matMul(x: Float32Array, N: number, w: tf.Tensor3D, b?: tf.Tensor1D): Fl
   return out;
 }
 const PLAIN = { transposeA: false, transposeB: false };
+
+/** Layer 0 keeps its values v₁ (per token); later layers mix them in: v ← v + λ·(v₁ − v), as gpt.ts. */
+function valueResidual(qkv: Float32Array, v1: Float32Array, N: number, C: number, vmix?: Float32Array): void {
+  for (let n = 0; n < N; n++) {
+    const v = qkv.subarray(n * 3 * C + 2 * C, (n + 1) * 3 * C);
+    const first = v1.subarray(n * C, (n + 1) * C);
+    if (!vmix) first.set(v);
+    else for (let i = 0; i < C; i++) v[i] = v[i] + (first[i] - v[i]) * vmix[0];
+  }
+}
 
 function addInto(x: Float32Array, y: Float32Array): void {
   for (let i = 0; i < x.length; i++) x[i] += y[i];

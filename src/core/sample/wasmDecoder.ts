@@ -5,11 +5,11 @@ import type { GPT } from '../model/gpt';
 import { rotaryTables, sinusoids } from '../model/ops';
 import type { DecodeEngine } from './decoder';
 
-/** decode.c's Model record: 14 words, then 12 per layer. */
+/** decode.c's Model record: 14 words, then 14 per layer. */
 const MODEL_WORDS = 14;
-const LAYER_WORDS = 12;
+const LAYER_WORDS = 14;
 const LAYER_PARTS = ['ln_1', 'attn.c_attn', 'attn.c_proj', 'ln_2', 'mlp.c_fc', 'mlp.c_proj'];
-const FLAGS = { qkNorm: 1, rotary: 2, relu2: 4 };
+const FLAGS = { qkNorm: 1, rotary: 2, relu2: 4, valueResidual: 8, embedShortcut: 16 };
 
 /**
  * A model's weights in a decoder instance's memory, shared by every decoder of that model (a Generator per
@@ -51,6 +51,8 @@ class DecodeWeights {
         slot(`h.${l}.${p}.weight`, MODEL_WORDS + l * LAYER_WORDS + 2 * i);
         if (c.bias) slot(`h.${l}.${p}.bias`, MODEL_WORDS + l * LAYER_WORDS + 2 * i + 1);
       });
+      if (l > 0 && c.embedShortcut) slot(`h.${l}.x0_mix`, MODEL_WORDS + l * LAYER_WORDS + 12);
+      if (l > 0 && c.valueResidual) slot(`h.${l}.attn.v_mix`, MODEL_WORDS + l * LAYER_WORDS + 13);
     }
     slot('ln_f.weight', 11);
     if (c.bias) slot('ln_f.bias', 12);
@@ -64,13 +66,18 @@ class DecodeWeights {
     this.at = ptr(recordAt);
     for (const s of this.slots) s.ptr = ptr(s.ptr);
     const rec = this.wasm.i32(this.at, modelWords);
+    rec.fill(0); // absent parts (biases, positions, mixes) are null pointers
     rec.set([
       C,
       L,
       H,
       ctx,
       V,
-      (c.qkNorm ? FLAGS.qkNorm : 0) | (rotAt ? FLAGS.rotary : 0) | (c.mlp === 'relu2' ? FLAGS.relu2 : 0),
+      (c.qkNorm ? FLAGS.qkNorm : 0) |
+        (rotAt ? FLAGS.rotary : 0) |
+        (c.mlp === 'relu2' ? FLAGS.relu2 : 0) |
+        (c.valueResidual ? FLAGS.valueResidual : 0) |
+        (c.embedShortcut ? FLAGS.embedShortcut : 0),
     ]);
     this.wasm.f32(this.at + 6 * 4, 1)[0] = c.logitSoftCap;
     for (const s of this.slots) rec[s.word] = s.ptr;
@@ -158,7 +165,7 @@ export class WasmDecodeEngine implements DecodeEngine {
       this.capacity = Math.max(N, 2 * this.capacity);
       this.io = wasm.alloc(this.ioWords(this.capacity) * 4);
     }
-    // [ids, rowOf, posOf, lastOf: N each] [logits: N × V] [scratch: 10·N·C + ctx]
+    // [ids, rowOf, posOf, lastOf: N each] [logits: N × V] [scratch: 12·N·C + ctx]
     const ints = this.io;
     const logits = ints + 16 * Math.ceil((4 * N * 4) / 16);
     const scratch = logits + 16 * Math.ceil((lastOf.length * V * 4) / 16);
@@ -186,7 +193,7 @@ export class WasmDecodeEngine implements DecodeEngine {
 
   private ioWords(n: number): number {
     const { nEmbd: C, contextLength: ctx, vocabSize: V } = this.c;
-    return 4 * n + 4 + n * V + 4 + 10 * n * C + ctx + 4;
+    return 4 * n + 4 + n * V + 4 + 12 * n * C + ctx + 4;
   }
 
   dispose(): void {

@@ -31,12 +31,14 @@ typedef struct {
   const float *head; /* [C, V]: lm_head, or wteᵀ made by the loader */
 } Model;
 
-/* Biases are 0 in a model without them. */
+/* Biases are 0 in a model without them; the mixes are 0 in the first block and without the shortcuts. */
 typedef struct {
   const float *ln1g, *ln1b, *attnW, *attnB, *projW, *projB, *ln2g, *ln2b, *fcW, *fcB, *fc2W, *fc2B;
+  const float *x0mix; /* [2]: x ← λ₀·x + λ₁·x₀ (embedding shortcut) */
+  const float *vmix;  /* [1]: v ← v + λ·(v₁ − v) (value residual) */
 } Layer;
 
-enum { QK_NORM = 1, ROTARY = 2, RELU2 = 4 };
+enum { QK_NORM = 1, ROTARY = 2, RELU2 = 4, VALUE_RESIDUAL = 8, EMBED_SHORTCUT = 16 };
 enum { ACT_NONE = 0, ACT_GELU = 1, ACT_RELU2 = 2 };
 
 static inline f4 splat(float x) { return wasm_f32x4_splat(x); }
@@ -271,7 +273,7 @@ static void softmax(float *s, int n) {
  *   kc, vc: keys and values, [L, R, H, ctx, hs] each; R rows in all.
  *   ids, rowOf, posOf [N]: each token, its row and its position in that row (a row's tokens in order).
  *   lastOf [nLast]: the tokens whose logits are wanted; logits [nLast, V].
- *   scratch: 10·N·C + ctx floats.
+ *   scratch: 12·N·C + ctx floats.
  */
 EXPORT(decode_step)
 void decode_step(const Model *m, float *kc, float *vc, int R, const int *ids, const int *rowOf, const int *posOf,
@@ -281,7 +283,8 @@ void decode_step(const Model *m, float *kc, float *vc, int R, const int *ids, co
   const int act = (m->flags & RELU2) ? ACT_RELU2 : ACT_GELU;
   const float scale = 1.0f / sqrt1((float)hs);
   float *x = scratch, *a = x + (size_t)N * C, *qkv = a + (size_t)N * C, *att = qkv + (size_t)3 * N * C;
-  float *u = att + (size_t)N * C, *scores = u + (size_t)4 * N * C;
+  float *u = att + (size_t)N * C, *x0 = u + (size_t)4 * N * C, *v1 = x0 + (size_t)N * C;
+  float *scores = v1 + (size_t)N * C;
 
   for (int n = 0; n < N; n++) {
     const float *e = m->wte + (size_t)ids[n] * C;
@@ -289,11 +292,25 @@ void decode_step(const Model *m, float *kc, float *vc, int R, const int *ids, co
     for (int i = 0; i < C; i++) x[n * C + i] = e[i] + (p ? p[i] : 0.0f);
   }
 
+  if (m->flags & EMBED_SHORTCUT)
+    for (size_t i = 0; i < (size_t)N * C; i++) x0[i] = x[i];
+
   for (int l = 0; l < m->L; l++) {
     const Layer *w = layers + l;
     float *K = kc + (size_t)l * R * H * ctx * hs, *Vc = vc + (size_t)l * R * H * ctx * hs;
+    if (w->x0mix)
+      for (size_t i = 0; i < (size_t)N * C; i++) x[i] = x[i] * w->x0mix[0] + x0[i] * w->x0mix[1];
     for (int n = 0; n < N; n++) layernorm_row(x + n * C, a + n * C, C, w->ln1g, w->ln1b);
     matmul(a, N, C, w->attnW, 3 * C, w->attnB, qkv, ACT_NONE, 0);
+    if (m->flags & VALUE_RESIDUAL) {
+      for (int n = 0; n < N; n++) {
+        float *v = qkv + (size_t)n * 3 * C + 2 * C, *v0 = v1 + (size_t)n * C;
+        if (l == 0)
+          for (int i = 0; i < C; i++) v0[i] = v[i];
+        else
+          for (int i = 0; i < C; i++) v[i] = v[i] + (v0[i] - v[i]) * w->vmix[0];
+      }
+    }
     // Every new key and value into the cache first: a row's tokens in this step attend to each other.
     for (int n = 0; n < N; n++) {
       for (int h = 0; h < H; h++) {

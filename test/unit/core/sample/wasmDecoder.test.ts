@@ -23,6 +23,14 @@ const CONFIGS: Record<string, GPTConfig> = {
   sinusoidal: { ...GPT2, nEmbd: 24, positionEncoding: 'sinusoidal' },
   modern: { ...GPT2, ...MODERN_RECIPE, zeroInitProj: false },
   'modern, head size 6': { ...GPT2, ...MODERN_RECIPE, zeroInitProj: false, nEmbd: 24, vocabSize: 61 },
+  'modern with value residual and embedding shortcut': {
+    ...GPT2,
+    ...MODERN_RECIPE,
+    zeroInitProj: false,
+    nLayer: 3,
+    valueResidual: true,
+    embedShortcut: true,
+  },
 };
 const tok = { specials: { endOfText: 96 }, decodeText: (t: number[]) => t.join(' ') } as unknown as Tokenizer;
 
@@ -31,6 +39,7 @@ function model(c: GPTConfig, seed: number): GPT {
   const w = initialWeights(c, seed);
   for (const [name, a] of w) if (!/ln_|bias/.test(name)) for (let i = 0; i < a.length; i++) a[i] *= 10;
   for (const [name, a] of w) if (/ln_/.test(name)) for (let i = 0; i < a.length; i++) a[i] += 0.1 * Math.sin(i);
+  for (const [name, a] of w) if (/_mix$/.test(name)) a.set(name.endsWith('x0_mix') ? [0.7, 0.4] : [0.3]);
   return new GPT(c, w);
 }
 
@@ -143,7 +152,7 @@ describe('the wasm decoder (decode.c) against the reference forward pass', () =>
     }
   });
 
-  for (const name of ['GPT-2', 'modern']) {
+  for (const name of ['GPT-2', 'modern', 'modern with value residual and embedding shortcut']) {
     it(`generates token for token what the reference path does, batch 1 and batched, past the context (${name})`, () => {
       const c = CONFIGS[name];
       const m = model(c, 4);
