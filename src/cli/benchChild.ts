@@ -112,11 +112,13 @@ function gen(spec: Extract<ChildSpec, { kind: 'gen' }>) {
   const tok = { specials: { endOfText: -1 }, decodeText: () => '' } as unknown as Parameters<typeof generate>[1];
   const P = Math.min(64, model.contextLength - 32);
   const prompt = Array.from(data.subarray(1000, 1000 + P));
+  // Steady state, as the peer's: V8 runs a new wasm module's baseline code until its optimised code lands (in
+  // the background, a few calls in on a busy machine), so a few warm-up calls; then the median of five.
   const timed = <T>(f: () => T): { ms: number; out: T } => {
-    f();
+    for (let r = 0; r < 3; r++) f();
     const times: number[] = [];
     let out = f();
-    for (let r = 0; r < 3; r++) {
+    for (let r = 0; r < 5; r++) {
       const t0 = performance.now();
       out = f();
       times.push(performance.now() - t0);
