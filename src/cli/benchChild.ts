@@ -114,11 +114,11 @@ function gen(spec: Extract<ChildSpec, { kind: 'gen' }>) {
   const prompt = Array.from(data.subarray(1000, 1000 + P));
   // Steady state, as the peer's: V8 runs a new wasm module's baseline code until its optimised code lands (in
   // the background, a few calls in on a busy machine), so a few warm-up calls; then the median of five.
-  const timed = <T>(f: () => T): { ms: number; out: T } => {
-    for (let r = 0; r < 3; r++) f();
+  const timed = <T>(f: () => T, warmup = 3, runs = 5): { ms: number; out: T } => {
+    for (let r = 0; r < warmup; r++) f();
     const times: number[] = [];
     let out = f();
-    for (let r = 0; r < 5; r++) {
+    for (let r = 0; r < runs; r++) {
       const t0 = performance.now();
       out = f();
       times.push(performance.now() - t0);
@@ -126,7 +126,7 @@ function gen(spec: Extract<ChildSpec, { kind: 'gen' }>) {
     return { ms: median(times), out };
   };
   const kv = timed(() => generate(m, tok, prompt, { maxTokens: 32, temperature: 0 }).tokens);
-  const full = timed(() => generate(m, tok, prompt, { maxTokens: 32, temperature: 0, noCache: true }).tokens);
+  const full = timed(() => generate(m, tok, prompt, { maxTokens: 32, temperature: 0, noCache: true }).tokens, 1, 3);
   const R = spec.batchRows;
   const rows = Array.from({ length: R }, (_, r) => Array.from(data.subarray(1000 + 97 * r, 1000 + 97 * r + P)));
   const batch = R > 0 ? timed(() => generateBatch(m, tok, rows, { maxTokens: 32, temperature: 0 })) : undefined;
