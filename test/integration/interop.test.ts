@@ -80,9 +80,13 @@ describe('Export for a Cluster and Import a Trained Model (real extension host)'
     assert.ok(Number(meta.train_tokens) > 0, 'training tokens');
     const cfg = JSON.parse(await fs.readFile(path.join(folder, 'config.json'), 'utf8')) as {
       model_type: string;
-      gpt_lab: { step: number };
+      architectures?: string[];
+      gpt_lab: { step: number; model: { positionEncoding: string } };
     };
-    assert.equal(cfg.model_type, 'gpt2');
+    // A preset trains the modern architecture: its own model_type, which transformers refuses (not GPT-2's).
+    assert.equal(cfg.gpt_lab.model.positionEncoding, 'rotary', 'the modern architecture');
+    assert.equal(cfg.model_type, 'gpt_lab_modern');
+    assert.equal(cfg.architectures, undefined);
     assert.equal(cfg.gpt_lab.step, lab.info!.step);
     assert.match(exported.command, /^torchrun --standalone --nproc_per_node=\d+ \S*scale\/train_ddp\.py /);
     assert.ok(exported.command.includes(` --data ${folder} --out ${folder}-trained`), exported.command);
