@@ -213,6 +213,7 @@ export async function runBenchmarks(opts: {
   // Rounds: engine, then peer, config by config; medians over the rounds.
   const runs: Record<string, { engine: Json[]; peer: Json[] }> = {};
   for (const name of [...Object.keys(CONFIGS), 'generation']) runs[name] = { engine: [], peer: [] };
+  result.runs = runs;
   for (let r = 1; r <= rounds; r++) {
     for (const [name, c] of Object.entries(CONFIGS)) {
       log(`round ${r}/${rounds}: training, config ${name}…`);
@@ -227,6 +228,7 @@ export async function runBenchmarks(opts: {
         const args = [...peerSizeArgs(name), '--data', data, '--steps', String(steps), '--warmup', '2', '--nogen'];
         runs[name].peer.push(peer(script, best[name], args));
       }
+      save(result); // every run so far, should a slow machine's bench be stopped early
     }
     log(`round ${r}/${rounds}: generation, config B…`);
     const gen: ChildSpec = { kind: 'gen', model: CONFIGS.B.model, data, batchRows: GEN_ROWS };
@@ -236,7 +238,6 @@ export async function runBenchmarks(opts: {
       runs.generation.peer.push(peer(script, best.gen, args));
     }
   }
-  result.runs = runs;
   save(result); // so far, in case a later part fails
 
   const summary: Json = {};
