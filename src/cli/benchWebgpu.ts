@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { GPTConfig, parameterCount } from '../core/model/config';
 import { GPT } from '../core/model/gpt';
 import { AdamW } from '../core/train/adamw';
-import { trainStepAsync } from '../core/train/stepAsync';
+import { trainStepAsync } from '../core/train/trainer';
 import type { ChildSpec } from './benchChild';
 import { flopsPerToken, median } from './benchChild';
 

@@ -36,7 +36,7 @@ export async function evalCommand(o: EvalCliOptions): Promise<void> {
     }
     const tokens = Int32Array.from(ids);
     const batches = validationBatches(tokens, 16, model.config.contextLength, 16);
-    const loss = meanLoss(model, batches);
+    const loss = await meanLoss(model, batches);
     if (!Number.isFinite(loss)) {
       throw new GptLabError(
         `The model in ${o.model} gives a loss of ${loss} on ${root}: its weights are broken (a diverged run or a ` +

@@ -89,6 +89,14 @@ export class AdamW {
     }
   }
 
+  /** The moments as named tensors: the checkpoint reads them asynchronously (webgpu cannot read synchronously). */
+  stateTensors(): Map<string, tf.Tensor> {
+    const out = new Map<string, tf.Tensor>();
+    for (const [name, m] of this.m) out.set(`exp_avg.${name}`, m);
+    for (const [name, v] of this.v) out.set(`exp_avg_sq.${name}`, v);
+    return out;
+  }
+
   /** Moments as named typed arrays, for the checkpoint. */
   state(): Map<string, Float32Array> {
     const out = new Map<string, Float32Array>();

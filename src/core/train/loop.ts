@@ -151,13 +151,16 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
     if (!req.resume && req.outDir) await clearRunFiles(req.outDir);
     parallel = await startParallel(parallel, task, trainable, opt, hooks);
 
-    const evaluate = (): EvalResult => ({ step, ...guardMemory(() => task.evaluate(), cfg) });
+    const evaluate = async (): Promise<EvalResult> => ({
+      step,
+      ...(await guardMemoryAsync(() => task.evaluate(), cfg)),
+    });
     const record = async (r: Record<string, number>) => {
       if (req.outDir) await appendHistory(req.outDir, { step, ...r, time: new Date().toISOString() });
     };
     let lastEval: EvalResult | undefined;
     if (step === 0) {
-      lastEval = evaluate();
+      lastEval = await evaluate();
       state.initialValLoss = lastEval.valLoss;
       hooks.onEval?.(lastEval);
       await record(evalRecord(lastEval));
@@ -215,7 +218,7 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
               throw e; // a replica's exhausted heap reads as the loop's own
             }, cfg),
           )
-        : guardMemory(() => optimizerStep(task, opt, batch, lr, cfg.gradClip), cfg);
+        : await guardMemoryAsync(() => optimizerStepAsync(task, opt, batch, lr, cfg.gradClip), cfg);
       if ('allReduceMs' in r && r.allReduceMs !== undefined) {
         emaAllReduceMs = emaAllReduceMs === 0 ? r.allReduceMs : 0.8 * emaAllReduceMs + 0.2 * r.allReduceMs;
       }
@@ -281,7 +284,7 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
       const w0 = performance.now();
       const cpu0 = process.cpuUsage();
       if (step % cfg.evalInterval === 0 || finalStep) {
-        lastEval = evaluate();
+        lastEval = await evaluate();
         hooks.onEval?.(lastEval);
         Object.assign(line, evalRecord(lastEval));
       }
@@ -295,7 +298,7 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
     }
 
     if (!lastEval || lastEval.step !== step) {
-      lastEval = evaluate();
+      lastEval = await evaluate();
       hooks.onEval?.(lastEval);
       await record(evalRecord(lastEval));
     }
@@ -372,14 +375,60 @@ function startState<B>(req: LoopRequest<B>): LoopState {
   return s;
 }
 
-/** One optimizer step on the task's loss; every tensor it makes is disposed before it returns. */
+export interface StepResult {
+  loss: number;
+  gradNorm: number;
+  metrics?: Record<string, number>;
+}
+
+/** One optimizer step on the task's loss, read synchronously (replicas, benchmarks); disposes all it makes. */
 export function optimizerStep<B>(
-  task: TrainTask<B>,
+  task: Pick<TrainTask<B>, 'loss'>,
   opt: Optimizer,
   batch: B,
   lr: number,
   clip: number,
-): { loss: number; gradNorm: number; metrics?: Record<string, number> } {
+): StepResult {
+  return readStep(stepTensors(task, opt, batch, lr, clip), (t) => t.dataSync()[0]);
+}
+
+/**
+ * The loop's step: the same, reading its scalars with `await data()`, which the webgpu backend needs in Node
+ * (no synchronous reads there) and which costs wasm nothing (its data() resolves from the heap at once).
+ */
+export async function optimizerStepAsync<B>(
+  task: Pick<TrainTask<B>, 'loss'>,
+  opt: Optimizer,
+  batch: B,
+  lr: number,
+  clip: number,
+): Promise<StepResult> {
+  const s = stepTensors(task, opt, batch, lr, clip);
+  const read = [s.value, s.norm, ...Object.values(s.metricTensors ?? {})];
+  const values = new Map<tf.Tensor, number>();
+  try {
+    (await Promise.all(read.map((t) => t.data()))).forEach((d, i) => values.set(read[i], d[0] as number));
+  } catch (err) {
+    tf.dispose([s.value, s.norm, ...Object.values(s.grads), ...Object.values(s.metricTensors ?? {})]);
+    throw err;
+  }
+  return readStep(s, (t) => values.get(t)!);
+}
+
+interface StepTensors {
+  value: tf.Scalar;
+  norm: tf.Scalar;
+  grads: tf.NamedTensorMap;
+  metricTensors?: Record<string, tf.Scalar>;
+}
+
+function stepTensors<B>(
+  task: Pick<TrainTask<B>, 'loss'>,
+  opt: Optimizer,
+  batch: B,
+  lr: number,
+  clip: number,
+): StepTensors {
   let metricTensors: Record<string, tf.Scalar> | undefined;
   const { value, grads } = tf.variableGrads(() => {
     const out = task.loss(batch);
@@ -387,11 +436,14 @@ export function optimizerStep<B>(
     return out.loss;
   });
   const norm = opt.step(grads, lr, clip);
-  const loss = value.dataSync()[0];
-  const gradNorm = norm.dataSync()[0];
-  const metrics =
-    metricTensors && Object.fromEntries(Object.entries(metricTensors).map(([k, t]) => [k, t.dataSync()[0]]));
-  tf.dispose([value, norm, ...Object.values(grads), ...Object.values(metricTensors ?? {})]);
+  return { value, norm, grads, metricTensors };
+}
+
+function readStep(s: StepTensors, read: (t: tf.Scalar) => number): StepResult {
+  const loss = read(s.value);
+  const gradNorm = read(s.norm);
+  const metrics = s.metricTensors && Object.fromEntries(Object.entries(s.metricTensors).map(([k, t]) => [k, read(t)]));
+  tf.dispose([s.value, s.norm, ...Object.values(s.grads), ...Object.values(s.metricTensors ?? {})]);
   return { loss, gradNorm, metrics };
 }
 
@@ -415,6 +467,24 @@ export function guardMemory<T>(f: () => T, cfg: TrainConfig): T {
     }
     throw err;
   }
+}
+
+/** guardMemory for asynchronous work (the loop's steps and evaluation read their results with `await data()`). */
+export async function guardMemoryAsync<T>(f: () => T | Promise<T>, cfg: TrainConfig): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    return guardMemory(() => {
+      throw err;
+    }, cfg);
+  }
+}
+
+/** Named tensors read asynchronously, all at once (webgpu in Node cannot read synchronously; wasm does either). */
+export async function readTensors(tensors: Map<string, tf.Tensor>): Promise<Map<string, Float32Array>> {
+  const entries = [...tensors];
+  const data = await Promise.all(entries.map(([, t]) => t.data()));
+  return new Map(entries.map(([name], i) => [name, data[i] as Float32Array]));
 }
 
 async function clearRunFiles(dir: string): Promise<void> {
@@ -451,8 +521,8 @@ async function save<B>(
   await saveCheckpoint(req.outDir!, {
     config,
     tokenizer: task.tokenizer.toJSON(),
-    weights: toNamedTensors(model.weights(), shape),
-    optimizer: toNamedTensors(opt.state(), (n) => shape(stateParamName(n))),
+    weights: toNamedTensors(await readTensors(model.params), shape),
+    optimizer: toNamedTensors(await readTensors(opt.stateTensors()), (n) => shape(stateParamName(n))),
     step,
     trainer: { ...state, ...(task.saveState && { task: task.saveState() }) },
   });

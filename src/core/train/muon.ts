@@ -107,6 +107,10 @@ export class Muon {
     }
   }
 
+  stateTensors(): Map<string, tf.Tensor> {
+    return new Map([...this.buf].map(([name, b]) => [`momentum_buffer.${name}`, b]));
+  }
+
   state(): Map<string, Float32Array> {
     const out = new Map<string, Float32Array>();
     for (const [name, b] of this.buf) out.set(`momentum_buffer.${name}`, b.dataSync() as Float32Array);
@@ -135,6 +139,8 @@ export interface Optimizer {
   step(grads: Record<string, tf.Tensor>, lr: number, clipNorm: number): tf.Scalar;
   /** Named state for optimizer.safetensors: `exp_avg.*`, `exp_avg_sq.*` (AdamW), `momentum_buffer.*` (Muon). */
   state(): Map<string, Float32Array>;
+  /** The same state as tensors, to read asynchronously (the training loop's checkpoints). */
+  stateTensors(): Map<string, tf.Tensor>;
   loadState(state: Map<string, Float32Array>, t: number): void;
   dispose(): void;
 }
@@ -178,6 +184,10 @@ export class MuonAdamW implements Optimizer {
       this.muon.apply(grads, lr * this.muonScale, scale);
     });
     return norm;
+  }
+
+  stateTensors(): Map<string, tf.Tensor> {
+    return new Map([...this.adam.stateTensors(), ...this.muon.stateTensors()]);
   }
 
   state(): Map<string, Float32Array> {

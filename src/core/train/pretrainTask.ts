@@ -64,8 +64,8 @@ export class PretrainTask implements TrainTask<Batch> {
     return { loss: this.model.loss(x, y) };
   }
 
-  evaluate(): EvalMetrics {
-    const valLoss = meanLoss(this.model, this.valBatches);
+  async evaluate(): Promise<EvalMetrics> {
+    const valLoss = await meanLoss(this.model, this.valBatches);
     return { valLoss, valBpb: valLoss / Math.LN2 / this.bytesPerToken };
   }
 
@@ -74,15 +74,18 @@ export class PretrainTask implements TrainTask<Batch> {
   }
 }
 
-/** Token-weighted mean loss over batches, without gradients. */
-export function meanLoss(model: GPT, batches: Batch[]): number {
+/** Token-weighted mean loss over batches, without gradients; read asynchronously (webgpu reads no other way). */
+export async function meanLoss(model: GPT, batches: Batch[]): Promise<number> {
   let sum = 0;
   let n = 0;
   for (const b of batches) {
     const l = tf.tidy(() => model.loss(tf.tensor2d(b.x, [b.B, b.T], 'int32'), tf.tensor2d(b.y, [b.B, b.T], 'int32')));
-    sum += l.dataSync()[0] * b.B * b.T;
+    try {
+      sum += (await l.data())[0] * b.B * b.T;
+    } finally {
+      l.dispose();
+    }
     n += b.B * b.T;
-    l.dispose();
   }
   return n ? sum / n : NaN;
 }

@@ -32,8 +32,8 @@ export interface TrainTask<B = unknown> {
   batchTokens(batch: B): number;
   /** The loss of a batch, built inside the gradient tape. */
   loss(batch: B): TaskLoss;
-  /** Held-out metrics, without gradients. */
-  evaluate(): EvalMetrics;
+  /** Held-out metrics, without gradients (a promise where it reads tensors asynchronously: webgpu). */
+  evaluate(): EvalMetrics | Promise<EvalMetrics>;
   /** What config.json records beside the model: corpus, lineage, data. */
   folderConfig(): Partial<ModelFolderConfig>;
   /**

@@ -6,7 +6,15 @@ import { Tokenizer, trainTokenizer } from '../tokenizer';
 import { AdamW } from './adamw';
 import { TrainConfig, validateTrainConfig } from './config';
 import { Batch } from './data';
-import { EvalResult, loadResumable, ResumePoint, trainLoop, TrainHooks, TrainProgress } from './loop';
+import {
+  EvalResult,
+  loadResumable,
+  optimizerStepAsync,
+  ResumePoint,
+  trainLoop,
+  TrainHooks,
+  TrainProgress,
+} from './loop';
 import { corpusDataset, CorpusFile, meanLoss, PretrainTask } from './pretrainTask';
 import { splitByFile } from '../corpus';
 import { AdaptiveReplicas } from './parallel/adaptive';
@@ -157,6 +165,20 @@ export function trainStep(
   const gradNorm = norm.dataSync()[0];
   tf.dispose([x, y, value, norm, ...Object.values(grads)]);
   return { loss, gradNorm };
+}
+
+/** trainStep read with `await data()`, as the loop reads (webgpu in Node reads no other way): the loop's own step. */
+export function trainStepAsync(
+  model: GPT,
+  opt: AdamW,
+  batch: Batch,
+  lr: number,
+  clip: number,
+): Promise<{ loss: number; gradNorm: number }> {
+  const loss = (b: Batch) => ({
+    loss: model.loss(tf.tensor2d(b.x, [b.B, b.T], 'int32'), tf.tensor2d(b.y, [b.B, b.T], 'int32')),
+  });
+  return optimizerStepAsync({ loss }, opt, batch, lr, clip);
 }
 
 /** Documents up to a byte budget, taken evenly across the list so every part of the corpus is represented. */

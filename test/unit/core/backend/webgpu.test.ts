@@ -8,7 +8,7 @@ import { GptLabError } from '../../../../src/core/errors';
 import { GPTConfig, MODERN_RECIPE } from '../../../../src/core/model/config';
 import { GPT } from '../../../../src/core/model/gpt';
 import { AdamW } from '../../../../src/core/train/adamw';
-import { trainStepAsync } from '../../../../src/core/train/stepAsync';
+import { trainStepAsync } from '../../../../src/core/train/trainer';
 import { TINY } from '../../helpers/tf';
 
 /*
