@@ -57,7 +57,8 @@ export async function sampleCommand(o: SampleCliOptions): Promise<void> {
   const out = new Output(Boolean(o.json));
   const settings = sampleSettings(o);
   const promptText = await readPrompt(o);
-  await initBackend(o.backend);
+  // Generation reads synchronously: on webgpu it runs on wasm (as onGenerationBackend does), the model loaded there.
+  if ((await initBackend(o.backend)).name === 'webgpu') await initBackend('wasm');
   const { model, tokenizer } = await loadModel(o.model);
   try {
     const prompt = tokenizer.encode(promptText);

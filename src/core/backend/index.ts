@@ -117,6 +117,23 @@ export function currentBackend(): BackendInfo | undefined {
   return current;
 }
 
+/**
+ * Runs `f` where generation works: generation reads every token synchronously, which webgpu cannot in Node, and
+ * its fastest batch-1 path is the WebAssembly decode module anyway. So on webgpu `f` runs on the wasm backend
+ * (a model it loads from its folder lands there), and webgpu is current again after; elsewhere `f` just runs.
+ */
+export async function onGenerationBackend<T>(f: () => Promise<T>): Promise<T> {
+  const before = current;
+  if (tf.getBackend() !== 'webgpu' || webgpuReadsSynchronously()) return f();
+  await initBackend('wasm');
+  try {
+    return await f();
+  } finally {
+    await tf.setBackend('webgpu');
+    current = before;
+  }
+}
+
 function firstLine(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
   return msg.split('\n')[0].slice(0, 160);

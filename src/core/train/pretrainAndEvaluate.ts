@@ -1,3 +1,4 @@
+import { onGenerationBackend } from '../backend';
 import { loadCheckpointConfig } from '../checkpoint';
 import { EvaluationStopped } from '../complete/evaluate';
 import { completionEvalPositions, evaluateModelCompletions, SavedCompletionEval } from '../complete/modelEval';
@@ -48,8 +49,9 @@ export async function evaluateHeldOutCompletions(
   try {
     // The saved model's shape: on resume the request's config holds only a budget.
     const shape = (await loadCheckpointConfig(outDir)).config.model as GPTConfig;
+    const positions = completionEvalPositions(shape);
     return {
-      completions: await evaluateModelCompletions(outDir, files, completionEvalPositions(shape), { shouldStop }),
+      completions: await onGenerationBackend(() => evaluateModelCompletions(outDir, files, positions, { shouldStop })),
     };
   } catch (err) {
     if (err instanceof EvaluationStopped) return {};

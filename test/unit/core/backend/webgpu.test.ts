@@ -1,15 +1,18 @@
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../../../src/core/backend';
+import { loadCheckpoint, readHistory } from '../../../../src/core/checkpoint';
 import { findWebGpuAdapter, WebGpuAdapter, webgpuReadsSynchronously } from '../../../../src/core/backend/webgpu';
 import { GptLabError } from '../../../../src/core/errors';
 import { GPTConfig, MODERN_RECIPE } from '../../../../src/core/model/config';
 import { GPT } from '../../../../src/core/model/gpt';
 import { AdamW } from '../../../../src/core/train/adamw';
 import { trainStepAsync } from '../../../../src/core/train/trainer';
-import { TINY } from '../../helpers/tf';
+import { codeFiles, TINY } from '../../helpers/tf';
+import { tmpDir } from '../../helpers/train';
 
 /*
  * The GPU path on whatever adapter this machine has: in CI that is Mesa's llvmpipe (software, through Dawn's
@@ -18,6 +21,12 @@ import { TINY } from '../../helpers/tf';
  */
 
 const MODEL: GPTConfig = { ...TINY, ...MODERN_RECIPE };
+
+/** The CLI in a fresh process, as a user runs it. */
+function cli(args: string[]) {
+  const bin = path.resolve(__dirname, '../../../../../bin/gpt-lab.js');
+  return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 240_000 });
+}
 
 /** Losses of a few AdamW steps from the same initial weights on the current backend. */
 async function losses(steps: number): Promise<number[]> {
@@ -95,6 +104,34 @@ describe('webgpu backend (Dawn; a software adapter on machines without a GPU)', 
     assert.ok(wasm[2] < wasm[0] - 0.05, 'the model learns');
     for (let i = 0; i < wasm.length; i++)
       assert.ok(Math.abs(gpu[i] - wasm[i]) < 1e-3, `step ${i}: ${gpu[i]} vs ${wasm[i]}`);
+  });
+
+  it('gpt-lab train --backend webgpu trains, evaluates and saves end to end; the model evaluates and samples', async () => {
+    const corpus = await tmpDir('webgpu-corpus');
+    for (const f of codeFiles(6)) await fs.writeFile(path.join(corpus, path.basename(f.path)), f.bytes);
+    const out = path.join(await tmpDir('webgpu-model'), 'model');
+    const size = ['--layers', '1', '--heads', '2', '--embd', '16', '--context', '16', '--vocab', '300', '--batch', '4'];
+    const train = cli(['train', corpus, '--steps', '3', ...size, '--out', out, '--backend', 'webgpu']);
+    assert.equal(train.status, 0, train.stderr);
+    const said = train.stdout + train.stderr; // progress goes to stderr
+    assert.match(said, /backend: webgpu/);
+    assert.match(said, /completions on held-out files: /); // generated on wasm, from the saved folder
+
+    const ckpt = await loadCheckpoint(out);
+    assert.equal(ckpt.step, 3);
+    assert.ok(ckpt.optimizer && ckpt.optimizer.size > 0, 'optimizer state saved');
+    const { records } = await readHistory(out);
+    const valLosses = records.filter((r) => typeof r.valLoss === 'number').map((r) => r.valLoss as number);
+    assert.ok(valLosses.length >= 2 && valLosses.every(Number.isFinite), JSON.stringify(records));
+
+    const evaluated = cli(['eval', '--model', out, '--backend', 'webgpu', '--json']);
+    assert.equal(evaluated.status, 0, evaluated.stderr);
+    const loss = (JSON.parse(evaluated.stdout.trim().split('\n').pop()!) as { loss: number }).loss;
+    assert.ok(Math.abs(loss - valLosses[valLosses.length - 1]) < 0.5, `eval ${loss} vs training's ${valLosses}`);
+
+    const sampled = cli(['sample', '--model', out, '--backend', 'webgpu', '--prompt', 'export', '--max-tokens', '5']);
+    assert.equal(sampled.status, 0, sampled.stderr);
+    assert.ok(sampled.stdout.startsWith('export') && sampled.stdout.length > 'export'.length, sampled.stdout);
   });
 
   it('a synchronous read of a result on the GPU fails saying what to do', async function () {
