@@ -171,7 +171,8 @@ export interface Preset {
 }
 
 const TINY_MODEL: GPTConfig = {
-  vocabSize: 1024,
+  // 2,048 rather than 1,024 tokens: at equal CPU minutes no worse on two codebases, better on one (docs/experiments.md §5).
+  vocabSize: 2048,
   contextLength: 64,
   nEmbd: 64,
   nLayer: 2,
@@ -230,30 +231,34 @@ export function getPreset(name: string): Preset {
 export const AUTO_PRESET = 'auto';
 
 /**
- * The sizes `auto` chooses from, smallest first, with the training speed on 2 CPU cores with wasm that turns
- * minutes into tokens: measured for tiny and small (README), estimated for mid from its arithmetic between them.
+ * The sizes `auto` chooses from, smallest first, with the speed that turns minutes into tokens: training tokens
+ * per second of one thread on an idle core (= per CPU-second), evaluation included, wasm with the fused kernels.
+ * Measured with `gpt-lab experiment --cpu-minutes` for tiny and mid (docs/experiments.md §5); estimated for small
+ * (its pre-kernel ~750 tokens/s × the kernels' measured ×4.0–4.4 on it).
  */
 export const AUTO_LADDER: { preset: Preset; tokensPerSecond: number }[] = [
-  { preset: PRESETS.tiny, tokensPerSecond: 4500 },
+  { preset: PRESETS.tiny, tokensPerSecond: 8300 },
   {
     preset: {
       name: 'mid',
-      description: '3 layers × 96, a 128-token context',
-      model: { vocabSize: 1536, contextLength: 128, nEmbd: 96, nLayer: 3, nHead: 4, positionEncoding: 'learned' },
+      // The shape measured against tiny at equal CPU minutes: tiny's context, vocabulary, batch and rate.
+      description: '3 layers × 96, a 64-token context',
+      model: { vocabSize: 2048, contextLength: 64, nEmbd: 96, nLayer: 3, nHead: 4, positionEncoding: 'learned' },
       batchSize: 16,
-      learningRate: 2e-3,
-      fimRate: 0.3,
+      learningRate: 3e-3,
+      fimRate: 0.2,
       architecture: 'modern',
     },
-    tokensPerSecond: 1800,
+    tokensPerSecond: 3900,
   },
-  { preset: PRESETS.small, tokensPerSecond: 750 },
+  { preset: PRESETS.small, tokensPerSecond: 3000 },
 ];
 
 /**
  * Training tokens per parameter a size needs before a larger one pays. Chinchilla's compute-optimal ratio is ~20;
- * at a few minutes on a CPU the measured optimum is lower (docs/experiments.md), so a larger model is taken once
- * the budget buys it AUTO_TOKENS_PER_PARAM tokens per parameter.
+ * fewer is the usual choice when compute, not data, is short. Measured at equal CPU minutes (docs/experiments.md
+ * §5): 3 × 96 lost to tiny at 1.3 (2 min) and 1.6 tokens per parameter (5 min), so the bar is above that; where
+ * between 1.6 and 20 it lies is not measured, and 5 keeps tiny to ~15 minutes.
  */
 export const AUTO_TOKENS_PER_PARAM = 5;
 

@@ -8,6 +8,7 @@ import {
   ARCHITECTURES,
   architectureOf,
   AUTO_LADDER,
+  AUTO_TOKENS_PER_PARAM,
   autoPreset,
   autoVocabSize,
   getPreset,
@@ -94,6 +95,23 @@ describe('architectures (gpt2 | modern), presets and the auto size', () => {
     }
     // Pure: the same corpus size and minutes give the same preset.
     assert.deepEqual(autoPreset({ corpusBytes: 1e5, minutes: 30 }), autoPreset({ corpusBytes: 1e5, minutes: 30 }));
+  });
+
+  it('auto: tiny where it beat 3 × 96 at equal CPU minutes (2 and 5), larger rungs at the tokens-per-parameter bar', () => {
+    const at = (minutes: number) => autoPreset({ corpusBytes: 4 << 20, minutes });
+    // docs/experiments.md §5: at 2 and 5 CPU-minutes tiny (2 × 64) was ahead of 3 × 96 on held-out bits per byte.
+    for (const minutes of [2, 5]) assert.deepEqual(at(minutes).model, PRESETS.tiny.model, `${minutes} min`);
+    const mid = AUTO_LADDER[1].preset.model;
+    assert.deepEqual([mid.nLayer, mid.nEmbd, mid.contextLength], [3, 96, 64], 'mid is the shape that was measured');
+    // A rung is taken once its planned tokens reach AUTO_TOKENS_PER_PARAM per parameter, and not before.
+    const params = (m: GPTConfig) => parameterCount(withArchitecture({ model: m }, 'modern').model);
+    for (const [i, rung] of AUTO_LADDER.entries()) {
+      if (i === 0) continue;
+      const threshold = (AUTO_TOKENS_PER_PARAM * params(rung.preset.model)) / (rung.tokensPerSecond * 60);
+      assert.ok(threshold > 5, `${rung.preset.name} from ${threshold.toFixed(1)} min: not where tiny won`);
+      assert.equal(at(threshold * 1.01).model.nEmbd, rung.preset.model.nEmbd, `${rung.preset.name} at its bar`);
+      assert.notEqual(at(threshold * 0.99).model.nEmbd, rung.preset.model.nEmbd, `${rung.preset.name} below it`);
+    }
   });
 
   it('auto: a smaller vocabulary for a small corpus, never more than the size has', () => {
