@@ -156,7 +156,8 @@ export async function trainCommand(dir: string, o: TrainCliOptions): Promise<voi
   const { config } = plan;
   // Before anything is read or written: a folder that is not ours, or a model that would be replaced.
   assertCanWrite(await inspectOutFolder(outDir), outDir, o);
-  const backend = await initBackend(o.backend);
+  // Pre-training reads asynchronously and generates on wasm: auto may take a hardware webgpu adapter.
+  const backend = await initBackend(o.backend, { readsAsync: true });
   out.info(`backend: ${backend.name}${backend.skipped.length ? ` (skipped ${backend.skipped.join('; ')})` : ''}`);
   if (!plan.resume) {
     const limit = memoryLimit(backend.name);

@@ -10,8 +10,9 @@ export type { AdapterFacts, AdapterKind } from './adapterKind';
 
 /**
  * Backends in order of preference; each is loaded only if installed and working. 'auto' takes 'webgpu' only on a
- * hardware adapter (never a software renderer, see adapterKind.ts) and only where it can serve the engine's
- * synchronous reads.
+ * hardware adapter (never a software renderer, see adapterKind.ts), and in Node only for a caller that reads
+ * tensors asynchronously (InitOptions.readsAsync: pre-training); the other stages and the worker still read
+ * synchronously.
  */
 export const BACKEND_NAMES = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -28,6 +29,14 @@ export interface BackendInfo {
   skipped: string[];
 }
 
+export interface InitOptions {
+  /**
+   * The caller reads every tensor with `await data()` and generates through onGenerationBackend (gpt-lab train's
+   * pre-training): 'auto' may take a hardware webgpu adapter even where webgpu cannot read synchronously (Node).
+   */
+  readsAsync?: boolean;
+}
+
 let current: BackendInfo | undefined;
 
 /** Where the wasm binaries are when the code is bundled (the extension copies them next to the bundle). */
@@ -42,7 +51,7 @@ function requireOptional(name: string): unknown {
   return createRequire(__filename)(name);
 }
 
-async function tryBackend(name: BackendName, auto: boolean): Promise<string | undefined> {
+async function tryBackend(name: BackendName, auto: boolean, readsAsync: boolean): Promise<string | undefined> {
   let adapter: string | undefined;
   switch (name) {
     case 'tensorflow-gpu':
@@ -59,7 +68,9 @@ async function tryBackend(name: BackendName, auto: boolean): Promise<string | un
     case 'webgpu': {
       if (auto) {
         // Checked before Dawn loads: costs nothing where the answer is no (Node today).
-        if (!webgpuReadsSynchronously()) throw new Error(`not for auto: ${SYNC_READ_MESSAGE.split(';')[0]}`);
+        if (!readsAsync && !webgpuReadsSynchronously()) {
+          throw new Error(`not for auto: ${SYNC_READ_MESSAGE.split(';')[0]}`);
+        }
         await findWebGpuAdapter(false); // throws on a software adapter
       }
       const found = await registerWebGpu();
@@ -87,7 +98,10 @@ async function tryBackend(name: BackendName, auto: boolean): Promise<string | un
  * Picks the best backend that is installed and works (or the forced one) and makes it current.
  * Idempotent: a second call with the same preference returns the current backend.
  */
-export async function initBackend(preference: BackendPreference = 'auto'): Promise<BackendInfo> {
+export async function initBackend(
+  preference: BackendPreference = 'auto',
+  options: InitOptions = {},
+): Promise<BackendInfo> {
   if (current && (preference === 'auto' || preference === current.name)) return current;
   const candidates = preference === 'auto' ? [...BACKEND_NAMES] : [preference];
   if (preference !== 'auto' && !BACKEND_NAMES.includes(preference)) {
@@ -99,7 +113,7 @@ export async function initBackend(preference: BackendPreference = 'auto'): Promi
   const skipped: string[] = [];
   for (const name of candidates) {
     try {
-      const adapter = await tryBackend(name, preference === 'auto');
+      const adapter = await tryBackend(name, preference === 'auto', options.readsAsync ?? false);
       current = { requested: preference, name, tfjsName: tf.getBackend(), skipped, ...(adapter && { adapter }) };
       return current;
     } catch (err) {
