@@ -81,9 +81,14 @@ describe('gpt-lab experiment', () => {
     assert.equal(g.model.positionEncoding, 'learned');
     assert.equal(g.optimizer, 'adamw');
     assert.equal(g.schedule, 'cosine');
-    // `modern` is --arch modern (AdamW); Muon is a word on top.
-    assert.equal(variantConfig('modern', 'tiny').optimizer, 'adamw');
-    assert.equal(variantConfig('gpt2+modern+muon', 'tiny').optimizer, 'muon');
+    // `modern` is --arch modern (Muon + AdamW); `adamw` is a word on top.
+    assert.equal(variantConfig('modern', 'tiny').optimizer, 'muon');
+    assert.equal(variantConfig('modern+adamw', 'tiny').optimizer, 'adamw');
+    assert.equal(variantConfig('gpt2+muon', 'tiny').optimizer, 'muon');
+    assert.equal(variantConfig('modern+vres+x0', 'tiny').model.valueResidual, true);
+    assert.equal(variantConfig('modern+vres+x0', 'tiny').model.embedShortcut, true);
+    assert.equal(variantConfig('modern+warmup10+decay0.5', 'tiny').warmupSteps, 10);
+    assert.equal(variantConfig('modern+warmup10+decay0.5', 'tiny').decayFraction, 0.5);
     assert.equal(variantConfig('modern+gpt2', 'tiny').model.qkNorm, undefined);
     const curve = [
       { step: 0, tokens: 0, fraction: 0, valBpb: 8 },

@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import * as tf from '@tensorflow/tfjs-core';
-import { Muon, newtonSchulz, newtonSchulzReference } from '../../../src/core/train/muon';
+import { AdamW } from '../../../src/core/train/adamw';
+import { Muon, MUON_ADAM_LR_SCALE, MuonAdamW, newtonSchulz, newtonSchulzReference } from '../../../src/core/train/muon';
 import { Rng } from '../../../src/core/rng';
 import { useWasm } from '../helpers/tf';
 
@@ -55,5 +56,34 @@ describe('Muon’s Newton–Schulz on the Gram matrix', () => {
     assert.ok(moved > 1e-3, 'the steps moved the weights');
     const diff = Math.max(...fast.map((x, i) => Math.abs(x - ref[i])));
     assert.ok(diff < 1e-5, `max weight difference ${diff}`);
+  });
+
+  it('under Muon, AdamW’s share (embeddings, head, gains) runs at MUON_ADAM_LR_SCALE × the schedule’s rate', () => {
+    const adamCfg = { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 };
+    const grad = randomMatrix(new Rng(2), 4, 6);
+    const moved = (make: (w: tf.Variable) => { step: (g: Record<string, tf.Tensor>, lr: number) => void }) => {
+      const w = tf.variable(randomMatrix(new Rng(1), 4, 6), true, `muon-adam-${Math.random()}`);
+      const opt = make(w);
+      opt.step({ [w.name]: grad }, 1e-3);
+      opt.step({ [w.name]: grad }, 1e-3);
+      const out = w.dataSync().slice();
+      w.dispose();
+      return out;
+    };
+    const underMuon = moved((w) => {
+      const o = new MuonAdamW(new Map([['wte.weight', w]]), adamCfg, { lr: 0.02, momentum: 0.95, adamPeakLr: 1e-3 });
+      return { step: (g, lr) => tf.dispose(o.step(g, lr, 0)) };
+    });
+    const alone = moved((w) => {
+      const o = new AdamW(new Map([['wte.weight', w]]), adamCfg);
+      return { step: (g, lr) => tf.dispose(o.step(g, lr * MUON_ADAM_LR_SCALE, 0)) };
+    });
+    const plain = moved((w) => {
+      const o = new AdamW(new Map([['wte.weight', w]]), adamCfg);
+      return { step: (g, lr) => tf.dispose(o.step(g, lr, 0)) };
+    });
+    grad.dispose();
+    assert.ok(Math.max(...underMuon.map((x, i) => Math.abs(x - alone[i]))) < 1e-6);
+    assert.ok(Math.max(...underMuon.map((x, i) => Math.abs(x - plain[i]))) > 1e-4);
   });
 });

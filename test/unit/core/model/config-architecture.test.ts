@@ -33,7 +33,7 @@ const isCode = (code: string, re: RegExp) => (e: Error & { code?: string }) => {
 };
 
 describe('architectures (gpt2 | modern), presets and the auto size', () => {
-  it('gpt2 is every option off with AdamW and cosine; modern is MODERN_RECIPE with AdamW and WSD', () => {
+  it('gpt2 is every option off with AdamW and cosine; modern is MODERN_RECIPE with Muon and WSD', () => {
     const base = defaultTrainConfig('tiny');
     const gpt2 = withArchitecture(base, 'gpt2');
     assert.equal(gpt2.model.positionEncoding, 'learned');
@@ -43,7 +43,7 @@ describe('architectures (gpt2 | modern), presets and the auto size', () => {
     assert.equal(architectureOf(gpt2.model), 'gpt2');
     const modern = withArchitecture(gpt2, 'modern');
     assert.deepEqual({ ...modern.model }, { ...gpt2.model, ...MODERN_RECIPE });
-    assert.equal(modern.optimizer, 'adamw');
+    assert.equal(modern.optimizer, 'muon');
     assert.equal(modern.schedule, 'wsd');
     assert.equal(architectureOf(modern.model), 'modern');
     // Sizes, rates and budget are the architecture's to leave alone; the input is not changed.
