@@ -7,12 +7,13 @@ import type { TrainConfig } from '../config';
 export type ReplicaRequest = number | 'auto';
 
 /**
- * Training FLOPs a replica needs per step for 'auto' to add it. Below this the step is mostly tfjs's per-op
- * overhead, which every replica pays in full, and the handshake and all-reduce eat what the split saves: on a
- * 2-core machine the tiny preset (~1.4 GFLOP a step) trained no faster with 2 replicas, config B and the small
- * preset (~15 GFLOP) did (bench/replicas.ts).
+ * Training FLOPs a replica needs per step for 'auto' to offer it (auto then times both and keeps the faster). Below
+ * this the step is mostly tfjs's per-op overhead, which every replica pays in full, and the handshake and
+ * all-reduce eat what the split saves. On an idle 2-core machine (bench --peer, 2026-12-02 08:29) 2 replicas
+ * trained config A (~0.9 GFLOP a step) ×1.22 as fast as one, the tiny preset (vocab 2,048, ~2.2 GFLOP) ×1.2,
+ * config B and small (~15 GFLOP) ×1.8; under load they can lose, which the timing catches.
  */
-export const MIN_REPLICA_GFLOP = 2;
+export const MIN_REPLICA_GFLOP = 1;
 
 /** Training FLOPs per token: 6·N (parameters, no position table) + 12·L·d·T (attention). */
 export function flopsPerToken(m: GPTConfig): number {

@@ -37,7 +37,9 @@ describe('data-parallel replicas: count, resume, failures', function () {
   it('auto gives replicas only to models with enough work per step, never more than cores or rows', () => {
     const tiny = defaultTrainConfig('tiny');
     const small = defaultTrainConfig('small');
-    assert.equal(replicaCount(tiny, 'auto', 2), 1, 'the tiny preset is overhead-bound: one thread');
+    assert.equal(replicaCount(tiny, 'auto', 2), 2, 'the tiny preset has ~2 GFLOP a step: offered to both cores');
+    const micro = { ...tiny, model: { ...tiny.model, nEmbd: 32, vocabSize: 256 } };
+    assert.equal(replicaCount(micro, 'auto', 2), 1, 'a step of mostly per-op overhead stays on one thread');
     assert.equal(replicaCount(small, 'auto', 2), 2);
     assert.equal(replicaCount(small, 'auto', 64), small.batchSize, 'no replica without rows');
     assert.equal(replicaCount(tiny, 2, 2), 2, 'an explicit count is honoured');
