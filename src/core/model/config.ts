@@ -174,6 +174,8 @@ export interface Preset {
   fimRate: number;
   /** The recipe (docs/experiments.md: it won on two codebases). */
   architecture: Architecture;
+  /** A cap in passes over the training tokens (TrainConfig.maxPasses): `auto` sets it, the fixed sizes do not. */
+  maxPasses?: number;
 }
 
 const TINY_MODEL: GPTConfig = {
@@ -269,6 +271,13 @@ export const AUTO_LADDER: { preset: Preset; tokensPerSecond: number }[] = [
 export const AUTO_TOKENS_PER_PARAM = 5;
 
 /**
+ * Passes over the training tokens `auto` trains at most: a small corpus is memorised long before the minutes end.
+ * Tiny on asyncio (425 kB, ~8–11 passes in 2 CPU-minutes) reached 1.18 held-out bits per byte, but 1.49 after
+ * ~37 passes in 10. Provisional: 4, 8 and 16 passes are being measured on asyncio.
+ */
+export const AUTO_MAX_PASSES = 8;
+
+/**
  * The vocabulary a corpus supports: BPE merges learnt from a very small corpus are rare in held-out code. (At
  * 420 kB a 2,048-token vocabulary still beat 1,024 per token: docs/experiments.md, so only tiny corpora shrink.)
  */
@@ -279,7 +288,8 @@ export function autoVocabSize(corpusBytes: number, largest: number): number {
 /**
  * The preset for a budget: the largest size of AUTO_LADDER whose planned tokens (its measured speed × the minutes)
  * reach AUTO_TOKENS_PER_PARAM per parameter, the smallest otherwise; the vocabulary shrinks for a small corpus
- * (autoVocabSize). Pure: the same corpus size and minutes always give the same preset.
+ * (autoVocabSize), and it trains at most AUTO_MAX_PASSES passes over the corpus. Pure: the same corpus size and
+ * minutes always give the same preset.
  */
 export function autoPreset(o: { corpusBytes?: number; minutes?: number }): Preset & { tokensPerSecond: number } {
   const minutes = o.minutes !== undefined && o.minutes > 0 ? o.minutes : 2;
@@ -295,6 +305,7 @@ export function autoPreset(o: { corpusBytes?: number; minutes?: number }): Prese
     name: AUTO_PRESET,
     description: `the ${chosen.preset.name} size for ${minutes} min, vocabulary ${vocabSize}`,
     model: { ...chosen.preset.model, vocabSize },
+    maxPasses: AUTO_MAX_PASSES,
     tokensPerSecond: chosen.tokensPerSecond,
   };
 }

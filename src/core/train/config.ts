@@ -26,6 +26,12 @@ export interface TrainConfig {
    * thread of the process, so it fits single-replica runs only.
    */
   maxCpuMinutes?: number;
+  /**
+   * …or after this many passes over the training tokens (tokens seen ≥ maxPasses × the training set's tokens): a
+   * cap, not a budget of its own, that keeps a small corpus from being memorised. Pre-training counts it; the
+   * later stages (fine-tuning, alignment) ignore it.
+   */
+  maxPasses?: number;
   /** Steps between validation passes (and history lines with val loss). */
   evalInterval: number;
   /** Validation batches per pass. */
@@ -85,6 +91,7 @@ export function defaultTrainConfig(
     logInterval: 5,
     seed: 1337,
     fimRate: preset.fimRate,
+    ...(preset.maxPasses !== undefined && { maxPasses: preset.maxPasses }),
     valFraction: 0.1,
     tokenizerSampleBytes: 4 * 1024 * 1024,
     ...overrides,
@@ -108,6 +115,11 @@ export function validateTrainConfig(c: TrainConfig): TrainConfig {
   if (c.maxSteps !== undefined) positive('maxSteps');
   if (c.maxMinutes !== undefined) positive('maxMinutes');
   if (c.maxCpuMinutes !== undefined) positive('maxCpuMinutes');
+  if (c.maxPasses !== undefined && !(c.maxPasses > 0 && Number.isFinite(c.maxPasses)))
+    throw new GptLabError(
+      `Training config: maxPasses must be a positive number (got ${String(c.maxPasses)}).`,
+      'BAD_CONFIG',
+    );
   if (!(c.fimRate >= 0 && c.fimRate <= 1))
     throw new GptLabError('Training config: fimRate must be between 0 and 1.', 'BAD_CONFIG');
   if (c.schedule !== undefined && c.schedule !== 'cosine' && c.schedule !== 'wsd')

@@ -51,7 +51,23 @@ export interface TrainHooks {
   onCheckpoint?(step: number): void;
   /** Polled between steps; true stops at the step boundary and saves. */
   shouldStop?(): boolean;
+  /** Before the first step, when a passes cap applies (without this hook the loop logs it through onLog). */
+  onPassesCap?(cap: PassesCap): void;
 }
+
+/** A run's cap in passes over its training tokens (TrainConfig.maxPasses), once the training set is known. */
+export interface PassesCap {
+  maxPasses: number;
+  /** Tokens of one pass: the training set's. */
+  trainTokens: number;
+  /** Tokens seen when the cap ends the run (maxPasses × trainTokens). */
+  tokens: number;
+  /** Tokens already seen (a resumed run counts the passes before the resume). */
+  tokensSeen: number;
+}
+
+/** Which budget ended a run: the first of them to be used up. */
+export type BudgetKind = 'steps' | 'minutes' | 'cpuMinutes' | 'passes';
 
 /** The run's target, in absolute steps and milliseconds of training time since the run began. */
 export interface Budget {
@@ -59,6 +75,8 @@ export interface Budget {
   ms?: number;
   /** Milliseconds of the process's CPU time (user + system) spent training: a load-independent proxy budget. */
   cpuMs?: number;
+  /** Tokens seen since the run began (a passes cap: maxPasses × the training set's tokens). */
+  tokens?: number;
 }
 
 /** What a checkpoint carries to resume exactly where it stopped (state.json's `trainer`). */
@@ -73,7 +91,7 @@ export interface LoopState {
   initialValLoss: number;
   target: Budget;
   /** Where warm-up ended: the decay runs from there to the end of the budget, in steps or in time alike. */
-  warmupEnd?: { step: number; elapsedMs: number; cpuMs?: number };
+  warmupEnd?: { step: number; elapsedMs: number; cpuMs?: number; tokensSeen?: number };
   /** The task's own state the next batches depend on (PPO's rollout in use): TrainTask.saveState. */
   task?: Record<string, unknown>;
 }
@@ -94,11 +112,17 @@ export interface LoopRequest<B> {
   hooks?: TrainHooks;
   /** Runs each step across replicas (data parallelism); the loop's thread stays replica 0. */
   parallel?: DataParallel<B>;
+  /** Tokens of one pass over the training set: with the config's maxPasses, the passes cap (pre-training). */
+  trainTokens?: number;
 }
 
 export interface LoopResult {
   step: number;
   stopped: 'budget' | 'cancelled';
+  /** With stopped 'budget': the budget that ran out first. */
+  endedBy?: BudgetKind;
+  /** Passes over the training tokens so far (tokens seen / the training set's tokens), when the loop knows them. */
+  passes?: number;
   loss: number;
   initialValLoss: number;
   valLoss: number;
@@ -168,11 +192,20 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
     const maxSteps = state.target.steps ?? Infinity;
     const budgetMs = state.target.ms ?? Infinity;
     const budgetCpuMs = state.target.cpuMs ?? Infinity;
-    const fractionAt = (s: number, ms: number, cpu = 0) => Math.max(s / maxSteps, ms / budgetMs, cpu / budgetCpuMs);
-    const fraction = () => fractionAt(step, state.elapsedMs, state.cpuMs);
+    const budgetTokens = state.target.tokens ?? Infinity;
+    const parts = (s: number, ms: number, cpu = 0, tokens = 0): Record<BudgetKind, number> => ({
+      steps: s / maxSteps,
+      minutes: ms / budgetMs,
+      cpuMinutes: cpu / budgetCpuMs,
+      passes: tokens / budgetTokens,
+    });
+    const fractionAt = (s: number, ms: number, cpu?: number, tokens?: number) =>
+      Math.max(...Object.values(parts(s, ms, cpu, tokens)));
+    const fraction = () => fractionAt(step, state.elapsedMs, state.cpuMs, state.tokensSeen);
     if (fraction() >= 1 && req.resume) {
       hooks.onLog?.(`the run already reached its budget at step ${step}; give a budget to train further`);
     }
+    announcePassesCap(req, state, hooks);
     const warmupSteps = Math.min(cfg.warmupSteps, Math.max(1, Math.floor(maxSteps / 10)));
 
     const rng = new Rng(state.rng);
@@ -200,10 +233,15 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
       }
       const t0 = performance.now();
       if (step >= warmupSteps && !state.warmupEnd) {
-        state.warmupEnd = { step, elapsedMs: state.elapsedMs, ...(cpuTracked && { cpuMs: state.cpuMs }) };
+        state.warmupEnd = {
+          step,
+          elapsedMs: state.elapsedMs,
+          ...(cpuTracked && { cpuMs: state.cpuMs }),
+          tokensSeen: state.tokensSeen,
+        };
       }
       const w = state.warmupEnd;
-      const fw = w ? fractionAt(w.step, w.elapsedMs, w.cpuMs) : 0;
+      const fw = w ? fractionAt(w.step, w.elapsedMs, w.cpuMs, w.tokensSeen) : 0;
       const lr = learningRate(step, fw < 1 ? (fraction() - fw) / (1 - fw) : 1, {
         peak: cfg.learningRate,
         min: cfg.minLearningRate,
@@ -303,9 +341,13 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
       await record(evalRecord(lastEval));
     }
     if (req.outDir) await save(req, opt, step, state, lastEval);
+    const used = Object.entries(parts(step, state.elapsedMs, state.cpuMs, state.tokensSeen)) as [BudgetKind, number][];
+    const endedBy = stopped === 'budget' ? used.reduce((a, b) => (b[1] > a[1] ? b : a))[0] : undefined;
     return {
       step,
       stopped,
+      ...(endedBy && { endedBy }),
+      ...(req.trainTokens && { passes: state.tokensSeen / req.trainTokens }),
       loss,
       initialValLoss: state.initialValLoss,
       valLoss: lastEval.valLoss,
@@ -342,9 +384,29 @@ async function startParallel<B>(
   }
 }
 
+/** Tells the front door that passes, not only minutes or steps, may end the run. */
+function announcePassesCap<B>(req: LoopRequest<B>, state: LoopState, hooks: TrainHooks): void {
+  const tokens = state.target.tokens;
+  if (tokens === undefined || !req.trainTokens) return;
+  const cap: PassesCap = {
+    maxPasses: tokens / req.trainTokens,
+    trainTokens: req.trainTokens,
+    tokens,
+    tokensSeen: state.tokensSeen,
+  };
+  if (hooks.onPassesCap) hooks.onPassesCap(cap);
+  else {
+    hooks.onLog?.(
+      `at most ${+cap.maxPasses.toFixed(2)} passes over the ${cap.trainTokens} training tokens (${Math.round(tokens)} tokens): more would memorise them`,
+    );
+  }
+}
+
 /** A fresh run's target is the budget; a resumed run trains the budget given now on top, or finishes its own. */
 function startState<B>(req: LoopRequest<B>): LoopState {
   const { config: cfg, resume } = req;
+  // The passes cap counts from the run's first step (a resume included), so it is a total, never "more".
+  const tokens = cfg.maxPasses !== undefined && req.trainTokens ? cfg.maxPasses * req.trainTokens : undefined;
   const asked: Budget = {
     steps: cfg.maxSteps,
     ms: cfg.maxMinutes !== undefined ? cfg.maxMinutes * 60_000 : undefined,
@@ -361,15 +423,16 @@ function startState<B>(req: LoopRequest<B>): LoopState {
       elapsedMs: 0,
       optimizerStep: 0,
       initialValLoss: NaN,
-      target: asked,
+      target: { ...asked, ...(tokens !== undefined && { tokens }) },
     };
   }
   const s = { ...resume.state };
-  if (asked.steps !== undefined || asked.ms !== undefined || asked.cpuMs !== undefined) {
+  if (asked.steps !== undefined || asked.ms !== undefined || asked.cpuMs !== undefined || tokens !== undefined) {
     s.target = {
       steps: asked.steps !== undefined ? resume.step + asked.steps : undefined,
       ms: asked.ms !== undefined ? s.elapsedMs + asked.ms : undefined,
       ...(asked.cpuMs !== undefined && { cpuMs: (s.cpuMs ?? 0) + asked.cpuMs }),
+      ...(tokens !== undefined && { tokens }),
     };
   }
   return s;

@@ -7,6 +7,7 @@ import { AdamW } from './adamw';
 import { TrainConfig, validateTrainConfig } from './config';
 import { Batch } from './data';
 import {
+  BudgetKind,
   EvalResult,
   loadResumable,
   optimizerStepAsync,
@@ -49,6 +50,10 @@ export interface TrainRequest {
 export interface TrainResult {
   step: number;
   stopped: 'budget' | 'cancelled';
+  /** With stopped 'budget': the budget that ran out first ('passes': the cap that keeps a small corpus unmemorised). */
+  endedBy?: BudgetKind;
+  /** Passes over the training tokens since the run began. */
+  passes?: number;
   loss: number;
   initialValLoss: number;
   valLoss: number;
@@ -92,10 +97,13 @@ export async function pretrain(req: TrainRequest): Promise<TrainResult> {
       resume: start.resume,
       hooks: req.hooks,
       parallel,
+      trainTokens: data.train.length,
     });
     return {
       step: r.step,
       stopped: r.stopped,
+      ...(r.endedBy && { endedBy: r.endedBy }),
+      ...(r.passes !== undefined && { passes: r.passes }),
       loss: r.loss,
       initialValLoss: r.initialValLoss,
       valLoss: r.valLoss,
@@ -143,6 +151,8 @@ async function resumeStart(req: TrainRequest): Promise<Start> {
     maxSteps: req.config.maxSteps,
     maxMinutes: req.config.maxMinutes,
     maxCpuMinutes: req.config.maxCpuMinutes,
+    // A cap given now counts the passes since the run began; without a budget the saved run keeps its own.
+    maxPasses: req.config.maxPasses,
     ...(lr !== undefined && { learningRate: lr, minLearningRate: lr / 10 }),
   };
   const model = new GPT(folder.config.model, folder.weights, { heads: folder.config.heads });
