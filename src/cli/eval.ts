@@ -5,6 +5,7 @@ import { GptLabError } from '../core/errors';
 import { loadModel } from '../core/model/persist';
 import { TrainConfig } from '../core/train/config';
 import { validationBatches } from '../core/train/data';
+import { heldOutBitsPerByte, heldOutStream } from '../core/train/heldOut';
 import { meanLoss } from '../core/train/trainer';
 import { Output } from './output';
 
@@ -15,7 +16,10 @@ export interface EvalCliOptions {
   json?: boolean;
 }
 
-/** Loss and bits per byte on the held-out files of a folder (by default the one the model trained on). */
+/**
+ * Loss and bits per byte on the held-out files of a folder (by default the one the model trained on): every token,
+ * each predicted from up to a full context (heldOut.ts); the training curve's sampled figure beside it.
+ */
 export async function evalCommand(o: EvalCliOptions): Promise<void> {
   const out = new Output(Boolean(o.json));
   await initBackend(o.backend);
@@ -26,40 +30,52 @@ export async function evalCommand(o: EvalCliOptions): Promise<void> {
     const corpus = await readCorpus(root);
     const { val } = splitByFile(corpus.files, training.valFraction ?? 0.1, training.splitSeed ?? training.seed ?? 1337);
     const files = o.data && val.length === 0 ? corpus.files : val;
-    const eot = tokenizer.specials.endOfText;
-    const ids: number[] = [];
-    let bytes = 0;
-    for (const f of files) {
-      for (const id of tokenizer.encode(f.bytes)) ids.push(id); // no spread: files can have 100k+ tokens
-      ids.push(eot);
-      bytes += f.bytes.length;
-    }
-    const tokens = Int32Array.from(ids);
-    const batches = validationBatches(tokens, 16, model.config.contextLength, 16);
-    const loss = await meanLoss(model, batches);
-    if (!Number.isFinite(loss)) {
+    // Every held-out token, each predicted from up to a full context (as a compressor or a completion would).
+    const { tokens, bytes } = heldOutStream(
+      tokenizer,
+      files.map((f) => f.bytes),
+    );
+    const held = (await heldOutBitsPerByte(model, tokens, bytes))!;
+    // The training curve's figure, for comparison: a sample of windows that each start from nothing.
+    const stream = tokens.subarray(1); // without heldOutStream's leading end-of-text, as training builds it
+    const sampledLoss = await meanLoss(model, validationBatches(stream, 16, model.config.contextLength, 16));
+    const loss = held.loss;
+    if (!Number.isFinite(loss) || !Number.isFinite(sampledLoss)) {
       throw new GptLabError(
-        `The model in ${o.model} gives a loss of ${loss} on ${root}: its weights are broken (a diverged run or a ` +
+        `The model in ${o.model} gives a loss of ${Number.isFinite(loss) ? sampledLoss : loss} on ${root}: its weights are broken (a diverged run or a ` +
           'corrupt file). Train it again, with a lower learning rate if the run diverged.',
         'NON_FINITE_LOSS',
       );
     }
-    const bpb = loss / Math.LN2 / (bytes / tokens.length);
+    const bytesPerToken = bytes / stream.length;
     const result = {
       model: o.model,
       step: checkpoint.step,
       data: root,
       files: files.length,
-      tokens: tokens.length,
+      tokens: stream.length,
+      /** Every held-out token (end-of-text after each file included), sliding windows of the context. */
       loss,
-      bitsPerByte: bpb,
-      bytesPerToken: bytes / tokens.length,
+      bitsPerByte: held.bitsPerByte,
+      scoredTokens: held.scoredTokens,
+      minContext: held.minContext,
+      /** The training curve's measure: evenly spaced windows that each start from nothing. */
+      sampledLoss,
+      sampledBitsPerByte: sampledLoss / Math.LN2 / bytesPerToken,
+      bytesPerToken,
     };
     if (o.json) out.event('eval', result);
-    else
+    else {
+      const share =
+        held.scoredTokens < held.totalTokens
+          ? `${held.scoredTokens} of ${held.totalTokens} held-out tokens (evenly spaced segments)`
+          : `every held-out token (${held.scoredTokens})`;
       out.result(
-        `step ${checkpoint.step}: loss ${loss.toFixed(4)} nats/token, ${bpb.toFixed(3)} bits/byte on ${files.length} held-out files of ${root} (${(bytes / tokens.length).toFixed(2)} bytes/token)`,
+        `step ${checkpoint.step}: ${held.bitsPerByte.toFixed(3)} bits/byte (loss ${loss.toFixed(4)} nats/token) on ${files.length} held-out files of ${root}: ` +
+          `${share}, each predicted from at least ${held.minContext} tokens of context (fewer in the first ${Math.min(model.config.contextLength, held.totalTokens)}); ` +
+          `${bytesPerToken.toFixed(2)} bytes/token. Training's sampled figure: ${result.sampledBitsPerByte.toFixed(3)} bits/byte`,
       );
+    }
   } finally {
     model.dispose();
   }

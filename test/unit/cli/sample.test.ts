@@ -102,6 +102,20 @@ describe('gpt-lab sample and eval', function () {
     assert.equal(e.code, 0, e.stderr);
   });
 
+  it('eval scores every held-out token with sliding windows, and gives the sampled figure beside it', async () => {
+    const r = await runCli(['eval', '--model', model, '--data', corpus, ...backend, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const e = r.events.at(-1) as Record<string, number>;
+    assert.equal(e.event as unknown, 'eval');
+    assert.equal(e.scoredTokens, e.tokens, 'every token of the stream (files and their end-of-text) scored once');
+    assert.equal(e.minContext, 32 / 2 + 1);
+    // Bits per byte is the scored tokens' bits over the files' bytes.
+    assert.ok(Math.abs(e.bitsPerByte - e.loss / Math.LN2 / e.bytesPerToken) < 1e-9, JSON.stringify(e));
+    assert.ok(Number.isFinite(e.sampledBitsPerByte) && e.sampledBitsPerByte !== e.bitsPerByte);
+    const text = await runCli(['eval', '--model', model, '--data', corpus, ...backend]);
+    assert.match(text.stdout, /every held-out token \(\d+\), each predicted from at least 17 tokens of context/);
+  });
+
   it('refuses weights holding NaN as a corrupt checkpoint, naming the tensor', async () => {
     let first = '';
     const dir = await withWeights(model, (name, data) => {
