@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { GPT } from '../model/gpt';
+import { loadModel } from '../model/persist';
 import type { Tokenizer } from '../tokenizer';
 
 /*
@@ -148,4 +149,20 @@ export async function heldOutBitsPerByte(
     totalTokens: total,
     minContext: L - Math.max(1, Math.floor(L / 2)) + 1,
   };
+}
+
+/** heldOutBitsPerByte of the model saved in `modelDir` on `files` (its tokenizer's stream); disposes what it loads. */
+export async function heldOutBitsPerByteOfFolder(
+  modelDir: string,
+  files: Uint8Array[],
+  opts: HeldOutOptions = {},
+): Promise<(HeldOutResult & { bytes: number }) | undefined> {
+  const { model, tokenizer } = await loadModel(modelDir);
+  try {
+    const { tokens, bytes } = heldOutStream(tokenizer, files);
+    const r = await heldOutBitsPerByte(model, tokens, bytes, opts);
+    return r && { ...r, bytes };
+  } finally {
+    model.dispose();
+  }
 }

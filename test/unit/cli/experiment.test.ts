@@ -20,10 +20,11 @@ describe('gpt-lab experiment', () => {
     for (const col of [
       'tokens',
       'tok/s',
-      'bpb@25%',
-      'bpb@50%',
-      'bpb@75%',
-      'bpb@100%',
+      'sampled@25%',
+      'sampled@50%',
+      'sampled@75%',
+      'sampled@100%',
+      'held-out bpb',
       'tokens→',
       'exact',
       'saved',
@@ -37,12 +38,15 @@ describe('gpt-lab experiment', () => {
       [`gpt2+${small}`, `modern+${small}`, 'xz -9e (held-out alone)', 'xz -9e (given the training files)'],
     );
     for (const r of rows) assert.equal(r.split('|').length, header.split('|').length, r);
+    // Every row's final figure, models' and xz's, sits in the held-out column: the same files and bytes.
+    const heldCol = header.split('|').findIndex((c) => c.trim() === 'held-out bpb');
+    for (const r of rows) assert.match(r.split('|')[heldCol].trim(), /^\d+\.\d{3}$/, r);
 
     const json = await runCli([...args, '--json', '--seeds', '1,2', '--variants', `gpt2+${small}`]);
     assert.equal(json.code, 0, json.stderr);
     const result = json.events.find((e) => e.event === 'result') as Record<string, unknown> & {
-      runs: { seed: number; bpbAt: unknown[]; curve: unknown[]; shown: number }[];
-      summary: unknown[];
+      runs: { seed: number; bpbAt: unknown[]; curve: unknown[]; shown: number; heldOutBpb: number }[];
+      summary: { heldOutBpb: number }[];
       baselines: Record<string, unknown>;
     };
     assert.ok(result, json.stdout);
@@ -55,6 +59,10 @@ describe('gpt-lab experiment', () => {
     assert.equal(result.runs[0].bpbAt.length, 4);
     assert.ok(result.runs[0].curve.length >= 2);
     assert.ok(typeof result.runs[0].shown === 'number');
+    for (const r of result.runs) assert.ok(Number.isFinite(r.heldOutBpb) && r.heldOutBpb > 0);
+    assert.ok(
+      Math.abs(result.summary[0].heldOutBpb - (result.runs[0].heldOutBpb + result.runs[1].heldOutBpb) / 2) < 1e-9,
+    );
     for (const k of ['xzAlone', 'xzGivenTrain', 'heldOutBytes', 'trainBytes']) assert.ok(k in result.baselines, k);
     const heldOut = (json.events.find((e) => e.event === 'baselines') as { heldOutFiles: string[] }).heldOutFiles;
     assert.ok(heldOut.length > 0);
