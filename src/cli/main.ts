@@ -42,6 +42,10 @@ export function buildProgram(): Command {
       'time budget in minutes (default 2 unless --steps); with --resume, minutes MORE (without a budget, a resumed run finishes the budget it was started with)',
     )
     .option('--steps <n>', 'budget in optimizer steps (reproducible with --seed); with --resume, steps MORE')
+    .option(
+      '--max-passes <n>',
+      'stop after n passes over the training tokens, whatever the minutes (a small corpus is memorised beyond a few; auto: 8; 0 = no cap); with --resume, passes IN ALL',
+    )
     .option('--out <dir>', 'model folder: new, empty or a GPT Lab model (default DIR/.gpt-lab/model)')
     .option(
       '--resume',

@@ -31,6 +31,13 @@ export function positive(v: string | undefined, flag: string): number | undefine
   return n;
 }
 
+/** A number ≥ 0 (0 usually meaning "none"). */
+export function nonNegative(v: string | undefined, flag: string): number | undefined {
+  const n = num(v, flag);
+  if (n !== undefined && !(n >= 0)) throw bad(flag, 'a number ≥ 0', v!);
+  return n;
+}
+
 /** A number in [lo, hi], or (lo, hi] with `openLow`. */
 export function inRange(
   v: string | undefined,

@@ -1,12 +1,14 @@
 import * as path from 'node:path';
 import { initBackend, BackendPreference } from '../core/backend';
 import { acquireFolderLock, clearModelFolder, inspectOutFolder } from '../core/checkpoint';
-import { formatCorpusSummary, readCorpus } from '../core/corpus';
+import { formatBytes, formatCorpusSummary, readCorpus } from '../core/corpus';
 import { GptLabError } from '../core/errors';
 import {
   Architecture,
   ARCHITECTURES,
+  AUTO_LADDER,
   AUTO_PRESET,
+  autoPreset,
   formatCount,
   parameterCount,
   resolvePreset,
@@ -16,7 +18,8 @@ import { checkTrainingFits, memoryLimit } from '../core/model/memory';
 import { FIRST_MERGE_ID, MAX_VOCAB_SIZE } from '../core/tokenizer';
 import { defaultTrainConfig, TrainConfig } from '../core/train/config';
 import { pretrainAndEvaluate } from '../core/train/pretrainAndEvaluate';
-import { int, inRange, positive } from './options';
+import type { BudgetKind, PassesCap } from '../core/train/loop';
+import { int, inRange, nonNegative, positive } from './options';
 import { lossAndBpb, progressText } from '../protocol/format';
 import { replicasText } from '../protocol/lossPanel';
 import { formatDuration, Output } from './output';
@@ -49,6 +52,8 @@ export interface TrainCliOptions {
   completions?: boolean;
   /** Data-parallel replicas (worker threads); default auto. */
   replicas?: string;
+  /** Stop after this many passes over the training tokens (0: no cap, even with auto). */
+  maxPasses?: string;
 }
 
 /** The checkpoint decides these on --resume; giving one anyway is refused rather than silently ignored. */
@@ -90,6 +95,7 @@ export function trainConfigFromOptions(o: TrainCliOptions, corpusBytes?: number)
   const seed = int(o.seed, '--seed', 0);
   const batch = int(o.batch, '--batch');
   const fim = inRange(o.fim, '--fim', 0, 1);
+  const passes = passesOption(o);
   const arch = o.arch !== undefined ? architectureOption(o.arch) : undefined;
   const preset = resolvePreset(o.preset ?? 'tiny', { corpusBytes, minutes });
   const cfg = defaultTrainConfig(preset, {
@@ -98,6 +104,7 @@ export function trainConfigFromOptions(o: TrainCliOptions, corpusBytes?: number)
     ...(seed !== undefined && { seed }),
     ...(batch !== undefined && { batchSize: batch }),
     ...(fim !== undefined && { fimRate: fim }),
+    ...(passes !== undefined && { maxPasses: passes || undefined }),
   });
   const lr = positive(o.lr, '--lr');
   if (lr !== undefined) {
@@ -134,8 +141,15 @@ export function trainPlan(o: TrainCliOptions): TrainPlan {
   const config = defaultTrainConfig('tiny', { maxSteps: 1, maxMinutes: undefined });
   config.maxSteps = int(o.steps, '--steps');
   config.maxMinutes = positive(o.minutes, '--minutes');
+  // A cap given on resume counts the passes since the run began (0 or none: no cap on what is trained now).
+  config.maxPasses = passesOption(o) || undefined;
   const lr = positive(o.lr, '--lr');
   return { config, resume: true, ...(lr !== undefined && { resumeOverrides: { learningRate: lr } }) };
+}
+
+/** `--max-passes`: a number ≥ 0, 0 meaning no cap. */
+function passesOption(o: TrainCliOptions): number | undefined {
+  return nonNegative(o.maxPasses, '--max-passes');
 }
 
 function budgetText(c: TrainConfig, resume: boolean): string {
@@ -144,8 +158,40 @@ function budgetText(c: TrainConfig, resume: boolean): string {
     c.maxMinutes !== undefined && `${c.maxMinutes} min`,
   ];
   const text = parts.filter(Boolean).join(' or ');
-  if (!resume) return text;
-  return text ? `${text} more` : "the rest of the saved run's budget";
+  const cap = c.maxPasses !== undefined ? `, at most ${c.maxPasses} passes over the training tokens in all` : '';
+  if (!resume) return text + cap;
+  return (text ? `${text} more` : "the rest of the saved run's budget") + cap;
+}
+
+/**
+ * The start line of a capped run: how many passes, over how much code, and whether the cap or the minutes will
+ * end it (from the size's measured speed on an idle core: an estimate).
+ */
+export function passesCapText(
+  cap: PassesCap,
+  o: { preset?: string; corpusBytes: number; minutes?: number; tokensPerSecond?: number },
+): string {
+  const who = o.preset === AUTO_PRESET ? 'auto' : 'this run';
+  const passes = +cap.maxPasses.toFixed(2);
+  const head = `${who} trains at most ${passes} passes over your ${formatBytes(o.corpusBytes)} of code (~${formatCount(cap.trainTokens)} training tokens): more would memorise it`;
+  if (o.minutes === undefined || !o.tokensPerSecond) return head;
+  const minutes = (cap.tokens - cap.tokensSeen) / o.tokensPerSecond / 60;
+  if (minutes >= o.minutes) return `${head}; the ${o.minutes} minutes will likely end it first`;
+  const when = minutes < 1 ? `${Math.max(1, Math.round(minutes * 60))} seconds` : `${Math.round(minutes)}`;
+  return `${head}; the run will end in about ${when} of the ${o.minutes} minutes`;
+}
+
+/** Why a run that used up its budget stopped, when it was the passes cap rather than the minutes or steps. */
+export function endedByText(r: { endedBy?: BudgetKind; passes?: number }): string | undefined {
+  if (r.endedBy !== 'passes') return undefined;
+  const passes = r.passes !== undefined ? `${+r.passes.toFixed(2)} ` : '';
+  return `stopped by the passes cap, not the minutes: ${passes}passes over the training tokens; more would memorise this code (--max-passes changes the cap, 0 removes it)`;
+}
+
+/** Idle-core speed of a preset of `auto`'s ladder, for the passes cap's time estimate. */
+function presetSpeed(config: TrainConfig, corpusBytes: number): number | undefined {
+  if (config.preset === AUTO_PRESET) return autoPreset({ corpusBytes, minutes: config.maxMinutes }).tokensPerSecond;
+  return AUTO_LADDER.find((r) => r.preset.name === config.preset)?.tokensPerSecond;
 }
 
 export async function trainCommand(dir: string, o: TrainCliOptions): Promise<void> {
@@ -207,6 +253,19 @@ export async function trainCommand(dir: string, o: TrainCliOptions): Promise<voi
       hooks: {
         shouldStop: () => stop.requested,
         onLog: (msg) => out.info(msg),
+        onPassesCap: (cap) => {
+          const tokensPerSecond = plan.resume ? undefined : presetSpeed(config, corpus.summary.bytes);
+          const bytes = corpus.summary.bytes;
+          out.info(
+            passesCapText(cap, {
+              preset: config.preset,
+              corpusBytes: bytes,
+              minutes: config.maxMinutes,
+              tokensPerSecond,
+            }),
+          );
+          out.event('passesCap', cap);
+        },
         onEval: (e) => {
           lastVal = ` · val ${e.valLoss.toFixed(3)} (${(e.valBpb ?? NaN).toFixed(2)} bpb)`;
           out.event('eval', e);
@@ -223,8 +282,11 @@ export async function trainCommand(dir: string, o: TrainCliOptions): Promise<voi
     out.info(
       `${result.stopped === 'cancelled' ? 'stopped' : 'done'} at step ${result.step} in ${formatDuration(result.elapsedMs)}: ` +
         `val loss ${result.initialValLoss.toFixed(3)} → ${lossAndBpb(result.valLoss, result.valBpb)}, ` +
-        `${formatCount(result.tokensSeen)} tokens seen`,
+        `${formatCount(result.tokensSeen)} tokens seen` +
+        (result.passes !== undefined ? ` (${result.passes.toFixed(1)} passes over the training tokens)` : ''),
     );
+    const why = endedByText(result);
+    if (why) out.info(why);
     out.info(`model saved in ${outDir}`);
     if (completionsError) throw completionsError;
     if (ev) {
