@@ -89,6 +89,7 @@ function copyWasm() {
   // GPT Lab's own fused kernels (src/core/kernels), found beside the worker like tfjs's .wasm files.
   copyFileSync('src/core/kernels/gptlab-kernels.wasm', 'dist/gptlab-kernels.wasm');
   copyFileSync('src/core/kernels/gptlab-decode.wasm', 'dist/gptlab-decode.wasm'); // the decoder (decode.c)
+  for (const f of ['gptlab-gemm.wasm', 'gptlab-gemm-relaxed.wasm']) copyFileSync(`src/core/kernels/${f}`, `dist/${f}`); // gemm.c
 }
 
 // A fresh folder each build, so no stale bundle or source map ships in the VSIX.

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { overrideBatchMatMul } from './matmul';
 import { KernelExports, kernelsFor, ptr, WasmBackend } from './module';
 import { fastKernelsEnabled } from './switch';
 
@@ -276,6 +277,7 @@ export function registerKernels(): void {
   registered = true;
   overrideTranspose();
   overrideIdentity();
+  overrideBatchMatMul();
   for (const [kernelName, run] of Object.entries(RUNS)) {
     tf.registerKernel({
       kernelName,

@@ -1,0 +1,147 @@
+/*
+ * C = op(A)·op(B) in single precision, WebAssembly SIMD, no libc: a register-blocked GEMM (B packed in panels,
+ * A read in place, a 4×8 microkernel) for the tfjs wasm backend's MatMul, operating on tfjs's heap as kernels.c does (imported
+ * memory, no data segment, a stack the loader mallocs).
+ *
+ * Built twice (build-gemm.mjs): plain SIMD (mul + add) and with relaxed SIMD's madd (an FMA where the CPU has
+ * one). GEMM_FMA selects which.
+ */
+#include <wasm_simd128.h>
+
+#define EXPORT(name) __attribute__((export_name(#name)))
+typedef v128_t f4;
+
+#ifdef GEMM_FMA
+/* clang 14's prototype name for relaxed madd: a·b + c (build-gemm.mjs rewrites its opcode to the standard one). */
+#define MADD(a, b, c) __builtin_wasm_fma_f32x4((a), (b), (c))
+#else
+#define MADD(a, b, c) wasm_f32x4_add((c), wasm_f32x4_mul((a), (b)))
+#endif
+
+#define MR 4
+#define NR 8
+#define KC 256
+#define MC 96
+
+/* B [K, N] (or, transposed, stored [N, K]) into panels of 8 columns, each [K][8]; columns past N are zero. */
+static void pack_b(const float *b, float *bp, int K, int N, int transB) {
+  int panels = (N + NR - 1) / NR;
+  for (int p = 0; p < panels; p++) {
+    float *dst = bp + (long)p * K * NR;
+    int j0 = p * NR, w = N - j0 < NR ? N - j0 : NR;
+    if (!transB && w == NR) {
+      for (int k = 0; k < K; k++) {
+        const float *src = b + (long)k * N + j0;
+        wasm_v128_store(dst + k * NR, wasm_v128_load(src));
+        wasm_v128_store(dst + k * NR + 4, wasm_v128_load(src + 4));
+      }
+      continue;
+    }
+    for (int k = 0; k < K; k++)
+      for (int j = 0; j < NR; j++)
+        dst[k * NR + j] = j < w ? (transB ? b[(long)(j0 + j) * K + k] : b[(long)k * N + j0 + j]) : 0.0f;
+  }
+}
+
+#define DECL(r) f4 c##r##0 = wasm_f32x4_const_splat(0.0f), c##r##1 = wasm_f32x4_const_splat(0.0f);
+#define STEP(r)                                                                                                   \
+  {                                                                                                               \
+    f4 a_ = wasm_v128_load32_splat(a##r);                                                                         \
+    a##r += ks;                                                                                                   \
+    c##r##0 = MADD(a_, b0, c##r##0);                                                                              \
+    c##r##1 = MADD(a_, b1, c##r##1);                                                                              \
+  }
+#define STORE(r)                                                                                                  \
+  if (r < rows) {                                                                                                 \
+    float *p_ = c + (long)r * ldc;                                                                                \
+    if (acc) {                                                                                                    \
+      c##r##0 = wasm_f32x4_add(c##r##0, wasm_v128_load(p_));                                                      \
+      c##r##1 = wasm_f32x4_add(c##r##1, wasm_v128_load(p_ + 4));                                                  \
+    }                                                                                                             \
+    wasm_v128_store(p_, c##r##0);                                                                                 \
+    wasm_v128_store(p_ + 4, c##r##1);                                                                             \
+  }
+#define ROWS(X) X(0) X(1) X(2) X(3)
+
+/*
+ * C[rows][8] (+)= A[rows][kc] · Bp[kc][8], A read in place: row r's k-th value at a + r·rs + k·ks (rs = K, ks = 1
+ * untransposed; rs = 1, ks = M transposed). Rows past `rows` (≤ 4) re-read row 0 and are not stored.
+ */
+static inline __attribute__((always_inline)) void micro(int kc, const float *a, int rs, int ks, const float *restrict b,
+                                                        float *c, int ldc, int rows, int acc) {
+  const float *a0 = a, *a1 = rows > 1 ? a + rs : a, *a2 = rows > 2 ? a + 2 * rs : a, *a3 = rows > 3 ? a + 3 * rs : a;
+  ROWS(DECL)
+  for (int k = 0; k < kc; k++) {
+    f4 b0 = wasm_v128_load(b), b1 = wasm_v128_load(b + 4);
+    ROWS(STEP)
+    b += NR;
+  }
+  ROWS(STORE)
+}
+
+/* The same for a panel narrower than 8 columns (N % 8 ≠ 0): through a temporary [4][8] tile. */
+static void micro_edge(int kc, const float *a, int rs, int ks, const float *b, float *c, int ldc, int rows, int cols,
+                       int acc) {
+  float t[MR * NR] __attribute__((aligned(16)));
+  micro(kc, a, rs, ks, b, t, NR, rows, 0);
+  for (int r = 0; r < rows; r++)
+    for (int j = 0; j < cols; j++) c[(long)r * ldc + j] = (acc ? c[(long)r * ldc + j] : 0.0f) + t[r * NR + j];
+}
+
+/* The block loops for one layout of A (rs, ks constant where inlined: the microkernel's addressing folds). */
+static inline __attribute__((always_inline)) void blocks(const float *a, int rs, int ks, const float *bp, float *c,
+                                                         int M, int K, int N) {
+  for (int k0 = 0; k0 < K; k0 += KC) {
+    int kc = K - k0 < KC ? K - k0 : KC;
+    for (int i0 = 0; i0 < M; i0 += MC) {
+      int mc = M - i0 < MC ? M - i0 : MC;
+      for (int j0 = 0; j0 < N; j0 += NR) {
+        const float *bpanel = bp + (long)(j0 / NR) * K * NR + (long)k0 * NR;
+        int cols = N - j0 < NR ? N - j0 : NR;
+        for (int r0 = 0; r0 < mc; r0 += MR) {
+          int rows = mc - r0 < MR ? mc - r0 : MR;
+          const float *ap = a + (long)(i0 + r0) * rs + (long)k0 * ks;
+          float *cp = c + (long)(i0 + r0) * N + j0;
+          if (cols == NR)
+            micro(kc, ap, rs, ks, bpanel, cp, N, rows, k0 > 0);
+          else
+            micro_edge(kc, ap, rs, ks, bpanel, cp, N, rows, cols, k0 > 0);
+        }
+      }
+    }
+  }
+}
+
+/** Scratch floats gemm needs for these sizes. */
+EXPORT(gemm_scratch) int gemm_scratch(int M, int K, int N) {
+  (void)M;
+  return ((N + NR - 1) / NR) * NR * K + 4;
+}
+
+/**
+ * c [M, N] = op(a) [M, K] · op(b) [K, N]; a is stored [K, M] when transA, b [N, K] when transB; `scratch` holds
+ * gemm_scratch(M, K, N) floats (16-byte aligned).
+ */
+EXPORT(gemm)
+void gemm(const float *a, const float *b, float *c, int M, int K, int N, int transA, int transB, float *scratch) {
+  if (K == 0) {
+    for (long i = 0; i < (long)M * N; i++) c[i] = 0.0f;
+    return;
+  }
+  pack_b(b, scratch, K, N, transB);
+  if (transA)
+    blocks(a, 1, M, scratch, c, M, K, N);
+  else
+    blocks(a, K, 1, scratch, c, M, K, N);
+}
+
+/**
+ * `batch` products: c[i] = op(a[i]) · op(b[i]), where a[i] starts strideA floats after a[i-1] (0: one a for all),
+ * likewise b; c is [batch, M, N].
+ */
+EXPORT(gemm_batch)
+void gemm_batch(const float *a, const float *b, float *c, int batch, int M, int K, int N, int transA, int transB,
+                int strideA, int strideB, float *scratch) {
+  for (int i = 0; i < batch; i++)
+    gemm(a + (long)i * strideA, b + (long)i * strideB, c + (long)i * M * N, M, K, N, transA, transB, scratch);
+}
