@@ -182,10 +182,10 @@ export function passesCapText(
 }
 
 /** Why a run that used up its budget stopped, when it was the passes cap rather than the minutes or steps. */
-export function endedByText(r: { endedBy?: BudgetKind; passes?: number }): string | undefined {
+export function endedByText(r: { endedBy?: BudgetKind; passes?: number }, maxPasses?: number): string | undefined {
   if (r.endedBy !== 'passes') return undefined;
-  const passes = r.passes !== undefined ? `${+r.passes.toFixed(2)} ` : '';
-  return `stopped by the passes cap, not the minutes: ${passes}passes over the training tokens; more would memorise this code (--max-passes changes the cap, 0 removes it)`;
+  const cap = maxPasses ?? (r.passes !== undefined ? Math.round(r.passes * 10) / 10 : undefined);
+  return `the cap${cap !== undefined ? ` of ${cap} passes` : ''} over the training tokens ended the run, not the minutes: more would memorise this code (--max-passes changes the cap, 0 removes it)`;
 }
 
 /** Idle-core speed of a preset of `auto`'s ladder, for the passes cap's time estimate. */
@@ -283,9 +283,9 @@ export async function trainCommand(dir: string, o: TrainCliOptions): Promise<voi
       `${result.stopped === 'cancelled' ? 'stopped' : 'done'} at step ${result.step} in ${formatDuration(result.elapsedMs)}: ` +
         `val loss ${result.initialValLoss.toFixed(3)} → ${lossAndBpb(result.valLoss, result.valBpb)}, ` +
         `${formatCount(result.tokensSeen)} tokens seen` +
-        (result.passes !== undefined ? ` (${result.passes.toFixed(1)} passes over the training tokens)` : ''),
+        (result.passes !== undefined ? ` (${+result.passes.toFixed(2)} passes over the training tokens)` : ''),
     );
-    const why = endedByText(result);
+    const why = endedByText(result, config.maxPasses);
     if (why) out.info(why);
     out.info(`model saved in ${outDir}`);
     if (completionsError) throw completionsError;

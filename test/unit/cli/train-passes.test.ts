@@ -35,8 +35,8 @@ describe('gpt-lab train --max-passes', function () {
     assert.match(long, /^this run trains at most 8 passes .*; the 2 minutes will likely end it first$/);
     assert.equal(endedByText({ endedBy: 'minutes', passes: 3 }), undefined);
     assert.match(
-      endedByText({ endedBy: 'passes', passes: 8.004 })!,
-      /stopped by the passes cap, not the minutes: 8 passes/,
+      endedByText({ endedBy: 'passes', passes: 8.04 })!,
+      /^the cap of 8 passes over the training tokens ended the run, not the minutes/,
     );
   });
 
@@ -47,7 +47,7 @@ describe('gpt-lab train --max-passes', function () {
     const r = await runCli([...args, '--steps', '10000', '--max-passes', '0.5', '--no-completions', '--out', out]);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /this run trains at most 0\.5 passes over your [0-9.]+ KB of code/);
-    assert.match(r.stderr, /stopped by the passes cap, not the minutes: 0\.5\d* passes/);
+    assert.match(r.stderr, /the cap of 0\.5 passes over the training tokens ended the run, not the minutes/);
     const json = await runCli([
       ...args,
       '--steps',
