@@ -128,7 +128,7 @@ interface CompareCliOptions {
 /** `gpt-lab compare`: two versions' completions of the same prompts, scored by a reward model. */
 async function compareCommand(o: CompareCliOptions): Promise<void> {
   const out = new Output(Boolean(o.json));
-  await initBackend(o.backend);
+  await initBackend(o.backend, { readsAsync: true }); // generation and scores read asynchronously
   const data = path.resolve(o.data);
   const pairs = await readPreferences(data);
   const records = pairs.records.length ? pairs.records : (await readExamples(data)).records;
@@ -142,7 +142,7 @@ async function compareCommand(o: CompareCliOptions): Promise<void> {
   try {
     if (!rm.model.params.has(SCORE_HEAD))
       throw new GptLabError(`${o.reward} is not a reward model.`, 'NOT_A_REWARD_MODEL');
-    const w = winRateByReward(before.model, after.model, rm.model, after.tokenizer, prompts, {
+    const w = await winRateByReward(before.model, after.model, rm.model, after.tokenizer, prompts, {
       maxNewTokens: int(o.maxTokens, '--max-tokens', 1, 256),
     });
     const cell = (s: string) => s.replace(/\n/g, '⏎').slice(0, 30).padEnd(30);

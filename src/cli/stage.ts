@@ -63,7 +63,7 @@ export async function runStageCommand<R extends { stopped: string; step: number;
       'MODEL_EXISTS',
     );
   }
-  const backend = await initBackend(o.backend);
+  const backend = await initBackend(o.backend, { readsAsync: true }); // every stage reads asynchronously
   out.info(`backend: ${backend.name}`);
   const lock = acquireFolderLock(outDir, { purpose: `gpt-lab ${stage}`, onLog: (m) => out.info(m) });
   const stop = stopOnSignal(out);

@@ -124,7 +124,9 @@ export async function compareVersions(p: CompareParams): Promise<Omit<Comparison
     if (prompts.length === 0)
       throw new GptLabError('There are no prompts to compare on: rank some completions first.', 'NO_PROMPTS');
     if (rm) {
-      const w = winRateByReward(before.model, aligned.model, rm.model, tok, prompts, { maxNewTokens: p.maxTokens });
+      const w = await winRateByReward(before.model, aligned.model, rm.model, tok, prompts, {
+        maxNewTokens: p.maxTokens,
+      });
       return { rows: w.rows, winRate: w.winRate, meanBefore: w.meanBefore, meanAfter: w.meanAfter, source };
     }
     const s = tok.specials;

@@ -11,8 +11,8 @@ export type { AdapterFacts, AdapterKind } from './adapterKind';
 /**
  * Backends in order of preference; each is loaded only if installed and working. 'auto' takes 'webgpu' only on a
  * hardware adapter (never a software renderer, see adapterKind.ts), and in Node only for a caller that reads
- * tensors asynchronously (InitOptions.readsAsync: pre-training); the other stages and the worker still read
- * synchronously.
+ * tensors asynchronously (InitOptions.readsAsync: the CLI's training stages and compare); the worker (the
+ * extension's jobs, which rank and complete synchronously) still reads synchronously.
  */
 export const BACKEND_NAMES = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -31,8 +31,9 @@ export interface BackendInfo {
 
 export interface InitOptions {
   /**
-   * The caller reads every tensor with `await data()` and generates through onGenerationBackend (gpt-lab train's
-   * pre-training): 'auto' may take a hardware webgpu adapter even where webgpu cannot read synchronously (Node).
+   * The caller reads every tensor with `await data()` and generates asynchronously or through onGenerationBackend
+   * (gpt-lab train, finetune, reward, dpo, ppo, compare): 'auto' may take a hardware webgpu adapter even where
+   * webgpu cannot read synchronously (Node).
    */
   readsAsync?: boolean;
 }

@@ -30,37 +30,87 @@ export interface BatchRow {
  * the context re-run), so a row gets what generating it alone gives. Elsewhere each step recomputes.
  */
 export function generateBatch(model: GPT, tok: Tokenizer, prompts: number[][], opts: BatchGenerateOptions): BatchRow[] {
-  const eot = tok.specials.endOfText;
-  const seqs = prompts.map((p) => (p.length ? p.slice() : [eot]));
-  const rngs = seqs.map((_, i) => new Rng(opts.seeds?.[i] ?? (opts.seed ?? 0) + i));
-  const out: BatchRow[] = seqs.map(() => ({ tokens: [], text: '', stopReason: 'limit' }));
-  const next = CachedDecoder.suits() ? cachedSteps(model, seqs) : recomputedSteps(model, seqs, eot);
+  const run = new BatchRun(tok, prompts, opts, model.config.vocabSize);
+  const next = CachedDecoder.suits() ? cachedSteps(model, run.seqs) : recomputedSteps(model, run.seqs, run.eot);
   try {
-    let active = seqs.map((_, i) => i);
-    for (let step = 0; step < opts.maxTokens && active.length; step++) {
-      const all = next.logits(active);
-      const V = model.config.vocabSize;
-      const still: number[] = [];
-      active.forEach((i, r) => {
-        const row = all.slice(r * V, (r + 1) * V);
-        for (const t of opts.suppressTokens ?? []) row[t] = -Infinity;
-        if (step < (opts.minTokens ?? 0)) row[eot] = -Infinity;
-        const token = pickToken(row, opts, rngs[i]);
-        if (token === eot) {
-          out[i].stopReason = 'end-of-text';
-          return;
-        }
-        seqs[i].push(token);
-        out[i].tokens.push(token);
-        still.push(i);
-      });
-      active = still;
-    }
+    for (let active = run.start(); active.length;) active = run.pick(active, next.logits(active));
   } finally {
     next.dispose();
   }
-  for (const row of out) row.text = tok.decodeText(row.tokens);
-  return out;
+  return run.rows();
+}
+
+/**
+ * generateBatch reading each step's logits with `await data()`, for backends that read no other way (webgpu in
+ * Node: PPO's rollouts and the win rate). On CPU backends it is generateBatch itself.
+ */
+export async function generateBatchAsync(
+  model: GPT,
+  tok: Tokenizer,
+  prompts: number[][],
+  opts: BatchGenerateOptions,
+): Promise<BatchRow[]> {
+  if (CachedDecoder.suits()) return generateBatch(model, tok, prompts, opts);
+  const run = new BatchRun(tok, prompts, opts, model.config.vocabSize);
+  for (let active = run.start(); active.length;) {
+    const logits = recomputedLogits(model, run.seqs, active, run.eot);
+    const all = (await logits.data()) as Float32Array;
+    logits.dispose();
+    active = run.pick(active, all);
+  }
+  return run.rows();
+}
+
+/** The rows of one batched generation: what each has drawn, and which are still going. */
+class BatchRun {
+  readonly eot: number;
+  readonly seqs: number[][];
+  private readonly rngs: Rng[];
+  private readonly out: BatchRow[];
+  private step = 0;
+
+  constructor(
+    private readonly tok: Tokenizer,
+    prompts: number[][],
+    private readonly opts: BatchGenerateOptions,
+    private readonly V: number,
+  ) {
+    this.eot = tok.specials.endOfText;
+    this.seqs = prompts.map((p) => (p.length ? p.slice() : [this.eot]));
+    this.rngs = this.seqs.map((_, i) => new Rng(opts.seeds?.[i] ?? (opts.seed ?? 0) + i));
+    this.out = this.seqs.map(() => ({ tokens: [], text: '', stopReason: 'limit' }));
+  }
+
+  /** The rows that draw first (none when no token is asked for). */
+  start(): number[] {
+    return this.opts.maxTokens > 0 ? this.seqs.map((_, i) => i) : [];
+  }
+
+  /** Draws a token for each active row from its logits ([active.length × V]); the rows still going after. */
+  pick(active: number[], all: Float32Array): number[] {
+    const { opts, V, eot } = this;
+    const still: number[] = [];
+    active.forEach((i, r) => {
+      const row = all.slice(r * V, (r + 1) * V);
+      for (const t of opts.suppressTokens ?? []) row[t] = -Infinity;
+      if (this.step < (opts.minTokens ?? 0)) row[eot] = -Infinity;
+      const token = pickToken(row, opts, this.rngs[i]);
+      if (token === eot) {
+        this.out[i].stopReason = 'end-of-text';
+        return;
+      }
+      this.seqs[i].push(token);
+      this.out[i].tokens.push(token);
+      still.push(i);
+    });
+    this.step++;
+    return this.step < opts.maxTokens ? still : [];
+  }
+
+  rows(): BatchRow[] {
+    for (const row of this.out) row.text = this.tok.decodeText(row.tokens);
+    return this.out;
+  }
 }
 
 interface Steps {
@@ -90,28 +140,33 @@ function cachedSteps(model: GPT, seqs: number[][]): Steps {
   };
 }
 
-/** Without a cache: every row right-padded to the longest, each read at its own last position. */
+/** Without a cache: every step recomputes the active rows' windows. */
 function recomputedSteps(model: GPT, seqs: number[][], pad: number): Steps {
-  const ctx = model.config.contextLength;
   return {
     logits: (active) => {
-      const windows = active.map((i) => seqs[i].slice(-ctx));
-      const T = Math.max(...windows.map((w) => w.length));
-      const x = new Int32Array(active.length * T).fill(pad);
-      const lastIndex = new Int32Array(active.length);
-      windows.forEach((w, r) => {
-        x.set(w, r * T);
-        lastIndex[r] = r * T + w.length - 1;
-      });
-      const logits = tf.tidy(() => {
-        const h = model.hidden(tf.tensor2d(x, [active.length, T], 'int32')).hidden; // [R, T, C]
-        const last = tf.gather(tf.reshape(h, [active.length * T, model.config.nEmbd]), tf.tensor1d(lastIndex, 'int32'));
-        return model.logits(last as tf.Tensor2D); // [R, V]
-      });
+      const logits = recomputedLogits(model, seqs, active, pad);
       const all = logits.dataSync() as Float32Array;
       logits.dispose();
       return all;
     },
     dispose: () => undefined,
   };
+}
+
+/** The active rows right-padded to the longest, each read at its own last position: [active.length, V]. */
+function recomputedLogits(model: GPT, seqs: number[][], active: number[], pad: number): tf.Tensor2D {
+  const ctx = model.config.contextLength;
+  const windows = active.map((i) => seqs[i].slice(-ctx));
+  const T = Math.max(...windows.map((w) => w.length));
+  const x = new Int32Array(active.length * T).fill(pad);
+  const lastIndex = new Int32Array(active.length);
+  windows.forEach((w, r) => {
+    x.set(w, r * T);
+    lastIndex[r] = r * T + w.length - 1;
+  });
+  return tf.tidy(() => {
+    const h = model.hidden(tf.tensor2d(x, [active.length, T], 'int32')).hidden; // [R, T, C]
+    const last = tf.gather(tf.reshape(h, [active.length * T, model.config.nEmbd]), tf.tensor1d(lastIndex, 'int32'));
+    return model.logits(last as tf.Tensor2D); // [R, V]
+  });
 }

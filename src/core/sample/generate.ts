@@ -65,6 +65,24 @@ export class Generator {
 
   /** Logits [V] for the next token after `tokens` (the whole sequence so far). */
   next(tokens: number[], noCache = false): Float32Array {
+    const logits = this.step(tokens, noCache);
+    if (logits instanceof Float32Array) return logits;
+    const out = logits.dataSync() as Float32Array;
+    logits.dispose();
+    return out;
+  }
+
+  /** next, reading the logits with `await data()` where they are a tensor (webgpu in Node reads no other way). */
+  async nextAsync(tokens: number[], noCache = false): Promise<Float32Array> {
+    const logits = this.step(tokens, noCache);
+    if (logits instanceof Float32Array) return logits;
+    const out = (await logits.data()) as Float32Array;
+    logits.dispose();
+    return out;
+  }
+
+  /** The next logits: read already (CPU backends' decoder), or as a tensor for the caller to read. */
+  private step(tokens: number[], noCache: boolean): Float32Array | tf.Tensor {
     const ctx = this.model.config.contextLength;
     if (noCache) return this.run(tokens.slice(-ctx), false);
     const fast = CachedDecoder.suits();
@@ -96,7 +114,7 @@ export class Generator {
     return this.decoder.step([{ row: 0, tokens: ids }]);
   }
 
-  private run(ids: number[], useCache: boolean): Float32Array {
+  private run(ids: number[], useCache: boolean): tf.Tensor {
     let updated: KVCache | undefined;
     const logits = tf.tidy(() => {
       const r = this.model.forward(tf.tensor2d([ids], [1, ids.length], 'int32'), {
@@ -110,9 +128,7 @@ export class Generator {
       disposeCache(this.cache);
       this.cache = updated;
     }
-    const out = logits.dataSync() as Float32Array;
-    logits.dispose();
-    return out;
+    return logits;
   }
 
   /** Forgets the cached sequence; `weights` also drops what was read of the model's weights. */
@@ -133,16 +149,21 @@ export class Generator {
   }
 }
 
+/** What the generation loop asks its driver for: the generator's logits after `tokens`. */
+interface LogitsRequest {
+  gen: Generator;
+  tokens: number[];
+}
 /**
  * The generation loop, one token per iteration: `generate` runs it through, `generateAsync` yields to the event
- * loop between tokens so a cancel message can arrive (the worker's completions).
+ * loop between tokens so a cancel message can arrive (the worker's completions) and reads logits asynchronously.
  */
 function* generationLoop(
   model: GPT,
   tokenizer: Tokenizer,
   prompt: number[],
   opts: GenerateOptions,
-): Iterator<void, GenerateResult> {
+): Iterator<LogitsRequest | undefined, GenerateResult, Float32Array | undefined> {
   if (prompt.length === 0) prompt = [tokenizer.specials.endOfText];
   const rng = new Rng(opts.seed ?? 0);
   const gen = opts.generator ?? new Generator(model);
@@ -158,7 +179,7 @@ function* generationLoop(
   try {
     for (let i = 0; i < opts.maxTokens; i++) {
       if (opts.shouldStop?.()) return result('cancelled');
-      const logits = gen.next(tokens, opts.noCache);
+      const logits = (yield { gen, tokens })!; // the driver reads them, at once or with await
       for (const t of opts.suppressTokens ?? []) logits[t] = -Infinity;
       if (i === 0 && opts.firstTokens?.size)
         for (let t = 0; t < logits.length; t++) if (!opts.firstTokens.has(t)) logits[t] = -Infinity;
@@ -175,7 +196,7 @@ function* generationLoop(
         if (at >= 0) return result('stop', text.slice(0, at));
       }
       opts.onToken?.(token);
-      yield;
+      yield; // between tokens
     }
     return result('limit');
   } finally {
@@ -185,12 +206,19 @@ function* generationLoop(
 
 export function generate(model: GPT, tokenizer: Tokenizer, prompt: number[], opts: GenerateOptions): GenerateResult {
   const loop = generationLoop(model, tokenizer, prompt, opts);
-  for (;;) {
-    const r = loop.next();
-    if (r.done) return r.value;
+  let r = loop.next();
+  while (!r.done) {
+    const ask = r.value;
+    try {
+      r = loop.next(ask && ask.gen.next(ask.tokens, opts.noCache));
+    } catch (err) {
+      r = loop.throw!(err); // the loop's own clean-up runs, and the error goes on
+    }
   }
+  return r.value;
 }
 
+/** generate, yielding to the event loop between tokens and reading logits with `await data()` (webgpu reads so). */
 export async function generateAsync(
   model: GPT,
   tokenizer: Tokenizer,
@@ -198,11 +226,17 @@ export async function generateAsync(
   opts: GenerateOptions,
 ): Promise<GenerateResult> {
   const loop = generationLoop(model, tokenizer, prompt, opts);
-  for (;;) {
-    const r = loop.next();
-    if (r.done) return r.value;
-    await new Promise((resolve) => setImmediate(resolve));
+  let r = loop.next();
+  while (!r.done) {
+    const ask = r.value;
+    try {
+      if (!ask) await new Promise((resolve) => setImmediate(resolve));
+      r = loop.next(ask && (await ask.gen.nextAsync(ask.tokens, opts.noCache)));
+    } catch (err) {
+      r = loop.throw!(err);
+    }
   }
+  return r.value;
 }
 
 function firstStop(text: string, stops: string[]): number {

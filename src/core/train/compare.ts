@@ -67,14 +67,18 @@ export async function compareOnExamples(
       childExact: same(c, ex.completion),
     });
   }
-  const score = (m: GPT, exact: (r: CompareRow) => boolean): ModelScore => {
+  const score = async (m: GPT, exact: (r: CompareRow) => boolean): Promise<ModelScore> => {
     const enc = examples.map((e) => encodeExample(tok, e, m.config.contextLength + 1).plain);
     return {
       exactMatch: rows.length ? rows.filter(exact).length / rows.length : NaN,
-      tokenAccuracy: completionMetrics(m, enc, tok.specials.endOfText, 8).accuracy,
+      tokenAccuracy: (await completionMetrics(m, enc, tok.specials.endOfText, 8)).accuracy,
     };
   };
-  return { rows, parent: score(parent, (r) => r.parentExact), child: score(child, (r) => r.childExact) };
+  return {
+    rows,
+    parent: await score(parent, (r) => r.parentExact),
+    child: await score(child, (r) => r.childExact),
+  };
 }
 
 /** The table as text for the CLI and the log (long cells shortened, newlines shown as ⏎). */

@@ -5,6 +5,7 @@ import type { ModelFolderConfig } from '../model/persist';
 import type { Rng } from '../rng';
 import type { Tokenizer } from '../tokenizer';
 import { drawPairs, EncodedPair, encodePairs, pairBatch, PairBatch, sequenceLogProbs } from './pairs';
+import { readAndDispose, readScalars } from './readAsync';
 import type { EvalMetrics, TaskLoss, TrainTask } from './task';
 
 /**
@@ -47,8 +48,10 @@ export class DpoTask implements TrainTask<PairBatch> {
     this.val = encodePairs(tokenizer, valPairs, model.config.contextLength);
   }
 
-  nextBatch(rng: Rng): PairBatch {
-    return pairBatch(this.train, drawPairs(this.train.length, this.opts.batchSize, rng), this.pad);
+  async nextBatch(rng: Rng): Promise<PairBatch> {
+    const b = pairBatch(this.train, drawPairs(this.train.length, this.opts.batchSize, rng), this.pad);
+    await this.readReference(b, 'train');
+    return b;
   }
 
   private get pad(): number {
@@ -78,27 +81,34 @@ export class DpoTask implements TrainTask<PairBatch> {
     return dpoLoss(sequenceLogProbs(this.model, b.rows), ref, B, this.opts.beta);
   }
 
-  private referenceLogProbs(b: PairBatch, split: 'train' | 'val'): tf.Tensor1D {
+  /** Computes the reference's log-probabilities of pairs not yet cached, read asynchronously before the step. */
+  private async readReference(b: PairBatch, split: 'train' | 'val'): Promise<void> {
     const B = b.index.length;
-    const missing = b.index.some((i) => !this.refCache.has(`${split}:${i}`));
-    if (missing) {
-      const lp = tf.tidy(() => sequenceLogProbs(this.reference, b.rows).dataSync());
-      b.index.forEach((i, k) => this.refCache.set(`${split}:${i}`, [lp[k], lp[B + k]]));
-    }
+    if (b.index.every((i) => this.refCache.has(`${split}:${i}`))) return;
+    const [lp] = await readAndDispose([tf.tidy(() => sequenceLogProbs(this.reference, b.rows))]);
+    b.index.forEach((i, k) => this.refCache.set(`${split}:${i}`, [lp[k], lp[B + k]]));
+  }
+
+  private referenceLogProbs(b: PairBatch, split: 'train' | 'val'): tf.Tensor1D {
+    // A batch readReference did not see computes its reference in the graph (the reference has no gradient).
+    if (b.index.some((i) => !this.refCache.has(`${split}:${i}`))) return sequenceLogProbs(this.reference, b.rows);
     const pairs = b.index.map((i) => this.refCache.get(`${split}:${i}`)!);
     return tf.tensor1d([...pairs.map((p) => p[0]), ...pairs.map((p) => p[1])]);
   }
 
-  evaluate(): EvalMetrics {
+  async evaluate(): Promise<EvalMetrics> {
     const n = this.val.length;
     const sums = { valLoss: 0, rewardChosen: 0, rewardRejected: 0, accuracy: 0, margin: 0 };
     for (let i = 0; i < n; i += this.opts.batchSize) {
       const index = Array.from({ length: Math.min(this.opts.batchSize, n - i) }, (_, k) => i + k);
       const b = pairBatch(this.val, index, this.pad);
-      const r = tf.tidy(() => {
-        const m = this.metrics(b, 'val');
-        return [m.loss, m.rewardChosen, m.rewardRejected, m.accuracy, m.margin].map((t) => t.dataSync()[0]);
-      });
+      await this.readReference(b, 'val');
+      const r = await readScalars(
+        tf.tidy(() => {
+          const m = this.metrics(b, 'val');
+          return [m.loss, m.rewardChosen, m.rewardRejected, m.accuracy, m.margin];
+        }),
+      );
       sums.valLoss += r[0] * index.length;
       sums.rewardChosen += r[1] * index.length;
       sums.rewardRejected += r[2] * index.length;

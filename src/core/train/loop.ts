@@ -249,7 +249,7 @@ export async function trainLoop<B>(req: LoopRequest<B>): Promise<LoopResult> {
         schedule: cfg.schedule,
         decayFraction: cfg.decayFraction,
       });
-      const batch = task.nextBatch(rng);
+      const batch = await task.nextBatch(rng);
       const r = parallel
         ? await parallel.step(task, batch, lr, cfg.gradClip).catch((e: unknown) =>
             guardMemory(() => {

@@ -4,6 +4,7 @@ import type { GPT } from '../model/gpt';
 import { linear, tokenLogProbs } from '../model/ops';
 import type { Rng } from '../rng';
 import type { Tokenizer } from '../tokenizer';
+import { readAndDispose } from './readAsync';
 import { EncodedExample, encodeExample, padBatch, SftBatch } from './sftTask';
 
 /** A pair as two token sequences in the plain form (prompt then response then end-of-text). */
@@ -66,7 +67,7 @@ export function sequenceScores(model: GPT, full: PairBatch['full'], rows: number
 }
 
 /** The reward model's score of whole token sequences (each ending in end-of-text), without gradients. */
-export function scoreSequences(model: GPT, seqs: number[][], pad: number, batchSize = 16): number[] {
+export async function scoreSequences(model: GPT, seqs: number[][], pad: number, batchSize = 16): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < seqs.length; i += batchSize) {
     const part = seqs.slice(i, i + batchSize);
@@ -77,7 +78,8 @@ export function scoreSequences(model: GPT, seqs: number[][], pad: number, batchS
       x.set(s, b * T);
       last[b * T + s.length - 1] = 1;
     });
-    out.push(...tf.tidy(() => sequenceScores(model, { x, last, T }, part.length).dataSync()));
+    const [scores] = await readAndDispose([tf.tidy(() => sequenceScores(model, { x, last, T }, part.length))]);
+    out.push(...scores);
   }
   return out;
 }

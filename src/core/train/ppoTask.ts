@@ -3,13 +3,14 @@ import type { GPT } from '../model/gpt';
 import { linear, tokenLogProbs } from '../model/ops';
 import type { ModelFolderConfig } from '../model/persist';
 import type { Rng } from '../rng';
-import { generateBatch } from '../sample/batch';
+import { generateBatchAsync } from '../sample/batch';
 import type { Tokenizer } from '../tokenizer';
 import { scoreSequences } from './pairs';
+import { readAndDispose } from './readAsync';
 import type { EvalMetrics, TaskLoss, TrainTask } from './task';
 
 /** Scores whole responses (a reward model, or a rule in tests): one number per row. */
-export type Scorer = (rows: { prompt: number[]; response: number[] }[]) => number[];
+export type Scorer = (rows: { prompt: number[]; response: number[] }[]) => number[] | Promise<number[]>;
 
 export const VALUE_HEAD = 'v_head.weight';
 
@@ -76,13 +77,13 @@ export class PpoTask implements TrainTask<Rollout> {
     private readonly extra: Partial<ModelFolderConfig> = {},
   ) {}
 
-  nextBatch(rng: Rng): Rollout {
+  async nextBatch(rng: Rng): Promise<Rollout> {
     if (this.cached && this.cached.uses < this.opts.ppoEpochs) {
       this.cached.uses++;
       return this.cached.rollout;
     }
     const prompts = Array.from({ length: this.opts.batchSize }, () => this.prompts[rng.int(this.prompts.length)]);
-    const rollout = this.rollout(
+    const rollout = await this.rollout(
       prompts,
       prompts.map(() => rng.int(2 ** 31)),
     );
@@ -91,14 +92,14 @@ export class PpoTask implements TrainTask<Rollout> {
   }
 
   /** Samples responses and computes rewards, values and advantages (no gradients). */
-  rollout(prompts: number[][], seeds: number[]): Rollout {
+  async rollout(prompts: number[][], seeds: number[]): Promise<Rollout> {
     const { maxNewTokens, temperature } = this.opts;
     const eot = this.tokenizer.specials.endOfText;
     const ctx = this.model.config.contextLength;
     // Room for the response: the prompt keeps its last tokens.
     const cut = prompts.map((p) => p.slice(-Math.max(1, ctx - maxNewTokens)));
     const s = this.tokenizer.specials;
-    const rows = generateBatch(this.model, this.tokenizer, cut, {
+    const rows = await generateBatchAsync(this.model, this.tokenizer, cut, {
       maxTokens: maxNewTokens,
       temperature,
       seeds,
@@ -106,7 +107,7 @@ export class PpoTask implements TrainTask<Rollout> {
     });
     // The end-of-text that ended a response is an action too.
     const responses = rows.map((r) => (r.stopReason === 'end-of-text' ? [...r.tokens, eot] : r.tokens));
-    const scores = this.score(cut.map((p, i) => ({ prompt: p, response: responses[i] })));
+    const scores = await this.score(cut.map((p, i) => ({ prompt: p, response: responses[i] })));
     const seqs = cut.map((p, i) => ({ ids: [...p, ...responses[i]], promptLen: p.length }));
     const B = seqs.length;
     const T = Math.max(1, ...seqs.map((q) => q.ids.length - 1));
@@ -120,11 +121,13 @@ export class PpoTask implements TrainTask<Rollout> {
         mask[b * T + t] = t + 1 >= q.promptLen ? 1 : 0;
       }
     });
-    const [logp, values, refLogp] = tf.tidy(() => {
-      const { logp, values } = this.evaluateTokens(x, y, B, T);
-      const ref = this.reference.tokenLogProbs(tf.tensor2d(x, [B, T], 'int32'), tf.tensor2d(y, [B, T], 'int32'));
-      return [logp.dataSync() as Float32Array, values.dataSync() as Float32Array, ref.dataSync() as Float32Array];
-    });
+    const [logp, values, refLogp] = await readAndDispose(
+      tf.tidy(() => {
+        const { logp, values } = this.evaluateTokens(x, y, B, T);
+        const ref = this.reference.tokenLogProbs(tf.tensor2d(x, [B, T], 'int32'), tf.tensor2d(y, [B, T], 'int32'));
+        return [logp, values, ref];
+      }),
+    );
     const advantages = new Float32Array(B * T);
     const returns = new Float32Array(B * T);
     let klSum = 0;
@@ -196,9 +199,9 @@ export class PpoTask implements TrainTask<Rollout> {
   }
 
   /** Held-out prompts, sampled with fixed seeds: mean score and KL; valLoss is −score (lower is better). */
-  evaluate(): EvalMetrics {
+  async evaluate(): Promise<EvalMetrics> {
     if (!this.valPrompts.length) return { valLoss: NaN, reward: NaN, kl: NaN };
-    const r = this.rollout(
+    const r = await this.rollout(
       this.valPrompts,
       this.valPrompts.map((_, i) => 1000 + i),
     );

@@ -5,6 +5,7 @@ import type { ModelFolderConfig } from '../model/persist';
 import type { Rng } from '../rng';
 import type { Tokenizer } from '../tokenizer';
 import { drawPairs, EncodedPair, encodePairs, pairBatch, PairBatch, SCORE_HEAD, sequenceScores } from './pairs';
+import { readScalars } from './readAsync';
 import type { EvalMetrics, TaskLoss, TrainTask } from './task';
 
 /** Gives a model the reward head (small random weights, so pairs start apart but near 0) unless it has one. */
@@ -62,7 +63,7 @@ export class RewardTask implements TrainTask<PairBatch> {
     return { loss, metrics: { accuracy, margin } };
   }
 
-  evaluate(): EvalMetrics {
+  async evaluate(): Promise<EvalMetrics> {
     let loss = 0;
     let accuracy = 0;
     let margin = 0;
@@ -70,10 +71,12 @@ export class RewardTask implements TrainTask<PairBatch> {
     for (let i = 0; i < n; i += this.batchSize) {
       const index = Array.from({ length: Math.min(this.batchSize, n - i) }, (_, k) => i + k);
       const b = pairBatch(this.val, index, this.tokenizer.specials.endOfText);
-      const r = tf.tidy(() => {
-        const m = pairwiseLoss(sequenceScores(this.model, b.full, 2 * index.length), index.length);
-        return [m.loss, m.accuracy, m.margin].map((t) => t.dataSync()[0]);
-      });
+      const r = await readScalars(
+        tf.tidy(() => {
+          const m = pairwiseLoss(sequenceScores(this.model, b.full, 2 * index.length), index.length);
+          return [m.loss, m.accuracy, m.margin];
+        }),
+      );
       loss += r[0] * index.length;
       accuracy += r[1] * index.length;
       margin += r[2] * index.length;

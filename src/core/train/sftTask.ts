@@ -6,6 +6,7 @@ import { tokenLogProbs } from '../model/ops';
 import type { ModelFolderConfig } from '../model/persist';
 import type { Rng } from '../rng';
 import type { Tokenizer } from '../tokenizer';
+import { readScalars } from './readAsync';
 import type { EvalMetrics, TaskLoss, TrainTask } from './task';
 
 /** An example as tokens: the loss falls on ids[promptLen…] (the completion and its end-of-text). */
@@ -138,8 +139,8 @@ export class SftTask implements TrainTask<SftBatch> {
     return { loss, metrics: { tokenAccuracy: accuracy } };
   }
 
-  evaluate(): EvalMetrics {
-    const { loss, accuracy } = completionMetrics(
+  async evaluate(): Promise<EvalMetrics> {
+    const { loss, accuracy } = await completionMetrics(
       this.model,
       this.val,
       this.tokenizer.specials.endOfText,
@@ -167,12 +168,12 @@ export function completionLoss(model: GPT, b: SftBatch): { loss: tf.Scalar; accu
 }
 
 /** Token-weighted completion loss and accuracy of encoded examples, without gradients (NaN when none). */
-export function completionMetrics(
+export async function completionMetrics(
   model: GPT,
   examples: EncodedExample[],
   pad: number,
   batchSize: number,
-): { loss: number; accuracy: number } {
+): Promise<{ loss: number; accuracy: number }> {
   let loss = 0;
   let acc = 0;
   let n = 0;
@@ -180,10 +181,12 @@ export function completionMetrics(
   for (let i = 0; i < examples.length; i += B) {
     const b = padBatch(examples.slice(i, i + B), pad);
     const tokens = b.mask.reduce((s, v) => s + v, 0);
-    const [l, a] = tf.tidy(() => {
-      const r = completionLoss(model, b);
-      return [r.loss.dataSync()[0], r.accuracy.dataSync()[0]];
-    });
+    const [l, a] = await readScalars(
+      tf.tidy(() => {
+        const r = completionLoss(model, b);
+        return [r.loss, r.accuracy];
+      }),
+    );
     loss += l * tokens;
     acc += a * tokens;
     n += tokens;

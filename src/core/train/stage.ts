@@ -5,7 +5,7 @@ import { loadModel, LoadedModel, ModelFolderConfig } from '../model/persist';
 import { Rng } from '../rng';
 import type { Lineage } from '../versions';
 import { TrainConfig, validateTrainConfig } from './config';
-import { EvalResult, loadResumable, LoopResult, ResumePoint, trainLoop, TrainHooks } from './loop';
+import { EvalResult, loadResumable, LoopResult, readTensors, ResumePoint, trainLoop, TrainHooks } from './loop';
 import type { TrainTask } from './task';
 
 /** Held out: a fifth of the examples (at most 64), when there are at least 5. */
@@ -117,7 +117,8 @@ export async function runStage<R>(
         lineage: (folder.config.lineage ?? {}) as Lineage,
       };
     } else {
-      model = new GPT(parent.config.model, parent.model.weights(), { heads: parent.config.heads });
+      // Read asynchronously: webgpu cannot read synchronously in Node.
+      model = new GPT(parent.config.model, await readTensors(parent.model.params), { heads: parent.config.heads });
       start = {
         parent,
         model,

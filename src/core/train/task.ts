@@ -26,8 +26,11 @@ export interface TrainTask<B = unknown> {
   readonly tokenizer: Tokenizer;
   /** Parameters the optimizer updates (default: all of `model`'s). A frozen reference is never among them. */
   readonly trainable?: Map<string, tf.Variable>;
-  /** Draws the next training batch; all randomness comes from `rng` (saved in checkpoints). */
-  nextBatch(rng: Rng): B;
+  /**
+   * Draws the next training batch; all randomness comes from `rng` (saved in checkpoints), drawn before any await.
+   * A promise where the batch needs tensors read first (PPO's rollouts, DPO's reference log-probabilities).
+   */
+  nextBatch(rng: Rng): B | Promise<B>;
   /** Tokens a batch holds, for throughput. */
   batchTokens(batch: B): number;
   /** The loss of a batch, built inside the gradient tape. */

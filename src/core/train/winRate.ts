@@ -1,5 +1,5 @@
 import type { GPT } from '../model/gpt';
-import { generateBatch } from '../sample/batch';
+import { generateBatchAsync } from '../sample/batch';
 import type { Tokenizer } from '../tokenizer';
 import { rewardModelScorer } from './ppoTask';
 
@@ -23,29 +23,29 @@ export interface WinRate {
  * The parent's and the aligned version's completions of the same prompts side by side, each scored by the
  * reward model: did alignment move the model toward what the reward prefers?
  */
-export function winRateByReward(
+export async function winRateByReward(
   before: GPT,
   after: GPT,
   rm: GPT,
   tok: Tokenizer,
   prompts: string[],
   opts: { maxNewTokens?: number; temperature?: number; seed?: number } = {},
-): WinRate {
+): Promise<WinRate> {
   const maxTokens = opts.maxNewTokens ?? 24;
   const ctx = Math.min(before.config.contextLength, after.config.contextLength, rm.config.contextLength);
   const ids = prompts.map((p) => tok.encode(p).slice(-Math.max(1, ctx - maxTokens - 1)));
   const s = tok.specials;
   const gen = (m: GPT) =>
-    generateBatch(m, tok, ids, {
+    generateBatchAsync(m, tok, ids, {
       maxTokens,
       temperature: opts.temperature ?? 0,
       seed: opts.seed ?? 0,
       suppressTokens: [s.fimPrefix, s.fimSuffix, s.fimMiddle],
     });
-  const [a, b] = [gen(before), gen(after)];
+  const [a, b] = [await gen(before), await gen(after)];
   const score = rewardModelScorer(rm, tok);
-  const sa = score(ids.map((p, i) => ({ prompt: p, response: a[i].tokens })));
-  const sb = score(ids.map((p, i) => ({ prompt: p, response: b[i].tokens })));
+  const sa = await score(ids.map((p, i) => ({ prompt: p, response: a[i].tokens })));
+  const sb = await score(ids.map((p, i) => ({ prompt: p, response: b[i].tokens })));
   const rows = prompts.map((prompt, i) => ({
     prompt,
     before: a[i].text,

@@ -72,7 +72,7 @@ describe('webgpu backend (Dawn; a software adapter on machines without a GPU)', 
     }
   });
 
-  it("auto takes webgpu only on a hardware adapter, and in Node only for pre-training's asynchronous reads", () => {
+  it('auto takes webgpu only on a hardware adapter, and in Node only for callers that read asynchronously', () => {
     // A fresh process each: this one may already hold a backend, which auto would keep.
     const backendJs = path.resolve(__dirname, '../../../../src/core/backend/index.js');
     const auto = (options: object) => {
