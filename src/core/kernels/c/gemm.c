@@ -88,19 +88,39 @@ static void micro_edge(int kc, const float *a, int rs, int ks, const float *b, f
     for (int j = 0; j < cols; j++) c[(long)r * ldc + j] = (acc ? c[(long)r * ldc + j] : 0.0f) + t[r * NR + j];
 }
 
-/* The block loops for one layout of A (rs, ks constant where inlined: the microkernel's addressing folds). */
-static inline __attribute__((always_inline)) void blocks(const float *a, int rs, int ks, const float *bp, float *c,
-                                                         int M, int K, int N) {
+/* A transposed (stored [K, M]), rows [i0, i0+mc) × k [k0, k0+kc), into panels [kc][4] of 4 rows (zero past
+ * M): read in place, each k of a panel would be another page M floats on, and the TLB would thrash. */
+static void pack_at(const float *a, float *ap, int M, int i0, int mc, int k0, int kc) {
+  for (int r0 = 0; r0 < mc; r0 += MR) {
+    float *dst = ap + (long)r0 * kc;
+    int rows = mc - r0 < MR ? mc - r0 : MR;
+    const float *src = a + (long)k0 * M + i0 + r0;
+    if (rows == MR) {
+      for (int k = 0; k < kc; k++) wasm_v128_store(dst + k * MR, wasm_v128_load(src + (long)k * M));
+    } else {
+      for (int k = 0; k < kc; k++)
+        for (int r = 0; r < MR; r++) dst[k * MR + r] = r < rows ? src[(long)k * M + r] : 0.0f;
+    }
+  }
+}
+
+/*
+ * The block loops: A read in place (rs, ks constant where inlined, so the microkernel's addressing folds) or,
+ * with `apack`, transposed A packed block by block.
+ */
+static inline __attribute__((always_inline)) void blocks(const float *a, int rs, int ks, float *apack,
+                                                         const float *bp, float *c, int M, int K, int N) {
   for (int k0 = 0; k0 < K; k0 += KC) {
     int kc = K - k0 < KC ? K - k0 : KC;
     for (int i0 = 0; i0 < M; i0 += MC) {
       int mc = M - i0 < MC ? M - i0 : MC;
+      if (apack) pack_at(a, apack, M, i0, mc, k0, kc);
       for (int j0 = 0; j0 < N; j0 += NR) {
         const float *bpanel = bp + (long)(j0 / NR) * K * NR + (long)k0 * NR;
         int cols = N - j0 < NR ? N - j0 : NR;
         for (int r0 = 0; r0 < mc; r0 += MR) {
           int rows = mc - r0 < MR ? mc - r0 : MR;
-          const float *ap = a + (long)(i0 + r0) * rs + (long)k0 * ks;
+          const float *ap = apack ? apack + (long)r0 * kc : a + (long)(i0 + r0) * rs + (long)k0 * ks;
           float *cp = c + (long)(i0 + r0) * N + j0;
           if (cols == NR)
             micro(kc, ap, rs, ks, bpanel, cp, N, rows, k0 > 0);
@@ -115,7 +135,7 @@ static inline __attribute__((always_inline)) void blocks(const float *a, int rs,
 /** Scratch floats gemm needs for these sizes. */
 EXPORT(gemm_scratch) int gemm_scratch(int M, int K, int N) {
   (void)M;
-  return ((N + NR - 1) / NR) * NR * K + 4;
+  return ((N + NR - 1) / NR) * NR * K + MC * KC + 4;
 }
 
 /**
@@ -128,11 +148,12 @@ void gemm(const float *a, const float *b, float *c, int M, int K, int N, int tra
     for (long i = 0; i < (long)M * N; i++) c[i] = 0.0f;
     return;
   }
+  float *apack = scratch + ((N + NR - 1) / NR) * NR * K;
   pack_b(b, scratch, K, N, transB);
   if (transA)
-    blocks(a, 1, M, scratch, c, M, K, N);
+    blocks(a, 1, MR, apack, scratch, c, M, K, N); /* packed panels: row r, k at r + 4k */
   else
-    blocks(a, K, 1, scratch, c, M, K, N);
+    blocks(a, K, 1, 0, scratch, c, M, K, N);
 }
 
 /**
