@@ -92,7 +92,7 @@ export async function trainOnWorkspace(
 
   const title = resume
     ? `GPT Lab: training ${budgetText(cfg)} more from step ${lab.info?.step ?? 0}`
-    : `GPT Lab: training ${preset}`;
+    : `GPT Lab: training ${preset}${cfg.maxPasses ? ` (at most ${cfg.maxPasses} passes over your code)` : ''}`;
   return withTrainingProgress(
     lab,
     title,
@@ -114,7 +114,9 @@ async function announce(lab: Lab, r: TrainResult): Promise<void> {
   const what =
     r.stopped === 'cancelled'
       ? `Training stopped at step ${r.step} and was saved`
-      : `Training finished (${r.step} steps)`;
+      : r.endedBy === 'passes'
+        ? `Training finished after ${+(r.passes ?? 0).toFixed(1)} passes over your code (${r.step} steps), before the time budget: more would memorise it`
+        : `Training finished (${r.step} steps)`;
   const choice = await vscode.window.showInformationMessage(
     `${what}: validation loss ${r.initialValLoss.toFixed(2)} → ${r.valLoss.toFixed(2)} (${r.valBpb.toFixed(2)} bits per byte).`,
     'Show Panel',
