@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { loadCheckpoint } from '../../../src/core/checkpoint';
+import { loadCheckpoint, saveCheckpoint } from '../../../src/core/checkpoint';
 import { AUTO_MAX_PASSES, autoPreset, resolvePreset } from '../../../src/core/model/config';
 import { defaultTrainConfig, TrainConfig, validateTrainConfig } from '../../../src/core/train/config';
 import type { LoopState, PassesCap } from '../../../src/core/train/loop';
@@ -90,6 +90,27 @@ describe('a budget in passes over the training tokens', () => {
       assert.deepEqual([...first.losses, ...rest.losses], full.losses);
       assert.equal(rest.valLoss, full.valLoss);
     }
+  });
+
+  it('resumes a checkpoint saved before passes were counted (no tokens at the end of warm-up) exactly', async () => {
+    const cfg = tinyTrainConfig();
+    const full = await pretrain({ files, config: cfg });
+    const dir = await tmpDir('passes-old-state');
+    let steps = 0;
+    const first = await pretrain({
+      files,
+      config: cfg,
+      outDir: dir,
+      hooks: { onProgress: () => steps++, shouldStop: () => steps >= 3 },
+    });
+    const ckpt = await loadCheckpoint(dir);
+    const state = ckpt.trainer as unknown as LoopState;
+    assert.equal(typeof state.warmupEnd?.tokensSeen, 'number', 'this version saves it');
+    delete state.warmupEnd!.tokensSeen;
+    await saveCheckpoint(dir, { ...ckpt, trainer: state });
+    const rest = await pretrain({ files, config: { ...cfg, maxSteps: undefined }, outDir: dir, resume: true });
+    assert.equal(rest.step, 8);
+    assert.deepEqual([...first.losses, ...rest.losses], full.losses);
   });
 
   it('auto caps the passes; the fixed sizes do not', () => {
