@@ -5,7 +5,7 @@ import { GptLabError } from '../core/errors';
 import { loadModel } from '../core/model/persist';
 import { TrainConfig } from '../core/train/config';
 import { validationBatches } from '../core/train/data';
-import { heldOutBitsPerByte, heldOutStream } from '../core/train/heldOut';
+import { heldOutBitsPerByte, heldOutScope, heldOutStream } from '../core/train/heldOut';
 import { meanLoss } from '../core/train/trainer';
 import { Output } from './output';
 
@@ -31,11 +31,11 @@ export async function evalCommand(o: EvalCliOptions): Promise<void> {
     const { val } = splitByFile(corpus.files, training.valFraction ?? 0.1, training.splitSeed ?? training.seed ?? 1337);
     const files = o.data && val.length === 0 ? corpus.files : val;
     // Every held-out token, each predicted from up to a full context (as a compressor or a completion would).
-    const { tokens, bytes } = heldOutStream(
+    const { tokens, bytes, tokenBytes } = heldOutStream(
       tokenizer,
       files.map((f) => f.bytes),
     );
-    const held = (await heldOutBitsPerByte(model, tokens, bytes))!;
+    const held = (await heldOutBitsPerByte(model, tokens, bytes, { tokenBytes }))!;
     // The training curve's figure, for comparison: a sample of windows that each start from nothing.
     const stream = tokens.subarray(1); // without heldOutStream's leading end-of-text, as training builds it
     const sampledLoss = await meanLoss(model, validationBatches(stream, 16, model.config.contextLength, 16));
@@ -65,17 +65,11 @@ export async function evalCommand(o: EvalCliOptions): Promise<void> {
       bytesPerToken,
     };
     if (o.json) out.event('eval', result);
-    else {
-      const share =
-        held.scoredTokens < held.totalTokens
-          ? `${held.scoredTokens} of ${held.totalTokens} held-out tokens (evenly spaced segments)`
-          : `every held-out token (${held.scoredTokens})`;
+    else
       out.result(
         `step ${checkpoint.step}: ${held.bitsPerByte.toFixed(3)} bits/byte (loss ${loss.toFixed(4)} nats/token) on ${files.length} held-out files of ${root}: ` +
-          `${share}, each predicted from at least ${held.minContext} tokens of context (fewer in the first ${Math.min(model.config.contextLength, held.totalTokens)}); ` +
-          `${bytesPerToken.toFixed(2)} bytes/token. Training's sampled figure: ${result.sampledBitsPerByte.toFixed(3)} bits/byte`,
+          `${heldOutScope(held)}; ${bytesPerToken.toFixed(2)} bytes/token. Training's sampled figure: ${result.sampledBitsPerByte.toFixed(3)} bits/byte`,
       );
-    }
   } finally {
     model.dispose();
   }

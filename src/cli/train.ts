@@ -17,6 +17,7 @@ import {
 import { checkTrainingFits, memoryLimit } from '../core/model/memory';
 import { FIRST_MERGE_ID, MAX_VOCAB_SIZE } from '../core/tokenizer';
 import { defaultTrainConfig, TrainConfig } from '../core/train/config';
+import { heldOutScope } from '../core/train/heldOut';
 import { pretrainAndEvaluate } from '../core/train/pretrainAndEvaluate';
 import type { BudgetKind, PassesCap } from '../core/train/loop';
 import { int, inRange, nonNegative, positive } from './options';
@@ -241,6 +242,7 @@ export async function trainCommand(dir: string, o: TrainCliOptions): Promise<voi
       result,
       completions: ev,
       completionsError,
+      heldOut,
     } = await pretrainAndEvaluate({
       files: corpus.files,
       config,
@@ -288,6 +290,11 @@ export async function trainCommand(dir: string, o: TrainCliOptions): Promise<voi
     const why = endedByText(result, config.maxPasses);
     if (why) out.info(why);
     out.info(`model saved in ${outDir}`);
+    if (heldOut) {
+      // The final figure, as a compressor would be measured; the val figures above sample windows from scratch.
+      out.info(`held-out: ${heldOut.bitsPerByte.toFixed(3)} bits/byte on ${heldOutScope(heldOut)}`);
+      out.event('heldOut', heldOut);
+    }
     if (completionsError) throw completionsError;
     if (ev) {
       // The same honest check the extension shows in Model Info: completions on held-out files.

@@ -21,6 +21,11 @@ export interface ModelInfo {
   valLoss?: number;
   valBpb?: number;
   initialValLoss?: number;
+  /**
+   * Bits per byte of the final model on every held-out token (or evenly spaced segments of them), each predicted
+   * from at least `minContext` tokens: history.jsonl's `heldOutBpb` record, written after a finished pre-training.
+   */
+  heldOut?: { bitsPerByte: number; scoredTokens: number; totalTokens: number; minContext: number };
   backend?: string;
   /** Held-out completion quality, measured after training (completion-eval.json). */
   completions?: { positions: number; exactMatch: number; charsSaved: number; shown: number; mode: 'fim' | 'prefix' };
@@ -42,6 +47,7 @@ export async function readModelInfo(modelDir: string, backend?: string): Promise
     (r) => typeof r.valLoss === 'number' && typeof r.step === 'number' && (r.step as number) <= info.step,
   );
   const last = evals[evals.length - 1];
+  const held = records.filter((r) => typeof r.heldOutBpb === 'number' && r.step === info.step).at(-1); // this model's own
   const trainer = info.trainer as { tokensSeen?: number; elapsedMs?: number; initialValLoss?: number | null };
   const corpus = cfg.corpus as
     | { files?: number; bytes?: number; languages?: { language: string; bytes: number }[]; languageIds?: string[] }
@@ -63,6 +69,14 @@ export async function readModelInfo(modelDir: string, backend?: string): Promise
     valLoss: last?.valLoss as number | undefined,
     valBpb: last?.valBpb as number | undefined,
     initialValLoss: (evals[0]?.valLoss as number | undefined) ?? trainer.initialValLoss ?? undefined,
+    ...(held && {
+      heldOut: {
+        bitsPerByte: held.heldOutBpb as number,
+        scoredTokens: Number(held.heldOutScored),
+        totalTokens: Number(held.heldOutTokens),
+        minContext: Number(held.heldOutMinContext),
+      },
+    }),
     backend,
     historySkipped: skipped,
     ...(error !== undefined && { historyError: error }),

@@ -15,6 +15,8 @@ export interface HeldOutStream {
   tokens: Int32Array;
   /** The files' bytes (end-of-text carries none). */
   bytes: number;
+  /** Bytes of each token of `tokens` (0 for end-of-text): a capped measure divides by its scored tokens' bytes. */
+  tokenBytes: Uint16Array;
 }
 
 /**
@@ -32,16 +34,23 @@ export function heldOutStream(tokenizer: Tokenizer, files: Uint8Array[]): HeldOu
     ids.push(eot);
     bytes += f.length;
   }
-  return { tokens: Int32Array.from(ids), bytes };
+  const tokenBytes = Uint16Array.from(ids, (id) => (id === eot ? 0 : tokenizer.tokenBytes(id).length));
+  return { tokens: Int32Array.from(ids), bytes, tokenBytes };
 }
 
 export interface HeldOutOptions {
   /** At most this many tokens scored (default 262,144): beyond, evenly spaced contiguous segments of the stream. */
   maxTokens?: number;
-  /** Length of each segment when the stream is capped (default 8,192 tokens). */
+  /** Length of each segment when the stream is capped (default 512 tokens: many short segments sample evenly). */
   segmentTokens?: number;
   /** Tokens per forward pass (rows × context; default 2,048). */
   batchTokens?: number;
+  /**
+   * Bytes of each token (heldOutStream's tokenBytes). A capped measure then divides by the bytes of the tokens it
+   * scored (bits and bytes per token vary together across files, so this estimate is far steadier); without it, by
+   * the scored share of `bytes`.
+   */
+  tokenBytes?: ArrayLike<number>;
   /** Checked between forward passes: true ends the measure with `undefined`. */
   shouldStop?: () => boolean;
 }
@@ -99,9 +108,9 @@ export function scoredRanges(streamLength: number, maxTokens: number, segmentTok
 }
 
 /**
- * Bits per byte of `model` on a held-out stream (heldOutStream), every token scored once by slidingWindows. A
- * capped stream's figure divides the scored bits by the bytes of the scored share of tokens (bytes per token
- * taken as the stream's average). Resolves `undefined` if `shouldStop` said so.
+ * Bits per byte of `model` on a held-out stream (heldOutStream), every token scored once by slidingWindows, over
+ * `bytes`. A capped stream's figure divides its bits by the scored tokens' bytes (opts.tokenBytes). Resolves
+ * `undefined` if `shouldStop` said so.
  */
 export async function heldOutBitsPerByte(
   model: GPT,
@@ -110,12 +119,13 @@ export async function heldOutBitsPerByte(
   opts: HeldOutOptions = {},
 ): Promise<HeldOutResult | undefined> {
   const T = model.config.contextLength;
-  const ranges = scoredRanges(tokens.length, opts.maxTokens ?? 262_144, opts.segmentTokens ?? 8192);
+  const ranges = scoredRanges(tokens.length, opts.maxTokens ?? 262_144, opts.segmentTokens ?? 512);
   const windows = ranges.flatMap(([a, b]) => slidingWindows(tokens.length, T, a, b));
   const L = Math.min(T, tokens.length - 1);
   const rows = Math.max(1, Math.floor((opts.batchTokens ?? 2048) / Math.max(1, L)));
   let nats = 0;
   let scored = 0;
+  let scoredBytes = 0;
   for (let i = 0; i < windows.length; i += rows) {
     if (opts.shouldStop?.()) return undefined;
     const batch = windows.slice(i, i + rows);
@@ -136,14 +146,17 @@ export async function heldOutBitsPerByte(
     }
     batch.forEach((w, r) => {
       // Target index j sits at row position j − start − 1, predicted from the j − start tokens before it.
-      for (let j = w.from; j <= w.to; j++) nats -= d[r * L + j - w.start - 1];
+      for (let j = w.from; j <= w.to; j++) {
+        nats -= d[r * L + j - w.start - 1];
+        scoredBytes += opts.tokenBytes?.[j] ?? 0;
+      }
       scored += w.to - w.from + 1;
     });
   }
   const total = Math.max(0, tokens.length - 1);
-  const scoredBytes = total > 0 ? (bytes * scored) / total : 0;
+  const denominator = scored === total ? bytes : opts.tokenBytes ? scoredBytes : (bytes * scored) / total;
   return {
-    bitsPerByte: scoredBytes > 0 ? nats / Math.LN2 / scoredBytes : NaN,
+    bitsPerByte: denominator > 0 ? nats / Math.LN2 / denominator : NaN,
     loss: scored > 0 ? nats / scored : NaN,
     scoredTokens: scored,
     totalTokens: total,
@@ -159,10 +172,19 @@ export async function heldOutBitsPerByteOfFolder(
 ): Promise<(HeldOutResult & { bytes: number }) | undefined> {
   const { model, tokenizer } = await loadModel(modelDir);
   try {
-    const { tokens, bytes } = heldOutStream(tokenizer, files);
-    const r = await heldOutBitsPerByte(model, tokens, bytes, opts);
+    const { tokens, bytes, tokenBytes } = heldOutStream(tokenizer, files);
+    const r = await heldOutBitsPerByte(model, tokens, bytes, { tokenBytes, ...opts });
     return r && { ...r, bytes };
   } finally {
     model.dispose();
   }
+}
+
+/** What a held-out figure covers, in words: "every held-out token (74020), each predicted from at least 33 …". */
+export function heldOutScope(r: HeldOutResult): string {
+  const share =
+    r.scoredTokens < r.totalTokens
+      ? `${r.scoredTokens} of ${r.totalTokens} held-out tokens (evenly spaced segments)`
+      : `every held-out token (${r.scoredTokens})`;
+  return `${share}, each predicted from at least ${r.minContext} tokens of context (fewer at the start)`;
 }

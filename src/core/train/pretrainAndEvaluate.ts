@@ -1,14 +1,19 @@
 import { onGenerationBackend } from '../backend';
-import { loadCheckpointConfig } from '../checkpoint';
+import { appendHistory, loadCheckpointConfig } from '../checkpoint';
+import { splitByFile } from '../corpus';
 import { EvaluationStopped } from '../complete/evaluate';
 import { completionEvalPositions, evaluateModelCompletions, SavedCompletionEval } from '../complete/modelEval';
 import type { GPTConfig } from '../model/config';
+import type { TrainConfig } from './config';
+import { heldOutBitsPerByteOfFolder, HeldOutResult } from './heldOut';
 import { pretrain, TrainRequest, TrainResult } from './trainer';
 
 export interface PretrainAndEvaluateRequest extends TrainRequest {
   outDir: string;
   /** false: no held-out completion check after training (it costs seconds even on a tiny run). */
   completions?: boolean;
+  /** false: no final held-out bits per byte (every held-out token with a full context) after training. */
+  heldOut?: boolean;
 }
 
 export interface PretrainOutcome {
@@ -17,7 +22,15 @@ export interface PretrainOutcome {
   completions?: SavedCompletionEval;
   /** Why the completion check failed; the trained model is saved all the same. */
   completionsError?: Error;
+  /** The final held-out bits per byte (heldOut.ts), also appended to history.jsonl as `heldOutBpb`. */
+  heldOut?: HeldOutResult;
 }
+
+/**
+ * Tokens the final held-out measure scores at most: on a tiny model a few seconds of 2 cores. A larger held-out
+ * set is measured on evenly spaced segments of it (`gpt-lab eval` measures up to 256k tokens).
+ */
+export const FINAL_HELD_OUT_TOKENS = 32_768;
 
 /**
  * Stage 1 as both front doors run it (gpt-lab train and the extension's worker): pre-train, then — when the
@@ -27,11 +40,48 @@ export interface PretrainOutcome {
 export async function pretrainAndEvaluate(req: PretrainAndEvaluateRequest): Promise<PretrainOutcome> {
   const result = await pretrain(req);
   // Stop means stop: the held-out evaluation takes a while and the user has asked for the model now.
-  if (result.stopped !== 'budget' || req.completions === false || req.hooks?.shouldStop?.()) return { result };
+  if (result.stopped !== 'budget' || req.hooks?.shouldStop?.()) return { result };
+  const heldOut = req.heldOut === false ? undefined : await finalHeldOut(req);
+  if (req.completions === false || req.hooks?.shouldStop?.()) return { result, ...(heldOut && { heldOut }) };
   return {
     result,
+    ...(heldOut && { heldOut }),
     ...(await evaluateHeldOutCompletions(req.outDir, req.files, req.hooks?.onLog, req.hooks?.shouldStop)),
   };
+}
+
+/**
+ * The saved model's bits per byte on the held-out files, every token predicted from at least half a context
+ * (the training curve samples windows that start from nothing), appended to history.jsonl for Model Info.
+ */
+async function finalHeldOut(req: PretrainAndEvaluateRequest): Promise<HeldOutResult | undefined> {
+  req.hooks?.onLog?.('measuring held-out bits per byte…');
+  try {
+    // The saved run's split: on resume the request's config holds only a budget.
+    const saved = await loadCheckpointConfig(req.outDir);
+    const t = (saved.config.training ?? {}) as Partial<TrainConfig>;
+    const { train, val } = splitByFile(req.files, t.valFraction ?? 0.1, t.splitSeed ?? t.seed ?? 1337);
+    const files = (val.length ? val : train).map((f) => f.bytes); // as corpusDataset holds out
+    const r = await heldOutBitsPerByteOfFolder(req.outDir, files, {
+      maxTokens: FINAL_HELD_OUT_TOKENS,
+      shouldStop: req.hooks?.shouldStop,
+    });
+    if (r) {
+      await appendHistory(req.outDir, {
+        step: saved.step,
+        heldOutBpb: r.bitsPerByte,
+        heldOutLoss: r.loss,
+        heldOutScored: r.scoredTokens,
+        heldOutTokens: r.totalTokens,
+        heldOutMinContext: r.minContext,
+      });
+    }
+    return r;
+  } catch (err) {
+    // A figure, not the model: the trained model stands, and the log says why the figure is missing.
+    req.hooks?.onLog?.(`held-out bits per byte could not be measured: ${err instanceof Error ? err.message : err}`);
+    return undefined;
+  }
 }
 
 /**

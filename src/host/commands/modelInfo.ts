@@ -21,7 +21,7 @@ export function modelInfoMarkdown(i: ModelInfo, backend?: string): string {
 | Vocabulary | ${i.vocab} BPE tokens |
 | Training | ${i.step} steps, ${compact(i.tokensSeen)} tokens seen, ${duration(i.trainingMs)} |
 | Validation loss (lower is better) | ${val}${initial} |
-| Completions on held-out files | ${i.completions ? `${pct(i.completions.exactMatch)} of suggestions equal the real rest of the line; ${pct(i.completions.charsSaved)} of characters saved (${i.completions.positions} cursor positions; prompts ${i.completions.mode === 'fim' ? 'fill in the middle' : 'use the text before the cursor'}, which measured better)` : 'not measured yet'} |
+${heldOutRow(i)}| Completions on held-out files | ${i.completions ? `${pct(i.completions.exactMatch)} of suggestions equal the real rest of the line; ${pct(i.completions.charsSaved)} of characters saved (${i.completions.positions} cursor positions; prompts ${i.completions.mode === 'fim' ? 'fill in the middle' : 'use the text before the cursor'}, which measured better)` : 'not measured yet'} |
 | Corpus | ${i.corpus ? `${i.corpus.files} files, ${megabytes(i.corpus.bytes)}: ${langs}` : '—'} |
 | Backend | ${backend ?? 'chosen when the worker starts'} |
 | Saved | ${new Date(i.savedAt).toLocaleString()} in \`${i.modelDir}\` |
@@ -38,6 +38,14 @@ ${historyRow(i)}
 The architecture is the same idea — token embeddings, attention, feed-forward layers, next-token prediction — at a
 scale you can train while you get a coffee.
 `;
+}
+
+/** The final model on every held-out token (or evenly spaced segments), once a pre-training finished its budget. */
+function heldOutRow(i: ModelInfo): string {
+  const h = i.heldOut;
+  if (!h) return '';
+  const share = h.scoredTokens < h.totalTokens ? `${h.scoredTokens} of ${h.totalTokens}` : `all ${h.scoredTokens}`;
+  return `| Held-out bits per byte (lower is better) | ${h.bitsPerByte.toFixed(3)} on ${share} held-out tokens, each predicted from at least ${h.minContext} tokens of context |\n`;
 }
 
 /** A row only when history.jsonl was damaged: the figures above come from the lines that were whole. */

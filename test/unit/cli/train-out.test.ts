@@ -38,6 +38,7 @@ describe('gpt-lab train --out', function () {
     const first = await runCli(['train', corpus, ...TINY_ALL, '--out', m]);
     assert.equal(first.code, 0, first.stderr);
     assert.ok(existsSync(path.join(m, 'completion-eval.json')));
+    assert.match(first.stderr + first.stdout, /held-out: \d+\.\d{3} bits\/byte on every held-out token \(\d+\)/);
     const stamp = await fs.readFile(path.join(m, 'state.json'), 'utf8');
 
     const again = await runCli(['train', corpus, ...TINY_ALL, '--out', m, '--json']);

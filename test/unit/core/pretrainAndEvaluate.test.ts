@@ -2,6 +2,8 @@ import { strict as assert } from 'node:assert';
 import { existsSync, promises as fs, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { COMPLETION_EVAL_FILE } from '../../../src/core/complete/modelEval';
+import { splitByFile } from '../../../src/core/corpus';
+import { heldOutBitsPerByteOfFolder } from '../../../src/core/train/heldOut';
 import { pretrainAndEvaluate } from '../../../src/core/train/pretrainAndEvaluate';
 import { codeFiles, useWasm } from '../helpers/tf';
 import { tinyTrainConfig, tmpDir } from '../helpers/train';
@@ -26,6 +28,24 @@ describe('pretrainAndEvaluate: the one train-then-evaluate of the CLI and the wo
     const saved = JSON.parse(await fs.readFile(path.join(outDir, COMPLETION_EVAL_FILE), 'utf8'));
     assert.equal(saved.positions, r.completions.positions);
     assert.ok(logs.includes('evaluating completions on held-out files…'));
+    // The final held-out figure: the saved model on the run's held-out files, every token, recorded in history.
+    const cfg = tinyTrainConfig({ maxSteps: 2 });
+    const { train, val } = splitByFile(files, cfg.valFraction, cfg.splitSeed ?? cfg.seed);
+    const direct = await heldOutBitsPerByteOfFolder(
+      outDir,
+      (val.length ? val : train).map((f) => f.bytes),
+    );
+    assert.ok(r.heldOut && direct);
+    assert.equal(r.heldOut.bitsPerByte, direct.bitsPerByte);
+    assert.equal(r.heldOut.scoredTokens, r.heldOut.totalTokens);
+    const history = (await fs.readFile(path.join(outDir, 'history.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(
+      history.filter((h) => 'heldOutBpb' in h).map((h) => [h.step, h.heldOutBpb]),
+      [[2, r.heldOut.bitsPerByte]],
+    );
 
     // A resume whose request holds only a budget is measured with the saved model's shape.
     await fs.rm(path.join(outDir, COMPLETION_EVAL_FILE));
@@ -51,6 +71,14 @@ describe('pretrainAndEvaluate: the one train-then-evaluate of the CLI and the wo
     assert.equal(r.result.stopped, 'budget');
     assert.equal(r.completions, undefined);
     assert.ok(!existsSync(path.join(off, COMPLETION_EVAL_FILE)));
+    assert.ok(r.heldOut, 'the held-out figure is not the completion check');
+    const none = await pretrainAndEvaluate({
+      files,
+      config: tinyTrainConfig({ maxSteps: 1 }),
+      outDir: await tmpDir('pretrain-eval'),
+      heldOut: false,
+    });
+    assert.equal(none.heldOut, undefined);
 
     const stopped = await tmpDir('pretrain-eval');
     let stop = false;
@@ -62,6 +90,7 @@ describe('pretrainAndEvaluate: the one train-then-evaluate of the CLI and the wo
     });
     assert.equal(s.result.stopped, 'cancelled');
     assert.equal(s.completions, undefined);
+    assert.equal(s.heldOut, undefined);
     assert.ok(!existsSync(path.join(stopped, COMPLETION_EVAL_FILE)));
   });
 

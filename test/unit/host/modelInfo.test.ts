@@ -43,6 +43,13 @@ describe('Model Info with a damaged history.jsonl', function () {
     assert.equal(info.historySkipped, 0);
     assert.ok(info.valLoss !== undefined);
     assert.doesNotMatch(modelInfoMarkdown(info), /\| History \|/);
+    // The finished pre-training measured every held-out token once and recorded it for this step.
+    assert.ok(info.heldOut && info.heldOut.bitsPerByte > 0, JSON.stringify(info.heldOut));
+    assert.equal(info.heldOut.scoredTokens, info.heldOut.totalTokens);
+    assert.match(
+      modelInfoMarkdown(info),
+      /\| Held-out bits per byte \(lower is better\) \| \d+\.\d{3} on all \d+ held-out tokens/,
+    );
   });
 
   it('skips damaged lines, takes its figures from the whole ones, and says how many were skipped', async () => {
