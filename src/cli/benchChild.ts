@@ -46,22 +46,30 @@ function tokens(file: string, vocab: number): Int32Array {
   return Int32Array.from(bytes, (b) => b % vocab);
 }
 
-async function train(spec: Extract<ChildSpec, { kind: 'train' }>) {
+type TrainSpec = Extract<ChildSpec, { kind: 'train' }>;
+
+/** How a backend runs the measured steps on the model and AdamW that measureTraining made. */
+export interface BenchStepper {
+  replicas: number;
+  step(b: Batch): { loss: number; allReduceMs?: number } | Promise<{ loss: number; allReduceMs?: number }>;
+  dispose(): Promise<void>;
+}
+
+/**
+ * The training measurement of every backend: the same data, seed, model and AdamW, batches drawn as the peer
+ * draws them, warm-up steps left out of the median; `stepper` says how a step runs (wasm: here, on replicas or
+ * one thread; webgpu: benchWebgpu.ts, reading asynchronously).
+ */
+export async function measureTraining(
+  spec: TrainSpec,
+  stepper: (m: GPT, opt: AdamW) => Promise<BenchStepper>,
+): Promise<Record<string, unknown>> {
   const { model, batch: B, steps, warmup } = spec;
   const T = model.contextLength;
-  const replicas = Math.max(1, spec.replicas ?? 1);
   const data = tokens(spec.data, model.vocabSize);
   const m = GPT.create(model, 0);
   const opt = new AdamW(m.params, { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 });
-  // The replicas build the same AdamW from the config (buildOptimizer) and start from this model and optimizer.
-  const pool =
-    replicas > 1
-      ? new ReplicaPool(replicas, defaultTrainConfig('tiny', { model, batchSize: B, optimizer: 'adamw' }))
-      : undefined;
-  await pool?.start(m, m.params, opt);
-  const task = {
-    loss: (b: Batch) => ({ loss: m.loss(tf.tensor2d(b.x, [b.B, T], 'int32'), tf.tensor2d(b.y, [b.B, T], 'int32')) }),
-  } as TrainTask<Batch>;
+  const run = await stepper(m, opt);
   let seed = 42;
   const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * (data.length - T - 1);
   const times: number[] = [];
@@ -77,9 +85,7 @@ async function train(spec: Extract<ChildSpec, { kind: 'train' }>) {
         y.set(data.subarray(at + 1, at + 1 + T), b * T);
       }
       const t0 = performance.now();
-      const r: { loss: number; allReduceMs?: number } = pool
-        ? await pool.step(task, { x, y, B, T }, 1e-3, 1)
-        : trainStep(m, opt, { x, y, B, T }, 1e-3, 1);
+      const r = await run.step({ x, y, B, T });
       if (i >= warmup) {
         times.push(performance.now() - t0);
         if (r.allReduceMs !== undefined) allReduce.push(r.allReduceMs);
@@ -87,14 +93,14 @@ async function train(spec: Extract<ChildSpec, { kind: 'train' }>) {
       losses.push(r.loss);
     }
   } finally {
-    await pool?.dispose();
+    await run.dispose();
   }
   const ms = median(times);
   const tokPerSec = (B * T * 1000) / ms;
   return {
     params: parameterCount(model),
     batch: B,
-    replicas,
+    replicas: run.replicas,
     stepMsMedian: +ms.toFixed(1),
     ...(allReduce.length && { allReduceMsMedian: +median(allReduce).toFixed(1) }),
     tokPerSec: Math.round(tokPerSec),
@@ -102,6 +108,31 @@ async function train(spec: Extract<ChildSpec, { kind: 'train' }>) {
     lossFirst: +losses[0].toFixed(4),
     lossLast: +losses[losses.length - 1].toFixed(4),
   };
+}
+
+/** On the replicas (worker threads, gradients all-reduced) or, with one, on this thread, synchronously. */
+function train(spec: TrainSpec) {
+  return measureTraining(spec, async (m, opt) => {
+    const replicas = Math.max(1, spec.replicas ?? 1);
+    const T = spec.model.contextLength;
+    // The replicas build the same AdamW from the config (buildOptimizer) and start from this model and optimizer.
+    const pool =
+      replicas > 1
+        ? new ReplicaPool(
+            replicas,
+            defaultTrainConfig('tiny', { model: spec.model, batchSize: spec.batch, optimizer: 'adamw' }),
+          )
+        : undefined;
+    await pool?.start(m, m.params, opt);
+    const task = {
+      loss: (b: Batch) => ({ loss: m.loss(tf.tensor2d(b.x, [b.B, T], 'int32'), tf.tensor2d(b.y, [b.B, T], 'int32')) }),
+    } as TrainTask<Batch>;
+    return {
+      replicas,
+      step: (b: Batch) => (pool ? pool.step(task, b, 1e-3, 1) : trainStep(m, opt, b, 1e-3, 1)),
+      dispose: async () => pool?.dispose(),
+    };
+  });
 }
 
 /** Greedy generation of 32 tokens after a 64-token prompt (shorter in a short context), as the peer measures it. */
@@ -143,15 +174,18 @@ function gen(spec: Extract<ChildSpec, { kind: 'gen' }>) {
   };
 }
 
-/** The engine's own fp32 matmul speed (n³, non-transposed: XNNPACK's fast path on wasm). */
-function matmul(n: number) {
+/**
+ * The engine's own fp32 matmul speed (n³, non-transposed: XNNPACK's fast path on wasm), each product timed until
+ * `read` has its result (webgpu reads it asynchronously).
+ */
+export async function matmul(n: number, read = (c: tf.Tensor): unknown => c.dataSync()) {
   const a = tf.randomNormal([n, n]) as tf.Tensor2D;
   const b = tf.randomNormal([n, n]) as tf.Tensor2D;
   const times: number[] = [];
   for (let i = 0; i < 8; i++) {
     const t0 = performance.now();
     const c = tf.matMul(a, b);
-    c.dataSync();
+    await read(c);
     c.dispose();
     if (i >= 2) times.push(performance.now() - t0);
   }
@@ -171,7 +205,7 @@ async function main(): Promise<void> {
     );
     return;
   }
-  const result = spec.kind === 'train' ? await train(spec) : spec.kind === 'gen' ? gen(spec) : matmul(spec.n);
+  const result = spec.kind === 'train' ? await train(spec) : spec.kind === 'gen' ? gen(spec) : await matmul(spec.n);
   const peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
   process.stdout.write(JSON.stringify({ ...result, backend: backend.name, peakRssMiB }) + '\n');
 }

@@ -143,6 +143,38 @@ describe('webgpu backend (Dawn; a software adapter on machines without a GPU)', 
     assert.ok(sampled.stdout.startsWith('export') && sampled.stdout.length > 'export'.length, sampled.stdout);
   });
 
+  it("bench's child measures training (the losses of wasm's child) and a matmul on webgpu", () => {
+    const child = path.resolve(__dirname, '../../../../src/cli/benchChild.js');
+    const bench = (spec: object, backend: string) => {
+      const r = spawnSync(process.execPath, [child, JSON.stringify(spec)], {
+        encoding: 'utf8',
+        timeout: 120_000,
+        env: { ...process.env, GPT_LAB_BENCH_BACKEND: backend },
+      });
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, number | string>;
+    };
+    const data = require.resolve('typescript/lib/typescript.js');
+    const spec = {
+      kind: 'train',
+      model: { ...TINY, positionEncoding: 'learned' },
+      batch: 2,
+      steps: 2,
+      warmup: 1,
+      data,
+    };
+    const [wasm, gpu] = [bench(spec, 'wasm'), bench(spec, 'webgpu')];
+    assert.equal(gpu.backend, 'webgpu');
+    assert.equal(gpu.replicas, 1);
+    assert.ok((gpu.tokPerSec as number) > 0, JSON.stringify(gpu));
+    assert.ok(
+      Math.abs((gpu.lossLast as number) - (wasm.lossLast as number)) < 1e-3,
+      `${gpu.lossLast} vs ${wasm.lossLast}`,
+    );
+    const mm = bench({ kind: 'matmul', n: 64 }, 'webgpu');
+    assert.ok((mm.GFLOPs as number) > 0, JSON.stringify(mm));
+  });
+
   it('a synchronous read of a result on the GPU fails saying what to do', async function () {
     if (webgpuReadsSynchronously()) this.skip();
     await initBackend('webgpu');
