@@ -3,7 +3,7 @@ import { appendHistory, loadCheckpointConfig } from '../checkpoint';
 import { splitByFile } from '../corpus';
 import { EvaluationStopped } from '../complete/evaluate';
 import { completionEvalPositions, evaluateModelCompletions, SavedCompletionEval } from '../complete/modelEval';
-import type { GPTConfig } from '../model/config';
+import { GPTConfig, parameterCount } from '../model/config';
 import type { TrainConfig } from './config';
 import { heldOutBitsPerByteOfFolder, HeldOutResult } from './heldOut';
 import { pretrain, TrainRequest, TrainResult } from './trainer';
@@ -27,10 +27,13 @@ export interface PretrainOutcome {
 }
 
 /**
- * Tokens the final held-out measure scores at most: on a tiny model a few seconds of 2 cores. A larger held-out
- * set is measured on evenly spaced segments of it (`gpt-lab eval` measures up to 256k tokens).
+ * Tokens the final held-out measure scores at most: 32k on the tiny preset (a few seconds of 2 cores), fewer in
+ * proportion to a larger model's parameters (its cost per token), at least 4k. A larger held-out set is measured
+ * on evenly spaced segments of it (`gpt-lab eval` measures up to 256k tokens).
  */
-export const FINAL_HELD_OUT_TOKENS = 32_768;
+export function finalHeldOutTokens(parameters: number): number {
+  return Math.max(4096, Math.min(32_768, Math.round((32_768 * 360_000) / Math.max(1, parameters))));
+}
 
 /**
  * Stage 1 as both front doors run it (gpt-lab train and the extension's worker): pre-train, then — when the
@@ -63,7 +66,7 @@ async function finalHeldOut(req: PretrainAndEvaluateRequest): Promise<HeldOutRes
     const { train, val } = splitByFile(req.files, t.valFraction ?? 0.1, t.splitSeed ?? t.seed ?? 1337);
     const files = (val.length ? val : train).map((f) => f.bytes); // as corpusDataset holds out
     const r = await heldOutBitsPerByteOfFolder(req.outDir, files, {
-      maxTokens: FINAL_HELD_OUT_TOKENS,
+      maxTokens: finalHeldOutTokens(parameterCount(saved.config.model as GPTConfig)),
       shouldStop: req.hooks?.shouldStop,
     });
     if (r) {

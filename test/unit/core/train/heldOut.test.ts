@@ -123,6 +123,12 @@ describe('held-out bits per byte: every token, sliding windows of the context', 
       }
       // Bits over the bytes of the scored share: 300 of 1000 tokens → 1200 of 4000 bytes.
       assert.ok(Math.abs(r.bitsPerByte - nats / Math.LN2 / 1200) < 1e-4, `${r.bitsPerByte}`);
+      // Given each token's bytes, a capped measure divides by the bytes of the tokens it scored.
+      const tokenBytes = Uint16Array.from({ length: 1001 }, (_, i) => (i % 7) + 1);
+      let scoredBytes = 0;
+      for (const [a, b] of ranges) for (let j = a; j < b; j++) scoredBytes += tokenBytes[j];
+      const rb = await heldOutBitsPerByte(model, tokens, 4000, { maxTokens: 300, segmentTokens: 100, tokenBytes });
+      assert.ok(Math.abs(rb!.bitsPerByte - nats / Math.LN2 / scoredBytes) < 1e-4, `${rb!.bitsPerByte}`);
       let calls = 0;
       const stopped = await heldOutBitsPerByte(model, tokens, 4000, { batchTokens: 16, shouldStop: () => ++calls > 2 });
       assert.equal(stopped, undefined);
@@ -145,5 +151,10 @@ describe('held-out bits per byte: every token, sliding windows of the context', 
     assert.equal(s.tokens.filter((t) => t === eot).length, files.length + 1);
     assert.equal(s.tokens.length, 1 + files.reduce((n, f) => n + tok.encode(f).length + 1, 0));
     assert.equal(s.tokens.at(-1), eot);
+    assert.equal(
+      s.tokenBytes.reduce((n, b) => n + b, 0),
+      s.bytes,
+      'the tokens carry the files’ bytes, end-of-text none',
+    );
   });
 });
