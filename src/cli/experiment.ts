@@ -69,7 +69,7 @@ const WORDS: Record<string, (c: TrainConfig) => void> = {
 
 /**
  * Words with a number: ctx128, embd96, layers3, heads4, vocab2048, batch8, lr0.002, muonlr0.03, warmup10 (steps),
- * decay0.5 (the WSD schedule's decay share), fim0.
+ * decay0.5 (the WSD schedule's decay share), fim0, passes8 (a cap in passes over the training tokens, as auto sets).
  */
 const NUMBERED: Record<string, (c: TrainConfig, n: number) => void> = {
   ctx: (c, n) => void (c.model.contextLength = n),
@@ -86,6 +86,7 @@ const NUMBERED: Record<string, (c: TrainConfig, n: number) => void> = {
   warmup: (c, n) => void (c.warmupSteps = n),
   decay: (c, n) => void (c.decayFraction = n),
   fim: (c, n) => void (c.fimRate = n),
+  passes: (c, n) => void (c.maxPasses = n),
 };
 
 /** The training config of a variant on a preset. */
