@@ -115,7 +115,7 @@ describe('webgpu backend (Dawn; a software adapter on machines without a GPU)', 
       assert.ok(Math.abs(gpu[i] - wasm[i]) < 1e-3, `step ${i}: ${gpu[i]} vs ${wasm[i]}`);
   });
 
-  it('gpt-lab train --backend webgpu trains, evaluates and saves end to end; the model evaluates and samples', async () => {
+  it('gpt-lab train --backend webgpu trains, evaluates and saves end to end; the model evaluates, samples and fine-tunes', async () => {
     const corpus = await tmpDir('webgpu-corpus');
     for (const f of codeFiles(6)) await fs.writeFile(path.join(corpus, path.basename(f.path)), f.bytes);
     const out = path.join(await tmpDir('webgpu-model'), 'model');
@@ -125,6 +125,7 @@ describe('webgpu backend (Dawn; a software adapter on machines without a GPU)', 
     const said = train.stdout + train.stderr; // progress goes to stderr
     assert.match(said, /backend: webgpu/);
     assert.match(said, /completions on held-out files: /); // generated on wasm, from the saved folder
+    assert.match(said, /held-out: \d+\.\d{3} bits\/byte on every held-out token/); // read asynchronously on webgpu
 
     const ckpt = await loadCheckpoint(out);
     assert.equal(ckpt.step, 3);
@@ -141,6 +142,30 @@ describe('webgpu backend (Dawn; a software adapter on machines without a GPU)', 
     const sampled = cli(['sample', '--model', out, '--backend', 'webgpu', '--prompt', 'export', '--max-tokens', '5']);
     assert.equal(sampled.status, 0, sampled.stderr);
     assert.ok(sampled.stdout.startsWith('export') && sampled.stdout.length > 'export'.length, sampled.stdout);
+
+    // A later stage on webgpu through the CLI: fine-tuning, its held-out metrics and before/after table.
+    const examples = path.join(path.dirname(out), 'examples.jsonl');
+    await fs.writeFile(
+      examples,
+      ['add', 'one'].map((w) => JSON.stringify({ prompt: `// ${w}\n`, completion: `return ${w};` })).join('\n'),
+    );
+    const sftOut = path.join(path.dirname(out), 'sft');
+    const sft = cli([
+      'finetune',
+      '--model',
+      out,
+      '--data',
+      examples,
+      '--steps',
+      '2',
+      '--out',
+      sftOut,
+      '--backend',
+      'webgpu',
+    ]);
+    assert.equal(sft.status, 0, sft.stderr);
+    assert.match(sft.stdout + sft.stderr, /backend: webgpu/);
+    assert.equal((await loadCheckpoint(sftOut)).step, 2);
   });
 
   it("bench's child measures training (the losses of wasm's child) and a matmul on webgpu", () => {
