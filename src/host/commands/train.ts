@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { formatCorpusSummary } from '../../core/corpus';
-import { autoPreset, parameterCount, PRESETS, resolvePreset, withArchitecture } from '../../core/model/config';
+import { autoPreset, PRESETS, resolvePreset, withArchitecture } from '../../core/model/config';
 import { defaultTrainConfig } from '../../core/train/config';
 import type { TrainResult } from '../../core/train/trainer';
 import type { CorpusPayload } from '../../protocol/worker';
@@ -11,6 +11,7 @@ import type { Lab } from '../lab';
 import { log, showLog } from '../log';
 import { LossPanel } from '../panels/lossPanel';
 import { errorCode } from '../errors';
+import { trainEstimate } from './trainEstimate';
 import { readyToTrain, withTrainingProgress } from './trainingRun';
 
 /**
@@ -23,19 +24,13 @@ export interface TrainArgs {
   steps?: number;
 }
 
-/** Measured training speed on 2 CPU cores with wasm (README), for the time estimates in the quick pick. */
-const TOKENS_PER_SECOND: Record<string, number> = { tiny: 4500, small: 700, base: 120 };
-
 async function pickPreset(corpus: CorpusPayload, minutes: number, replacing: boolean): Promise<string | undefined> {
-  // ~3.5 bytes per token after BPE on code.
-  const corpusTokens = corpus.summary.bytes / 3.5;
-  const auto = autoPreset({ corpusBytes: corpus.summary.bytes, minutes });
-  const items = [...Object.values(PRESETS), auto].map((p) => {
-    const tokens = (p === auto ? auto.tokensPerSecond : (TOKENS_PER_SECOND[p.name] ?? 1000)) * minutes * 60;
-    const model = withArchitecture({ model: p.model }, config.architecture()).model;
+  const o = { corpusBytes: corpus.summary.bytes, minutes, architecture: config.architecture() };
+  const items = [...Object.values(PRESETS), autoPreset(o)].map((p) => {
+    const e = trainEstimate(p, o);
     return {
       label: p.name,
-      description: `${compact(parameterCount(model))} parameters · ${duration(minutes * 60_000)} · ~${(tokens / Math.max(1, corpusTokens)).toFixed(1)}× through the corpus`,
+      description: `${compact(e.parameters)} parameters · ${duration(minutes * 60_000)} · ~${e.passes.toFixed(1)}× through the corpus`,
       detail: p.description,
       picked: p.name === config.preset(),
     };
