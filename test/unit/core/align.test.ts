@@ -5,10 +5,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Preference, rankingToPairs } from '../../../src/core/data/preferences';
 import { Rng } from '../../../src/core/rng';
 import { trainDpo, trainRewardModel } from '../../../src/core/train/align';
-import { dpoLoss } from '../../../src/core/train/dpoTask';
+import { GPT } from '../../../src/core/model/gpt';
+import { trainTokenizer } from '../../../src/core/tokenizer';
+import { dpoLoss, DpoTask } from '../../../src/core/train/dpoTask';
 import { pairwiseLoss } from '../../../src/core/train/rewardTask';
 import { readVersion } from '../../../src/core/versions';
-import { useWasm } from '../helpers/tf';
+import { codeFiles, TINY, useWasm } from '../helpers/tf';
 import { parentVersion as parentOf } from '../helpers/train';
 
 const parentVersion = () => parentOf('align');
@@ -59,6 +61,26 @@ describe('alignment (Stage 3)', () => {
     assert.ok(Math.abs(d.rewardChosen.dataSync()[0] - 0.1) < 1e-6);
     assert.ok(Math.abs(d.rewardRejected.dataSync()[0] + 0.1) < 1e-6);
     assert.equal(d.accuracy.dataSync()[0], 1);
+  });
+
+  it("reads DPO's reference log-probabilities when a batch is drawn; a batch it did not draw gets the same loss", async () => {
+    const tok = trainTokenizer(
+      codeFiles(2).map((f) => f.bytes),
+      { vocabSize: 300 },
+    );
+    const config = { ...TINY, vocabSize: tok.vocabSize };
+    const [policy, reference] = [GPT.create(config, 1), GPT.create(config, 2)]; // apart: the loss is not log 2
+    const make = () => new DpoTask(policy, reference, tok, syntheticPairs(6, 3), [], { batchSize: 3, beta: 0.5 });
+    const drawn = make();
+    const before = tf.memory().numTensors;
+    const b = await drawn.nextBatch(new Rng(4)); // the reference's log-probabilities, read and cached
+    assert.equal(tf.memory().numTensors, before, 'nothing left of the read');
+    const loss = (task: DpoTask) => tf.tidy(() => task.loss(b).loss.dataSync()[0]);
+    const [cached, inGraph] = [loss(drawn), loss(make())];
+    assert.ok(Math.abs(cached - Math.LN2) > 1e-3, `${cached}`);
+    assert.ok(Math.abs(cached - inGraph) < 1e-5, `${cached} vs ${inGraph}`);
+    policy.dispose();
+    reference.dispose();
   });
 
   it('trains a reward model to > 90% held-out pairwise accuracy on a learnable preference', async () => {
