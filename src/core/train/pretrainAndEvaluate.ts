@@ -1,5 +1,6 @@
 import { onGenerationBackend } from '../backend';
-import { appendHistory, loadCheckpointConfig } from '../checkpoint';
+import * as path from 'node:path';
+import { appendHistory, loadCheckpointConfig, readHistory, writeFileAtomic } from '../checkpoint';
 import { splitByFile } from '../corpus';
 import { EvaluationStopped } from '../complete/evaluate';
 import { completionEvalPositions, evaluateModelCompletions, SavedCompletionEval } from '../complete/modelEval';
@@ -70,8 +71,7 @@ async function finalHeldOut(req: PretrainAndEvaluateRequest): Promise<HeldOutRes
       shouldStop: req.hooks?.shouldStop,
     });
     if (r) {
-      await appendHistory(req.outDir, {
-        step: saved.step,
+      await recordInHistory(req.outDir, saved.step, {
         heldOutBpb: r.bitsPerByte,
         heldOutLoss: r.loss,
         heldOutScored: r.scoredTokens,
@@ -85,6 +85,18 @@ async function finalHeldOut(req: PretrainAndEvaluateRequest): Promise<HeldOutRes
     req.hooks?.onLog?.(`held-out bits per byte could not be measured: ${err instanceof Error ? err.message : err}`);
     return undefined;
   }
+}
+
+/**
+ * Adds `fields` to history.jsonl's record of `step` (the run's last, which the loop wrote), so no step appears
+ * twice; appends a record if there is none. The run is over and its folder locked: the rewrite is atomic.
+ */
+async function recordInHistory(dir: string, step: number, fields: Record<string, number>): Promise<void> {
+  const { records } = await readHistory(dir);
+  const i = records.map((r) => r.step).lastIndexOf(step);
+  if (i < 0) return appendHistory(dir, { step, ...fields });
+  records[i] = { ...records[i], ...fields };
+  await writeFileAtomic(path.join(dir, 'history.jsonl'), records.map((r) => JSON.stringify(r) + '\n').join(''));
 }
 
 /**

@@ -46,6 +46,14 @@ describe('pretrainAndEvaluate: the one train-then-evaluate of the CLI and the wo
       history.filter((h) => 'heldOutBpb' in h).map((h) => [h.step, h.heldOutBpb]),
       [[2, r.heldOut.bitsPerByte]],
     );
+    // Added to the last step's record, not a second record of that step.
+    const steps = history.map((h) => h.step);
+    assert.deepEqual(
+      steps,
+      [...new Set(steps)].sort((a, b) => a - b),
+      `history steps ${steps}`,
+    );
+    assert.equal(typeof history.at(-1).valLoss, 'number');
 
     // A resume whose request holds only a budget is measured with the saved model's shape.
     await fs.rm(path.join(outDir, COMPLETION_EVAL_FILE));
