@@ -13,16 +13,21 @@ with the hyperparameters the model was trained with in GPT Lab unless flags say 
 """
 import argparse
 import contextlib
+import datetime
+import faulthandler
 import hashlib
 import json
 import math
 import os
 import shutil
+import signal
+import sys
 import time
 
 import numpy as np
 import torch
 import torch.distributed as dist
+from torch.distributed.elastic.multiprocessing.errors import record
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from model import export_tensors, load_export, write_safetensors
@@ -51,6 +56,8 @@ def parse_args():
     ap.add_argument('--resume', action='store_true', help='continue from OUT/ckpt.pt')
     ap.add_argument('--stop-at', type=int, default=None,
                     help='stop after this step with a checkpoint (a job slot ends; --resume continues up to --steps)')
+    ap.add_argument('--timeout-s', type=float, default=1800,
+                    help='how long a rank waits for the others in a collective before it fails (default 30 min)')
     ap.add_argument('--device', default='auto', help="'auto' (CUDA when there is one), 'cuda' or 'cpu'")
     ap.add_argument('--bf16', action='store_true', help='CUDA: forward and backward in bfloat16 autocast (weights stay fp32)')
     return ap.parse_args()
@@ -100,14 +107,22 @@ def fingerprint(model):
     return h.hexdigest()
 
 
+@record  # a rank that fails: torchrun's summary names it and shows its traceback
 def main():
     a = parse_args()
+    # Where a rank was when it was stopped: on SIGTERM (torchrun stops the other ranks that way when one fails; the
+    # tests stop a run that went over time that way) every thread's Python stack goes to stdout, the rank's own
+    # log, before the rank ends as it would have. `kill -USR1 PID` prints it without stopping.
+    for sig, chain in ((signal.SIGTERM, True), (signal.SIGUSR1, False)):
+        faulthandler.register(sig, file=sys.stdout, all_threads=True, chain=chain)
     # --- processes: torchrun sets RANK, LOCAL_RANK and WORLD_SIZE; plain `python3 train_ddp.py` is one process.
     ddp = 'RANK' in os.environ
     use_cuda = torch.cuda.is_available() if a.device == 'auto' else a.device == 'cuda'
     rank, local_rank, world = 0, 0, 1
     if ddp:
-        dist.init_process_group(backend='nccl' if use_cuda else 'gloo')
+        # A peer that died or stopped answering ends a collective with an error after --timeout-s instead of
+        # leaving the others waiting (gloo; NCCL where its async error handling is on, the default of recent PyTorch).
+        dist.init_process_group(backend='nccl' if use_cuda else 'gloo', timeout=datetime.timedelta(seconds=a.timeout_s))
         rank, world = dist.get_rank(), dist.get_world_size()
         local_rank = int(os.environ.get('LOCAL_RANK', 0))
     if use_cuda:
@@ -157,7 +172,9 @@ def main():
         model.load_state_dict(ckpt['model'])
         opt.load_state_dict(ckpt['optimizer'])
         start = ckpt['step']
-    net = DDP(model, device_ids=[local_rank] if use_cuda else None) if ddp else model
+    # The model's buffers (causal mask, rotary and sinusoid tables) are constants every rank builds alike: no
+    # broadcast of them before each forward.
+    net = DDP(model, device_ids=[local_rank] if use_cuda else None, broadcast_buffers=False) if ddp else model
 
     def save_checkpoint(step):
         if master:
@@ -247,11 +264,11 @@ def main():
         write_export(a, model, hf, extra, loss_value, final_val, world, start)
         record(event='done', step=a.steps, loss=loss_value, val_loss=final_val, fingerprints=prints,
                ranks_agree=len(set(prints)) == 1)
-        if len(set(prints)) != 1:
-            raise SystemExit('the ranks hold different weights: DDP lost synchrony')
     if ddp:
         dist.barrier()
         dist.destroy_process_group()
+    if len(set(prints)) != 1:
+        raise SystemExit('the ranks hold different weights: DDP lost synchrony')
 
 
 def write_export(a, model, hf, extra, loss, val, world, start):

@@ -6,7 +6,6 @@
 import * as assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { importModel, MODERN_MODEL_TYPE } from '../../src/core/interop';
@@ -15,10 +14,14 @@ import { loadModel } from '../../src/core/model/persist';
 import { runCli } from '../unit/cli/run';
 import { useWasm } from '../unit/helpers/tf';
 import { corpusFolder, makeModelFolder, tmp } from '../unit/interop/support';
+import { stopAll, torchrun } from './torchrun';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const SCALE = path.join(ROOT, 'scale');
 const TOLERANCE = 1e-4;
+const PYTHON_ENV = { ...process.env, OMP_NUM_THREADS: '1', PYTHONDONTWRITEBYTECODE: '1' };
+/** torchrun's time before the test stops its whole process group (test/interop/torchrun.ts). */
+const TORCHRUN_LIMIT_MS = 240000;
 
 function run(cmd: string, args: string[], opts: { cwd?: string; input?: string } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -28,7 +31,7 @@ function run(cmd: string, args: string[], opts: { cwd?: string; input?: string }
       {
         cwd: opts.cwd ?? ROOT,
         maxBuffer: 64 << 20,
-        env: { ...process.env, OMP_NUM_THREADS: '1', PYTHONDONTWRITEBYTECODE: '1' },
+        env: PYTHON_ENV,
       },
       (err, stdout, stderr) => {
         if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${err.message}\n${stderr.slice(-3000)}`));
@@ -36,18 +39,6 @@ function run(cmd: string, args: string[], opts: { cwd?: string; input?: string }
       },
     );
     if (opts.input !== undefined) child.stdin!.end(opts.input);
-  });
-}
-
-/** A TCP port no one listens on now (the OS picks it), so runs on one machine do not share torchrun's 29400. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
   });
 }
 
@@ -184,42 +175,44 @@ describe('interop with PyTorch (python3-torch)', function () {
     }
   });
 
-  it('trains with torchrun on 2 gloo ranks: the loss falls, both ranks hold the same weights, and it imports back', async () => {
+  after(stopAll); // a run still going when a test timed out
+
+  it('trains with torchrun on 2 gloo ranks: the loss falls, both ranks hold the same weights, and it imports back', async function () {
+    // Under load (a shared CI machine) starting torchrun and two ranks that import torch takes most of a minute.
+    this.timeout(TORCHRUN_LIMIT_MS + 60000);
     const trained = path.join(await tmp(), 'trained');
-    // --redirects/--tee 1: Debian's torch 1.13 torchrun cannot parse their default '0' on Python 3.11.
-    // Not --standalone: its rendezvous is always port 29400 in torch 1.13, and two runs on one machine collide.
-    await run(python, [
-      '-m',
-      'torch.distributed.run',
-      '--nnodes=1',
-      '--rdzv_backend=c10d',
-      `--rdzv_endpoint=127.0.0.1:${await freePort()}`,
-      `--rdzv_id=gpt-lab-test-${process.pid}`,
-      '--nproc_per_node=2',
-      '--redirects',
-      '1',
-      '--tee',
-      '1',
-      path.join(SCALE, 'train_ddp.py'),
-      '--data',
-      exported,
-      '--out',
-      trained,
-      '--steps',
-      '30',
-      '--batch',
-      '4',
-      '--grad-accum',
-      '2',
-      '--warmup',
-      '5',
-      '--lr',
-      '3e-3',
-      '--eval-every',
-      '15',
-      '--device',
-      'cpu',
-    ]);
+    await torchrun({
+      python,
+      nproc: 2,
+      cwd: ROOT,
+      env: PYTHON_ENV,
+      logDir: path.join(await tmp(), 'torchrun-logs'),
+      limitMs: TORCHRUN_LIMIT_MS,
+      args: [
+        path.join(SCALE, 'train_ddp.py'),
+        '--data',
+        exported,
+        '--out',
+        trained,
+        '--steps',
+        '30',
+        '--batch',
+        '4',
+        '--grad-accum',
+        '2',
+        '--warmup',
+        '5',
+        '--lr',
+        '3e-3',
+        '--eval-every',
+        '15',
+        '--device',
+        'cpu',
+        // A rank whose peer died fails after 2 minutes instead of waiting on it for gloo's default 30.
+        '--timeout-s',
+        '120',
+      ],
+    });
     const log = await readLog(trained);
     const start = log.find((r) => r.event === 'start')!;
     assert.equal(start.world_size, 2);
