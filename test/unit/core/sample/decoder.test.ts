@@ -1,44 +1,19 @@
 import { strict as assert } from 'node:assert';
-import * as tf from '@tensorflow/tfjs-core';
 import { GPTConfig, MODERN_RECIPE } from '../../../../src/core/model/config';
 import { GPT, initialWeights } from '../../../../src/core/model/gpt';
 import { CachedDecoder, generate, generateBatch, Generator } from '../../../../src/core/sample';
-import type { Tokenizer } from '../../../../src/core/tokenizer';
+import { assertClose, decodingTokenizer, fullLogits, largeWeights, SMALL_GPT2 } from '../../helpers/decoding';
 import { numTensors, useWasm } from '../../helpers/tf';
 
-const BASE: GPTConfig = {
-  vocabSize: 97,
-  contextLength: 24,
-  nEmbd: 32,
-  nLayer: 2,
-  nHead: 4,
-  positionEncoding: 'learned',
-};
+const BASE = SMALL_GPT2;
 const RECIPES: Record<string, GPTConfig> = {
   'GPT-2': BASE,
   sinusoidal: { ...BASE, positionEncoding: 'sinusoidal' },
   'modern (rotary, QK-norm, ReLU², untied, no biases, soft-cap)': { ...BASE, ...MODERN_RECIPE, zeroInitProj: false },
 };
-/** Generation needs only the end-of-text id and a decoder of tokens. */
-const tok = { specials: { endOfText: 96 }, decodeText: (t: number[]) => t.join(' ') } as unknown as Tokenizer;
+const tok = decodingTokenizer;
 
-/** A model whose weights are larger than at initialisation, so logits differ clearly between tokens. */
-function model(c: GPTConfig, seed: number): GPT {
-  const w = initialWeights(c, seed);
-  for (const [name, a] of w) if (!/ln_|bias/.test(name)) for (let i = 0; i < a.length; i++) a[i] *= 10;
-  return new GPT(c, w);
-}
-
-function fullLogits(m: GPT, ids: number[]): Float32Array {
-  return tf.tidy(() => m.forward(tf.tensor2d([ids], [1, ids.length], 'int32')).logits.dataSync() as Float32Array);
-}
-
-function assertClose(a: Float32Array, b: Float32Array, what: string): void {
-  assert.equal(a.length, b.length, what);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / (1 + Math.abs(b[i])));
-  assert.ok(worst < 1e-4, `${what}: off by ${worst}`);
-}
+const model = (c: GPTConfig, seed: number) => new GPT(c, largeWeights(c, seed));
 
 describe('KV-cached decoding (CachedDecoder, batched generation)', () => {
   before(useWasm);

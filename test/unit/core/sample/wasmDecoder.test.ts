@@ -1,22 +1,14 @@
 import { strict as assert } from 'node:assert';
-import * as tf from '@tensorflow/tfjs-core';
 import { setFastKernels } from '../../../../src/core/kernels';
 import { GPTConfig, MODERN_RECIPE } from '../../../../src/core/model/config';
 import { GPT, initialWeights } from '../../../../src/core/model/gpt';
 import { CachedDecoder, generate, generateBatch } from '../../../../src/core/sample';
-import type { Tokenizer } from '../../../../src/core/tokenizer';
+import { assertClose, decodingTokenizer, fullLogits, largeWeights, SMALL_GPT2 } from '../../helpers/decoding';
 import { useWasm } from '../../helpers/tf';
 
 // Sizes that leave remainders everywhere in decode.c: a vocabulary and widths not multiples of 4 or 32, head
 // sizes of 6 and 12 (not multiples of 4), more than 4 rows (a 4-row tile and a remainder).
-const GPT2: GPTConfig = {
-  vocabSize: 97,
-  contextLength: 24,
-  nEmbd: 32,
-  nLayer: 2,
-  nHead: 4,
-  positionEncoding: 'learned',
-};
+const GPT2 = SMALL_GPT2;
 const CONFIGS: Record<string, GPTConfig> = {
   'GPT-2': GPT2,
   'GPT-2, odd sizes': { vocabSize: 50, contextLength: 30, nEmbd: 36, nLayer: 3, nHead: 3, positionEncoding: 'learned' },
@@ -32,32 +24,14 @@ const CONFIGS: Record<string, GPTConfig> = {
     embedShortcut: true,
   },
 };
-const tok = { specials: { endOfText: 96 }, decodeText: (t: number[]) => t.join(' ') } as unknown as Tokenizer;
+const tok = decodingTokenizer;
 
-/** Weights larger than at initialisation, so logits differ clearly between tokens. */
+/** Large weights (decoding.ts), LayerNorm gains off 1 and the mixes off their initial values. */
 function model(c: GPTConfig, seed: number): GPT {
-  const w = initialWeights(c, seed);
-  for (const [name, a] of w) if (!/ln_|bias/.test(name)) for (let i = 0; i < a.length; i++) a[i] *= 10;
+  const w = largeWeights(c, seed);
   for (const [name, a] of w) if (/ln_/.test(name)) for (let i = 0; i < a.length; i++) a[i] += 0.1 * Math.sin(i);
   for (const [name, a] of w) if (/_mix$/.test(name)) a.set(name.endsWith('x0_mix') ? [0.7, 0.4] : [0.3]);
   return new GPT(c, w);
-}
-
-/** The reference path's logits at every position of `ids` (plain tfjs ops, no fused kernels). */
-function fullLogits(m: GPT, ids: number[]): Float32Array {
-  setFastKernels(false);
-  try {
-    return tf.tidy(() => m.forward(tf.tensor2d([ids], [1, ids.length], 'int32')).logits.dataSync() as Float32Array);
-  } finally {
-    setFastKernels(true);
-  }
-}
-
-function assertClose(a: Float32Array, b: Float32Array, what: string): void {
-  assert.equal(a.length, b.length, what);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]) / (1 + Math.abs(b[i])));
-  assert.ok(worst < 1e-4, `${what}: off by ${worst}`);
 }
 
 describe('the wasm decoder (decode.c) against the reference forward pass', () => {
