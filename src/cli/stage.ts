@@ -64,7 +64,7 @@ export async function runStageCommand<R extends { stopped: string; step: number;
     );
   }
   const backend = await initBackend(o.backend, { readsAsync: true }); // every stage reads asynchronously
-  out.info(`backend: ${backend.name}`);
+  out.info(`backend: ${backend.name}${backend.skipped.length ? ` (skipped ${backend.skipped.join('; ')})` : ''}`);
   const lock = acquireFolderLock(outDir, { purpose: `gpt-lab ${stage}`, onLog: (m) => out.info(m) });
   const stop = stopOnSignal(out);
   try {

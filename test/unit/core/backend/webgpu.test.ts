@@ -166,6 +166,17 @@ describe('webgpu backend (Dawn; a software adapter on machines without a GPU)', 
     assert.equal(sft.status, 0, sft.stderr);
     assert.match(sft.stdout + sft.stderr, /backend: webgpu/);
     assert.equal((await loadCheckpoint(sftOut)).step, 2);
+
+    // auto asks for the stages as for train: only the adapter's kind keeps webgpu out, not how the stage reads.
+    const auto = cli(['finetune', '--model', out, '--data', examples, '--steps', '1', '--out', `${sftOut}-auto`]);
+    assert.equal(auto.status, 0, auto.stderr);
+    const said2 = auto.stdout + auto.stderr;
+    if (adapter.kind.kind === 'software')
+      assert.match(
+        said2,
+        /backend: wasm \(skipped .*webgpu: The only WebGPU adapter is a software .*'auto' leaves it out/,
+      );
+    else assert.match(said2, /backend: webgpu/);
   });
 
   it("bench's child measures training (the losses of wasm's child) and a matmul on webgpu", () => {
