@@ -23,23 +23,24 @@ typedef v128_t f4;
 #define KC 256
 #define MC 96
 
-/* B [K, N] (or, transposed, stored [N, K]) into panels of 8 columns, each [K][8]; columns past N are zero. */
-static void pack_b(const float *b, float *bp, int K, int N, int transB) {
+/* Rows [k0, k0+kc) of B [K, N] (or, transposed, stored [N, K]) into panels of 8 columns, each [kc][8];
+ * columns past N are zero. */
+static void pack_b(const float *b, float *bp, int K, int N, int transB, int k0, int kc) {
   int panels = (N + NR - 1) / NR;
   for (int p = 0; p < panels; p++) {
-    float *dst = bp + (long)p * K * NR;
+    float *dst = bp + (long)p * kc * NR;
     int j0 = p * NR, w = N - j0 < NR ? N - j0 : NR;
     if (!transB && w == NR) {
-      for (int k = 0; k < K; k++) {
-        const float *src = b + (long)k * N + j0;
+      for (int k = 0; k < kc; k++) {
+        const float *src = b + (long)(k0 + k) * N + j0;
         wasm_v128_store(dst + k * NR, wasm_v128_load(src));
         wasm_v128_store(dst + k * NR + 4, wasm_v128_load(src + 4));
       }
       continue;
     }
-    for (int k = 0; k < K; k++)
+    for (int k = 0; k < kc; k++)
       for (int j = 0; j < NR; j++)
-        dst[k * NR + j] = j < w ? (transB ? b[(long)(j0 + j) * K + k] : b[(long)k * N + j0 + j]) : 0.0f;
+        dst[k * NR + j] = j < w ? (transB ? b[(long)(j0 + j) * K + k0 + k] : b[(long)(k0 + k) * N + j0 + j]) : 0.0f;
   }
 }
 
@@ -109,14 +110,16 @@ static void pack_at(const float *a, float *ap, int M, int i0, int mc, int k0, in
  * with `apack`, transposed A packed block by block.
  */
 static inline __attribute__((always_inline)) void blocks(const float *a, int rs, int ks, float *apack,
-                                                         const float *bp, float *c, int M, int K, int N) {
+                                                         const float *b, int transB, float *bp, float *c, int M,
+                                                         int K, int N) {
   for (int k0 = 0; k0 < K; k0 += KC) {
     int kc = K - k0 < KC ? K - k0 : KC;
+    pack_b(b, bp, K, N, transB, k0, kc);
     for (int i0 = 0; i0 < M; i0 += MC) {
       int mc = M - i0 < MC ? M - i0 : MC;
       if (apack) pack_at(a, apack, M, i0, mc, k0, kc);
       for (int j0 = 0; j0 < N; j0 += NR) {
-        const float *bpanel = bp + (long)(j0 / NR) * K * NR + (long)k0 * NR;
+        const float *bpanel = bp + (long)(j0 / NR) * kc * NR;
         int cols = N - j0 < NR ? N - j0 : NR;
         for (int r0 = 0; r0 < mc; r0 += MR) {
           int rows = mc - r0 < MR ? mc - r0 : MR;
@@ -135,7 +138,8 @@ static inline __attribute__((always_inline)) void blocks(const float *a, int rs,
 /** Scratch floats gemm needs for these sizes. */
 EXPORT(gemm_scratch) int gemm_scratch(int M, int K, int N) {
   (void)M;
-  return ((N + NR - 1) / NR) * NR * K + MC * KC + 4;
+  (void)K;
+  return ((N + NR - 1) / NR) * NR * KC + MC * KC + 4;
 }
 
 /**
@@ -148,12 +152,11 @@ void gemm(const float *a, const float *b, float *c, int M, int K, int N, int tra
     for (long i = 0; i < (long)M * N; i++) c[i] = 0.0f;
     return;
   }
-  float *apack = scratch + ((N + NR - 1) / NR) * NR * K;
-  pack_b(b, scratch, K, N, transB);
+  float *apack = scratch + ((N + NR - 1) / NR) * NR * KC;
   if (transA)
-    blocks(a, 1, MR, apack, scratch, c, M, K, N); /* packed panels: row r, k at r + 4k */
+    blocks(a, 1, MR, apack, b, transB, scratch, c, M, K, N); /* packed panels: row r, k at r + 4k */
   else
-    blocks(a, K, 1, 0, scratch, c, M, K, N);
+    blocks(a, K, 1, 0, b, transB, scratch, c, M, K, N);
 }
 
 /**
