@@ -2,7 +2,8 @@ import { strict as assert } from 'node:assert';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { readVersion } from '../../../src/core/versions';
-import { corpusDir, runCli, TINY_ALL, tmpDir } from './run';
+import { runCli } from './run';
+import { tinyBase } from './tinyBase';
 
 describe('gpt-lab reward, dpo, ppo and compare', function () {
   this.timeout(120_000);
@@ -10,11 +11,7 @@ describe('gpt-lab reward, dpo, ppo and compare', function () {
   let base: string;
   let pairs: string;
   before(async () => {
-    const corpus = await corpusDir();
-    root = await tmpDir();
-    base = path.join(root, 'base');
-    const r = await runCli(['train', corpus, ...TINY_ALL, '--out', base]);
-    assert.equal(r.code, 0, r.stderr);
+    ({ root, base } = await tinyBase());
     pairs = path.join(root, 'pairs.jsonl');
     const lines = Array.from({ length: 6 }, (_, i) =>
       JSON.stringify({ prompt: `f${i}() {\n  `, chosen: `return ${i};`, rejected: `throw ${i};` }),
