@@ -247,8 +247,7 @@ def main():
         save_checkpoint(end)
         record(event='stopped', step=end, steps=a.steps, checkpoint=ckpt_path)
         if ddp:
-            dist.barrier()
-            dist.destroy_process_group()
+            leave_group(rank, world)
         return
 
     # --- the end: every rank must hold the same weights; rank 0 writes the checkpoint and the export.
@@ -265,10 +264,30 @@ def main():
         record(event='done', step=a.steps, loss=loss_value, val_loss=final_val, fingerprints=prints,
                ranks_agree=len(set(prints)) == 1)
     if ddp:
-        dist.barrier()
-        dist.destroy_process_group()
+        leave_group(rank, world)
     if len(set(prints)) != 1:
         raise SystemExit('the ranks hold different weights: DDP lost synchrony')
+
+
+def leave_group(rank, world):
+    """Ends the process group so that no rank closes a connection another one still reads from.
+
+    With barrier() then destroy_process_group(), the rank that leaves the barrier first closes its gloo connections
+    and exits while a slower one may still be reading the barrier's last message. Once in CI (torch 1.13, a loaded
+    machine) rank 0 had written everything and exited, and rank 1 never returned: it sat, a core busy, until it was
+    killed 17 minutes later (a rank that outlives rank 0, whose process hosts the job's key-value store, spins in the
+    store's listen thread; measured). So the ranks meet in the store instead: each says it is past its collectives
+    and waits for all, and rank 0, the store's host, closes last, once the others said they are leaving (a set needs
+    no answer). Every wait ends at --timeout-s.
+    """
+    store = dist.distributed_c10d._get_default_store()
+    store.set(f'gpt_lab/finished/{rank}', '1')
+    store.wait([f'gpt_lab/finished/{r}' for r in range(world)])
+    if rank == 0:
+        store.wait([f'gpt_lab/left/{r}' for r in range(1, world)])
+    else:
+        store.set(f'gpt_lab/left/{rank}', '1')
+    dist.destroy_process_group()
 
 
 def write_export(a, model, hf, extra, loss, val, world, start):
