@@ -277,19 +277,25 @@ export const AUTO_TOKENS_PER_PARAM = 5;
  */
 export const AUTO_MAX_PASSES = 8;
 
+/** Bytes per token of code at a 2,048-token vocabulary, to plan passes before the tokenizer has run (eslint/lib's held-out files 3.2, asyncio's 4.1). */
+export const AUTO_BYTES_PER_TOKEN = 3.5;
+
 /**
  * The vocabulary a corpus supports: BPE merges learnt from a very small corpus are rare in held-out code. (At
  * 420 kB a 2,048-token vocabulary still beat 1,024 per token: docs/experiments.md, so only tiny corpora shrink.)
  */
 export function autoVocabSize(corpusBytes: number, largest: number): number {
-  return corpusBytes < 64 * 1024 ? Math.min(largest, 512) : largest;
+  return corpusBytes < SMALL_CORPUS_BYTES ? Math.min(largest, 512) : largest;
 }
+const SMALL_CORPUS_BYTES = 64 * 1024;
 
 /**
  * The preset for a budget: the largest size of AUTO_LADDER whose planned tokens (its measured speed × the minutes)
- * reach AUTO_TOKENS_PER_PARAM per parameter, the smallest otherwise; the vocabulary shrinks for a small corpus
- * (autoVocabSize), and it trains at most AUTO_MAX_PASSES passes over the corpus. Pure: the same corpus size and
- * minutes always give the same preset.
+ * reach AUTO_TOKENS_PER_PARAM per parameter, or that can train all of its AUTO_MAX_PASSES passes over the corpus in
+ * the minutes (a small corpus: the data, not the compute, is short, and at equal passes a larger model learns more
+ * from it — asyncio, 8 passes: tiny 1.117, 3 × 96 1.079 held-out bits per byte); the smallest otherwise. The
+ * vocabulary shrinks for a small corpus (autoVocabSize), and the run stops after AUTO_MAX_PASSES passes. Pure: the
+ * same corpus size and minutes always give the same preset.
  */
 export function autoPreset(o: { corpusBytes?: number; minutes?: number }): Preset & { tokensPerSecond: number } {
   const minutes = o.minutes !== undefined && o.minutes > 0 ? o.minutes : 2;
@@ -297,7 +303,11 @@ export function autoPreset(o: { corpusBytes?: number; minutes?: number }): Prese
   let chosen = AUTO_LADDER[0];
   for (const rung of AUTO_LADDER) {
     const m = withArchitecture({ model: rung.preset.model }, rung.preset.architecture).model;
-    if (rung.tokensPerSecond * 60 * minutes >= AUTO_TOKENS_PER_PARAM * parameterCount(m)) chosen = rung;
+    const planned = rung.tokensPerSecond * 60 * minutes;
+    const corpusTokens = corpusBytes / AUTO_BYTES_PER_TOKEN;
+    // Below 64 kB (the vocabulary shrinks there too) a larger size's context may not fit the corpus: tiny.
+    const dataLimited = corpusBytes >= SMALL_CORPUS_BYTES && planned >= AUTO_MAX_PASSES * corpusTokens;
+    if (planned >= AUTO_TOKENS_PER_PARAM * parameterCount(m) || dataLimited) chosen = rung;
   }
   const vocabSize = autoVocabSize(corpusBytes, chosen.preset.model.vocabSize);
   return {

@@ -7,7 +7,9 @@ import { exportModel, importModel } from '../../../../src/core/interop';
 import {
   ARCHITECTURES,
   architectureOf,
+  AUTO_BYTES_PER_TOKEN,
   AUTO_LADDER,
+  AUTO_MAX_PASSES,
   AUTO_TOKENS_PER_PARAM,
   autoPreset,
   autoVocabSize,
@@ -112,6 +114,23 @@ describe('architectures (gpt2 | modern), presets and the auto size', () => {
       assert.equal(at(threshold * 1.01).model.nEmbd, rung.preset.model.nEmbd, `${rung.preset.name} at its bar`);
       assert.notEqual(at(threshold * 0.99).model.nEmbd, rung.preset.model.nEmbd, `${rung.preset.name} below it`);
     }
+  });
+
+  it('auto: a larger size when the corpus, not the minutes, is short (it can train all its passes in time)', () => {
+    const size = (corpusBytes: number, minutes: number) => autoPreset({ corpusBytes, minutes }).model.nEmbd;
+    // asyncio's 425 kB: at 2 minutes only tiny finishes 8 passes; at 10 a larger size does, and is taken.
+    assert.equal(size(424_605, 2), PRESETS.tiny.model.nEmbd);
+    assert.ok(size(424_605, 10) > PRESETS.tiny.model.nEmbd);
+    // The same minutes on a corpus 20× larger: compute is short, tiny stays.
+    assert.equal(size(424_605 * 20, 10), PRESETS.tiny.model.nEmbd);
+    // The rung is taken exactly when its passes fit in the minutes.
+    const mid = AUTO_LADDER[1];
+    const bytes = 1_000_000;
+    const fits = (AUTO_MAX_PASSES * (bytes / AUTO_BYTES_PER_TOKEN)) / (mid.tokensPerSecond * 60);
+    assert.equal(size(bytes, fits * 1.01), mid.preset.model.nEmbd);
+    assert.equal(size(bytes, fits * 0.99), PRESETS.tiny.model.nEmbd);
+    // Below 64 kB a larger context may not fit the corpus: tiny, whatever the minutes.
+    assert.equal(size(48_000, 10), PRESETS.tiny.model.nEmbd);
   });
 
   it('auto: a smaller vocabulary for a small corpus, never more than the size has', () => {
