@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // the union package's Node bundle registers them all.
 import '@tensorflow/tfjs';
 import { customOp } from '../kernels/customOp';
+import { gemmVariant } from '../kernels/gemm';
 import {
   fastKernelsActive,
   fusedBiasAdd,
@@ -17,21 +18,34 @@ import {
 /*
  * Building blocks with hand-written gradients where tfjs's own would be slow or missing on wasm:
  * - wasm multiplies fast (XNNPACK) only when neither operand is transposed, but tf.matMul's gradient
- *   uses transposed matmuls; so we transpose explicitly and multiply plainly.
+ *   uses transposed matmuls; so we transpose explicitly and multiply plainly — unless gemm.c is on, which
+ *   multiplies transposed operands at full speed (transposedProductsFast).
  * - tf.gather's gradient needs UnsortedSegmentSum, which wasm lacks; a scatter-add in JS is quick.
  * On wasm, the embedding, GELU, LayerNorm, soft-cap, bias gradients and cross-entropy take GPT Lab's fused kernels (src/core/kernels)
  * unless GPTLAB_KERNELS=reference; the plain-tfjs code here is the reference they are tested against.
  */
+
+/**
+ * Whether a transposed or batched product runs at full speed: gemm.c (src/core/kernels/matmul.ts) takes the
+ * transpose flags inside its packing, so a flag costs nothing and saves a Transpose kernel and its copy. Off it
+ * (GPTLAB_KERNELS=reference, GPTLAB_GEMM=off, another backend) products transpose explicitly, as the reference.
+ */
+export function transposedProductsFast(): boolean {
+  return fastKernelsActive() && gemmVariant() !== undefined;
+}
 
 /** x·W for 2-D x [N, in] and W [in, out], with a backward pass of plain (non-transposed) matmuls. */
 export const matMulPlain = customOp<tf.Tensor2D>(([x, w], save) => {
   save([x, w]);
   return {
     value: tf.matMul(x as tf.Tensor2D, w as tf.Tensor2D),
-    gradFunc: (dy, [xs, ws]) => [
-      tf.matMul(dy as tf.Tensor2D, tf.transpose(ws)),
-      tf.matMul(tf.transpose(xs), dy as tf.Tensor2D),
-    ],
+    gradFunc: (dy, [xs, ws]) =>
+      transposedProductsFast()
+        ? [
+            tf.matMul(dy as tf.Tensor2D, ws as tf.Tensor2D, false, true),
+            tf.matMul(xs as tf.Tensor2D, dy as tf.Tensor2D, true),
+          ]
+        : [tf.matMul(dy as tf.Tensor2D, tf.transpose(ws)), tf.matMul(tf.transpose(xs), dy as tf.Tensor2D)],
   };
 }) as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;
 
@@ -40,10 +54,16 @@ export const batchMatMulPlain = customOp<tf.Tensor3D>(([a, b], save) => {
   save([a, b]);
   return {
     value: bmm(a as tf.Tensor3D, b as tf.Tensor3D),
-    gradFunc: (dy, [as, bs]) => [
-      bmm(dy as tf.Tensor3D, tf.transpose(bs, [0, 2, 1]) as tf.Tensor3D),
-      bmm(tf.transpose(as, [0, 2, 1]) as tf.Tensor3D, dy as tf.Tensor3D),
-    ],
+    gradFunc: (dy, [as, bs]) =>
+      transposedProductsFast()
+        ? [
+            tf.matMul(dy as tf.Tensor3D, bs as tf.Tensor3D, false, true),
+            tf.matMul(as as tf.Tensor3D, dy as tf.Tensor3D, true),
+          ]
+        : [
+            bmm(dy as tf.Tensor3D, tf.transpose(bs, [0, 2, 1]) as tf.Tensor3D),
+            bmm(tf.transpose(as, [0, 2, 1]) as tf.Tensor3D, dy as tf.Tensor3D),
+          ],
   };
 }) as (a: tf.Tensor3D, b: tf.Tensor3D) => tf.Tensor3D;
 

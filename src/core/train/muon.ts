@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { transposedProductsFast } from '../model/ops';
 import { AdamW, AdamWConfig, clipScale, globalNorm } from './adamw';
 
 /**
@@ -33,7 +34,12 @@ export function newtonSchulz(g: tf.Tensor2D, steps = 5): tf.Tensor2D {
     const bI = tf.mul(eye, NS_B);
     const cS = tf.scalar(NS_C);
     // A = X·Xᵀ for a wide X, Xᵀ·X for a tall one: [m, m]
-    let a: tf.Tensor2D = wide ? tf.matMul(x, tf.transpose(x)) : tf.matMul(tf.transpose(x), x);
+    // gemm.c takes the flag at full speed; elsewhere a transposed flag is tfjs's scalar loop.
+    let a: tf.Tensor2D = transposedProductsFast()
+      ? tf.matMul(x, x, !wide, wide)
+      : wide
+        ? tf.matMul(x, tf.transpose(x))
+        : tf.matMul(tf.transpose(x), x);
     let q: tf.Tensor2D | undefined;
     for (let i = 0; i < steps; i++) {
       const p: tf.Tensor2D = tf.add(tf.matMul(a, tf.add(tf.mul(a, cS), bI)), aI); // a·I + b·A + c·A²
