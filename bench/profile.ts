@@ -1,12 +1,14 @@
 // `node out/bench/profile.js [--arch modern|gpt2|both] [--configs A,B,small] [--steps N]`: where one training
 // step's time goes, by tfjs kernel (tf.profile), for the bench's configs. Prints JSON (stdout) and a table
-// (stderr): kernels per step, milliseconds per kernel type, and the step's wall time outside the profiler.
+// (stderr): kernels per step, milliseconds per kernel type, the step's wall time outside the profiler, and its CPU
+// time split by module (cpuSplit.ts: gemm.c, kernels.c, tfjs's wasm, JS, GC).
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/core/backend';
 import { GPTConfig, PRESETS, withArchitecture } from '../src/core/model/config';
 import { GPT } from '../src/core/model/gpt';
 import { AdamW } from '../src/core/train/adamw';
 import { trainStep } from '../src/core/train/trainer';
+import { cpuSplit } from './cpuSplit';
 
 const CONFIGS: Record<string, { model: GPTConfig; batch: number }> = {
   A: {
@@ -76,6 +78,9 @@ async function profileOne(model: GPTConfig, B: number, steps: number) {
       kernelMs += ms / steps;
     }
   }
+  // CPU time by module (gemm.c, kernels.c, tfjs's wasm, JS, GC): compute against per-op overhead.
+  let seed = 1000;
+  const split = await cpuSplit(() => trainStep(m, opt, batch(model, B, seed++), 1e-3, 1), Math.max(steps, 5));
   opt.dispose();
   m.dispose();
   const stepMs = wall[Math.floor(wall.length / 2)];
@@ -85,6 +90,7 @@ async function profileOne(model: GPTConfig, B: number, steps: number) {
     tokPerSec: Math.round((B * model.contextLength * 1000) / stepMs),
     kernelsPerStep: Math.round(kernels),
     kernelMs: +kernelMs.toFixed(1),
+    cpuSplit: split,
     rows: rows.map((r) => ({ kernel: r.kernel, count: +r.count.toFixed(1), ms: +r.ms.toFixed(2) })),
   };
 }
@@ -104,9 +110,12 @@ async function main() {
       const top = r.rows
         .slice(0, 14)
         .map((x) => `  ${x.kernel.padEnd(48)} ${String(x.count).padStart(6)} × ${x.ms.toFixed(2).padStart(8)} ms`);
+      const split = Object.entries(r.cpuSplit.msPerStep)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
       process.stderr.write(
         `${name}/${arch}: step ${r.stepMs} ms (${r.tokPerSec} tok/s), ${r.kernelsPerStep} kernels, ` +
-          `${r.kernelMs} ms in kernels (profiled)\n${top.join('\n')}\n`,
+          `${r.kernelMs} ms in kernels (profiled)\n${top.join('\n')}\n  CPU ${r.cpuSplit.cpuMsPerStep} ms per step: ${split}\n`,
       );
     }
   }
