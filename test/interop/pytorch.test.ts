@@ -32,6 +32,9 @@ function run(cmd: string, args: string[], opts: { cwd?: string; input?: string }
         cwd: opts.cwd ?? ROOT,
         maxBuffer: 64 << 20,
         env: PYTHON_ENV,
+        // One Python process: killed before the suite's 180 s, so none outlives its test.
+        timeout: 150000,
+        killSignal: 'SIGKILL',
       },
       (err, stdout, stderr) => {
         if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${err.message}\n${stderr.slice(-3000)}`));
