@@ -294,6 +294,38 @@ describe('interop with PyTorch (python3-torch)', function () {
     assert.match(r.refused, new RegExp(MODERN_MODEL_TYPE));
   });
 
+  it("stops a torchrun past its limit as a whole: nothing left running, each rank's stack in the error", async function () {
+    this.timeout(120000);
+    // Two ranks that never end (no torch in them: they start at once): rank 1 spins, rank 0 sleeps.
+    const dir = await tmp();
+    const script = path.join(dir, 'stuck.py');
+    await fs.writeFile(
+      script,
+      [
+        'import faulthandler, os, signal, sys, time',
+        'faulthandler.register(signal.SIGTERM, file=sys.stdout, all_threads=True, chain=True)',
+        'print("pid", os.getpid(), flush=True)',
+        'def spin():',
+        '    while True: pass',
+        'def nap():',
+        '    while True: time.sleep(1)',
+        'spin() if os.environ["RANK"] == "1" else nap()',
+      ].join('\n'),
+    );
+    const logDir = path.join(dir, 'logs');
+    const err = await torchrun({ python, nproc: 2, cwd: dir, env: PYTHON_ENV, logDir, limitMs: 20000, args: [script] })
+      .then(() => undefined)
+      .catch((e: Error) => e);
+    assert.ok(err, 'a run that never ends resolved');
+    assert.match(err.message, /ran past 20 s/);
+    // Each rank was stopped where it was, and said so in its own log.
+    assert.match(err.message, /line 5 in spin/);
+    assert.match(err.message, /line 7 in nap/);
+    const pids = [...err.message.matchAll(/^pid (\d+)$/gm)].map((m) => Number(m[1]));
+    assert.equal(pids.length, 2, err.message);
+    for (const pid of pids) assert.throws(() => process.kill(pid, 0), /ESRCH/, `rank ${pid} still runs`);
+  });
+
   it('resumes from its checkpoint to exactly the weights of an uninterrupted run', async () => {
     const args = (out: string, more: string[]) => [
       path.join(SCALE, 'train_ddp.py'),
