@@ -90,6 +90,7 @@ function copyWasm() {
   copyFileSync('src/core/kernels/gptlab-kernels.wasm', 'dist/gptlab-kernels.wasm');
   copyFileSync('src/core/kernels/gptlab-decode.wasm', 'dist/gptlab-decode.wasm'); // the decoder (decode.c)
   for (const f of ['gptlab-gemm.wasm', 'gptlab-gemm-relaxed.wasm']) copyFileSync(`src/core/kernels/${f}`, `dist/${f}`); // gemm.c
+  copyFileSync('src/core/kernels/gptlab-gelu.wasm', 'dist/gptlab-gelu.wasm'); // GELU with its derivative (gelu.c)
 }
 
 // A fresh folder each build, so no stale bundle or source map ships in the VSIX.

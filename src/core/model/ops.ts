@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // the union package's Node bundle registers them all.
 import '@tensorflow/tfjs';
 import { customOp } from '../kernels/customOp';
+import { GELU_DERIVATIVE, geluDerivativeAvailable } from '../kernels/gelu';
 import { gemmVariant } from '../kernels/gemm';
 import {
   fastKernelsActive,
@@ -218,8 +219,16 @@ const referenceGelu = customOp<tf.Tensor>(([x], save) => {
   };
 }) as (x: tf.Tensor) => tf.Tensor;
 
+/** GELU whose forward (gelu.c) also writes the derivative, so its backward is one multiply (dy·d). */
+const derivativeGelu = customOp<tf.Tensor>(([x], save) => {
+  const [y, d] = tf.engine().runKernel(GELU_DERIVATIVE, { x }) as tf.Tensor[];
+  save([d]);
+  return { value: y, gradFunc: (dy, [ds]) => [tf.mul(dy, ds)] };
+}) as (x: tf.Tensor) => tf.Tensor;
+
 export function gelu(x: tf.Tensor): tf.Tensor {
-  return fastKernelsActive() ? fusedGelu(x) : referenceGelu(x);
+  if (!fastKernelsActive()) return referenceGelu(x);
+  return x.dtype === 'float32' && geluDerivativeAvailable() ? derivativeGelu(x) : fusedGelu(x);
 }
 
 /**
