@@ -7,6 +7,14 @@ import type { Lab } from '../../src/host/lab';
 describe('auto on a small workspace (real extension host)', function () {
   this.timeout(5 * 60_000);
 
+  // Later suites (pause, Stage 2) use the workspace's model: leave one like the earlier suites' (tiny, 150 steps),
+  // not auto's few-second model of a 512-token vocabulary.
+  after(async () => {
+    const l = (await vscode.extensions.getExtension<{ lab: Lab }>('gpt-lab.gpt-lab')!.activate()).lab;
+    await l.deleteModel();
+    assert.ok(await vscode.commands.executeCommand('gptLab.train', { preset: 'tiny', steps: 150 }));
+  });
+
   it('ends at its cap of passes over the code, long before the minutes, and says which budget ended it', async () => {
     const ext = vscode.extensions.getExtension<{ lab: Lab }>('gpt-lab.gpt-lab');
     assert.ok(ext, 'the extension is installed');
@@ -25,5 +33,10 @@ describe('auto on a small workspace (real extension host)', function () {
     assert.ok(Date.now() - started < 3 * 60_000, 'ended before the minutes');
     assert.ok(l.info, 'the model is ready');
     assert.equal(l.info.step, r.step);
+    // Resume trains the steps asked for: the cap, already reached, does not end it at once.
+    const more = await vscode.commands.executeCommand<TrainResult | undefined>('gptLab.resume', { steps: 5 });
+    assert.ok(more, 'resume returned a result');
+    assert.equal(more.step, r.step + 5);
+    assert.notEqual(more.endedBy, 'passes');
   });
 });

@@ -82,8 +82,10 @@ export async function trainOnWorkspace(
     resolvePreset(preset, { corpusBytes: corpus.summary.bytes, minutes }),
     args.steps !== undefined ? { maxSteps: args.steps, maxMinutes: args.minutes } : { maxMinutes: minutes },
   );
-  // A new model has the gptLab.training.architecture setting's; a resumed one keeps the checkpoint's.
-  const cfg = resume ? sized : withArchitecture(sized, config.architecture());
+  // A new model has the gptLab.training.architecture setting's; a resumed one keeps the checkpoint's. Resuming
+  // trains the minutes or steps asked for, with no passes cap (as `gpt-lab train --resume --minutes N`): an auto
+  // model's cap, counted from its first step, would otherwise end the resumed run before it began.
+  const cfg = resume ? { ...sized, maxPasses: undefined } : withArchitecture(sized, config.architecture());
 
   const title = resume
     ? `GPT Lab: training ${budgetText(cfg)} more from step ${lab.info?.step ?? 0}`
