@@ -7,13 +7,8 @@ import type { Lab } from '../../src/host/lab';
 describe('auto on a small workspace (real extension host)', function () {
   this.timeout(5 * 60_000);
 
-  // Later suites (pause, Stage 2) use the workspace's model: leave one like the earlier suites' (tiny, 150 steps),
-  // not auto's few-second model of a 512-token vocabulary.
-  after(async () => {
-    const l = (await vscode.extensions.getExtension<{ lab: Lab }>('gpt-lab.gpt-lab')!.activate()).lab;
-    await l.deleteModel();
-    assert.ok(await vscode.commands.executeCommand('gptLab.train', { preset: 'tiny', steps: 150 }));
-  });
+  // Named to run last (the runner sorts files): it replaces the workspace's model with auto's few-second one, and
+  // the suites before it (pause, Stage 2's completions) are written against the tiny models the others train.
 
   it('ends at its cap of passes over the code, long before the minutes, and says which budget ended it', async () => {
     const ext = vscode.extensions.getExtension<{ lab: Lab }>('gpt-lab.gpt-lab');
