@@ -12,6 +12,7 @@ import { crossEntropy, embedding, gelu, layerNorm, linear, relu2, softCap } from
 import { AdamW, clipScale, globalNorm } from '../../../../src/core/train/adamw';
 import { trainStep } from '../../../../src/core/train/trainer';
 import { useWasm } from '../../helpers/tf';
+import { assertClose } from '../../helpers/wasmAsserts';
 
 /** Runs `f` on the reference path and on the fused kernels; returns both results as plain arrays. */
 function bothPaths<T>(f: () => T): { reference: T; fused: T } {
@@ -23,16 +24,6 @@ function bothPaths<T>(f: () => T): { reference: T; fused: T } {
     return { reference, fused: f() };
   } finally {
     setFastKernels(true);
-  }
-}
-
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  let scale = 1e-3;
-  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
-  for (let i = 0; i < expected.length; i++) {
-    const d = Math.abs(actual[i] - expected[i]);
-    assert.ok(d <= tol * scale, `${what}[${i}]: ${actual[i]} vs ${expected[i]} (|Δ| ${d}, scale ${scale})`);
   }
 }
 

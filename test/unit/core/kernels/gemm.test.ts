@@ -12,6 +12,7 @@ import { GPT } from '../../../../src/core/model/gpt';
 import { AdamW } from '../../../../src/core/train/adamw';
 import { trainStep } from '../../../../src/core/train/trainer';
 import { useWasm } from '../../helpers/tf';
+import { assertClose, wasmSectionIds } from '../../helpers/wasmAsserts';
 
 const root = path.resolve(__dirname, '../../../../..');
 const VARIANTS: GemmVariant[] = ['plain', 'relaxed'];
@@ -25,16 +26,6 @@ function withGemm<T>(variant: GemmVariant | 'off', f: () => T): T {
   } finally {
     if (before === undefined) delete process.env.GPTLAB_GEMM;
     else process.env.GPTLAB_GEMM = before;
-  }
-}
-
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  let scale = 1e-3;
-  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
-  for (let i = 0; i < expected.length; i++) {
-    const d = Math.abs(actual[i] - expected[i]);
-    assert.ok(d <= tol * scale, `${what}[${i}]: ${actual[i]} vs ${expected[i]} (|Δ| ${d}, scale ${scale})`);
   }
 }
 
@@ -73,19 +64,7 @@ describe('gemm.c: the wasm BatchMatMul', () => {
     for (const f of Object.values(GEMM_FILES)) {
       const bytes = readFileSync(path.join(root, 'src/core/kernels', f));
       // Section ids in order: a data section (11) would overwrite tfjs's heap on instantiation.
-      const ids: number[] = [];
-      for (let o = 8; o < bytes.length;) {
-        ids.push(bytes[o++]);
-        let n = 0;
-        let shift = 0;
-        let c: number;
-        do {
-          c = bytes[o++];
-          n |= (c & 127) << shift;
-          shift += 7;
-        } while (c & 128);
-        o += n;
-      }
+      const ids = wasmSectionIds(bytes);
       assert.ok(ids.includes(10) && !ids.includes(11), `${f}: code, no data`);
       const mod = new (W.Module as unknown as new (b: Uint8Array) => object)(bytes);
       assert.deepEqual(
