@@ -57,8 +57,10 @@ export async function sampleCommand(o: SampleCliOptions): Promise<void> {
   const out = new Output(Boolean(o.json));
   const settings = sampleSettings(o);
   const promptText = await readPrompt(o);
-  // Generation reads synchronously: on webgpu it runs on wasm (as onGenerationBackend does), the model loaded there.
-  if ((await initBackend(o.backend)).name === 'webgpu') await initBackend('wasm');
+  // generateAsync reads each token's logits with `await data()`, so it runs on webgpu too (gpt.ts's KV cache there).
+  // auto keeps to CPU backends here: at batch 1 wasm's decode module costs a call a token, where a GPU pays a
+  // forward's kernel launches and an async read (bench --backend webgpu measures both on a GPU machine).
+  const backend = (await initBackend(o.backend)).name;
   const { model, tokenizer } = await loadModel(o.model);
   try {
     const prompt = tokenizer.encode(promptText);
@@ -94,6 +96,7 @@ export async function sampleCommand(o: SampleCliOptions): Promise<void> {
       out.event('sample', {
         prompt: promptText,
         completion: r.text,
+        backend,
         tokens: r.tokens.length,
         stopReason: r.stopReason,
         ms,
