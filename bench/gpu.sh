@@ -2,7 +2,8 @@
 # The GPU benchmark, for a machine with a GPU and its Vulkan (Linux, Windows), Metal (macOS) or D3D12 driver:
 #   bash bench/gpu.sh [OUT_DIR]    (QUICK=1: fewer steps; PYTHON=…: the python with torch; NO_INSTALL=1: skip npm ci)
 # Installs what it needs (npm ci, with the optional webgpu packages), checks that Dawn finds a hardware adapter,
-# runs the engine's benchmark on the webgpu backend (`node out/bench/run.js --backend webgpu`), then, where torch
+# runs the engine's benchmark on the webgpu backend (`node out/bench/run.js --backend webgpu`: training, and generation
+# at batch 1 and batched with wasm's generation on the CPU measured in the same rounds beside it), then, where torch
 # sees CUDA, the PyTorch peer on the GPU with the same configs and data. Everything lands as JSON in OUT_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +30,7 @@ if grep -q '"adapter":"[^"]*software' "$out/adapter.json"; then
   log "WARNING: Dawn found only a software adapter (no GPU driver it accepts): these are not GPU figures"
 fi
 
-log "the engine on webgpu (node out/bench/run.js --backend webgpu${QUICK:+ --quick})"
+log "the engine on webgpu, generation beside wasm's (node out/bench/run.js --backend webgpu${QUICK:+ --quick})"
 node out/bench/run.js --backend webgpu ${QUICK:+--quick} >"$out/engine-webgpu.json"
 
 # The peer on the same data: the first MiB of typescript.js, bytes modulo the vocabulary (as src/cli/bench.ts).

@@ -211,8 +211,11 @@ export async function runBenchmarks(opts: {
   result.engineMatmul = engineMatmul;
 
   // Rounds: engine, then peer, config by config; medians over the rounds.
-  const runs: Record<string, { engine: Json[]; peer: Json[] }> = {};
+  // cpu: on another backend (webgpu), generation on wasm in the same rounds, so the GPU's figures stand beside it.
+  const runs: Record<string, { engine: Json[]; peer: Json[]; cpu?: Json[] }> = {};
   for (const name of [...Object.keys(CONFIGS), 'generation']) runs[name] = { engine: [], peer: [] };
+  const cpuBeside = backend !== 'wasm' && backend !== 'cpu';
+  if (cpuBeside) runs.generation.cpu = [];
   result.runs = runs;
   for (let r = 1; r <= rounds; r++) {
     for (const [name, c] of Object.entries(CONFIGS)) {
@@ -233,6 +236,7 @@ export async function runBenchmarks(opts: {
     log(`round ${r}/${rounds}: generation, config B…`);
     const gen: ChildSpec = { kind: 'gen', model: CONFIGS.B.model, data, batchRows: GEN_ROWS };
     runs.generation.engine.push(engine(gen, backend));
+    if (cpuBeside) runs.generation.cpu!.push(engine(gen, 'wasm'));
     if (withPeer) {
       const args = ['--config', 'B', '--data', data, '--notrain', '--genbatch', String(GEN_ROWS)];
       runs.generation.peer.push(peer(script, best.gen, args));
@@ -293,6 +297,11 @@ export async function runBenchmarks(opts: {
     enginePeakRssMiB: round(med(ge, 'peakRssMiB'), 0),
     peerPeakRssMiB: round(med(gp, 'peakRssMiB'), 0),
     peerSetting: best.gen,
+    engineBatchKvCache: ge.every((r) => (r.batch as Json | undefined)?.kvCache === true),
+    ...(runs.generation.cpu && {
+      cpuMsPerToken: round(med(runs.generation.cpu, 'kvCache_32tok_ms') / 32, 3),
+      cpuBatchTokPerSec: round(med(runs.generation.cpu, 'batch', 'tokPerSec'), 0),
+    }),
   };
   result.summary = summary;
 
@@ -358,6 +367,12 @@ export function table(r: Json): string {
       `${g.batchRows} rows: engine ${f(g.engineBatchTokPerSec)} tok/s, peer ${f(g.peerBatchTokPerSec)} (ratio ${f(g.batchRatio)}); ` +
       `peak RSS ${f(g.enginePeakRssMiB)} / ${f(g.peerPeakRssMiB)} MiB`,
   );
+  if (g.cpuMsPerToken !== undefined)
+    lines.push(
+      `generation on ${r.backend} beside wasm (CPU), same rounds: ${f(g.engineMsPerToken)} vs ${f(g.cpuMsPerToken)} ` +
+        `ms/token at batch 1; ${g.batchRows} rows ${f(g.engineBatchTokPerSec)} vs ${f(g.cpuBatchTokPerSec)} tok/s ` +
+        `(${r.backend}: ${g.engineBatchKvCache ? 'KV cache' : 'each step recomputes the rows'})`,
+    );
   for (const [name, p] of Object.entries(r.presets as Record<string, Record<string, Json>>)) {
     lines.push(
       `preset ${name}: train ${f(p.train.tokPerSec)} tok/s, peak RSS ${f(p.train.peakRssMiB)} MiB; ` +

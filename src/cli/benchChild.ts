@@ -7,7 +7,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BackendPreference, initBackend } from '../core/backend';
 import { GPTConfig, parameterCount } from '../core/model/config';
 import { GPT } from '../core/model/gpt';
-import { generate, generateBatch } from '../core/sample';
+import {
+  BatchGenerateOptions,
+  BatchRow,
+  CachedDecoder,
+  generate,
+  generateBatch,
+  GenerateOptions,
+  GenerateResult,
+} from '../core/sample';
+import type { Tokenizer } from '../core/tokenizer';
 import { AdamW } from '../core/train/adamw';
 import { defaultTrainConfig } from '../core/train/config';
 import type { Batch } from '../core/train/data';
@@ -26,7 +35,14 @@ export type ChildSpec =
       /** Data-parallel replicas (worker threads, src/core/train/parallel); absent or 1: the loop's thread alone. */
       replicas?: number;
     }
-  | { kind: 'gen'; model: GPTConfig; data: string; batchRows: number }
+  | {
+      kind: 'gen';
+      model: GPTConfig;
+      data: string;
+      batchRows: number;
+      /** Timed runs of each measurement, after one untimed (tests: 1); default the median of 5 after 4 (3 after 2). */
+      runs?: number;
+    }
   | { kind: 'matmul'; n: number };
 
 export function median(xs: number[]): number {
@@ -135,32 +151,48 @@ function train(spec: TrainSpec) {
   });
 }
 
-/** Greedy generation of 32 tokens after a 64-token prompt (shorter in a short context), as the peer measures it. */
-function gen(spec: Extract<ChildSpec, { kind: 'gen' }>) {
+type GenSpec = Extract<ChildSpec, { kind: 'gen' }>;
+type Maybe<T> = T | Promise<T>;
+
+/** How a backend generates: wasm and cpu synchronously, webgpu (benchWebgpu.ts) reading each step asynchronously. */
+export interface BenchGenerator {
+  one(m: GPT, tok: Tokenizer, prompt: number[], opts: GenerateOptions): Maybe<GenerateResult>;
+  batch(m: GPT, tok: Tokenizer, rows: number[][], opts: BatchGenerateOptions): Maybe<BatchRow[]>;
+}
+const SYNC_GENERATOR: BenchGenerator = { one: generate, batch: generateBatch };
+
+/**
+ * Greedy generation of 32 tokens after a 64-token prompt (shorter in a short context), as the peer measures it:
+ * batch 1 with the KV cache and recomputing every window, and `batchRows` rows at once.
+ */
+export async function measureGeneration(spec: GenSpec, g: BenchGenerator): Promise<Record<string, unknown>> {
   const { model } = spec;
   const m = GPT.create(model, 0);
   const data = tokens(spec.data, model.vocabSize);
-  const tok = { specials: { endOfText: -1 }, decodeText: () => '' } as unknown as Parameters<typeof generate>[1];
+  const tok = { specials: { endOfText: -1 }, decodeText: () => '' } as unknown as Tokenizer;
   const P = Math.min(64, model.contextLength - 32);
   const prompt = Array.from(data.subarray(1000, 1000 + P));
   // Steady state, as the peer's: V8 runs a new wasm module's baseline code until its optimised code lands (in
   // the background, a few calls in on a busy machine), so a few warm-up calls; then the median of five.
-  const timed = <T>(f: () => T, warmup = 3, runs = 5): { ms: number; out: T } => {
-    for (let r = 0; r < warmup; r++) f();
+  const timed = async <T>(f: () => Maybe<T>, warmup = 3, runs = 5): Promise<{ ms: number; out: T }> => {
+    if (spec.runs) [warmup, runs] = [0, spec.runs];
+    for (let r = 0; r < warmup; r++) await f();
     const times: number[] = [];
-    let out = f();
+    let out = await f();
     for (let r = 0; r < runs; r++) {
       const t0 = performance.now();
-      out = f();
+      out = await f();
       times.push(performance.now() - t0);
     }
     return { ms: median(times), out };
   };
-  const kv = timed(() => generate(m, tok, prompt, { maxTokens: 32, temperature: 0 }).tokens);
-  const full = timed(() => generate(m, tok, prompt, { maxTokens: 32, temperature: 0, noCache: true }).tokens, 1, 3);
+  const one = async (noCache: boolean) =>
+    (await g.one(m, tok, prompt, { maxTokens: 32, temperature: 0, noCache })).tokens;
+  const kv = await timed(() => one(false));
+  const full = await timed(() => one(true), 1, 3);
   const R = spec.batchRows;
   const rows = Array.from({ length: R }, (_, r) => Array.from(data.subarray(1000 + 97 * r, 1000 + 97 * r + P)));
-  const batch = R > 0 ? timed(() => generateBatch(m, tok, rows, { maxTokens: 32, temperature: 0 })) : undefined;
+  const batch = R > 0 ? await timed(() => g.batch(m, tok, rows, { maxTokens: 32, temperature: 0 })) : undefined;
   m.dispose();
   return {
     promptTokens: P,
@@ -168,8 +200,16 @@ function gen(spec: Extract<ChildSpec, { kind: 'gen' }>) {
     kvCache_msPerToken: +(kv.ms / 32).toFixed(3),
     fullRecompute_32tok_ms: +full.ms.toFixed(1),
     kvMatchesFull: kv.out.join() === full.out.join(),
+    kvTokens: kv.out,
     ...(batch && {
-      batch: { rows: R, newTokens: 32, ms: +batch.ms.toFixed(1), tokPerSec: Math.round((R * 32 * 1000) / batch.ms) },
+      batch: {
+        rows: R,
+        newTokens: 32,
+        ms: +batch.ms.toFixed(1),
+        tokPerSec: Math.round((R * 32 * 1000) / batch.ms),
+        // CPU backends keep each row's KV cache (CachedDecoder); elsewhere every step recomputes the rows' windows.
+        kvCache: CachedDecoder.suits(),
+      },
     }),
   };
 }
@@ -205,7 +245,12 @@ async function main(): Promise<void> {
     );
     return;
   }
-  const result = spec.kind === 'train' ? await train(spec) : spec.kind === 'gen' ? gen(spec) : await matmul(spec.n);
+  const result =
+    spec.kind === 'train'
+      ? await train(spec)
+      : spec.kind === 'gen'
+        ? await measureGeneration(spec, SYNC_GENERATOR)
+        : await matmul(spec.n);
   const peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
   process.stdout.write(JSON.stringify({ ...result, backend: backend.name, peakRssMiB }) + '\n');
 }

@@ -1,11 +1,12 @@
 /**
  * `gpt-lab bench --backend webgpu`'s measurements in the child process. tfjs-webgpu cannot read a tensor
- * synchronously in Node, so training reads each step's loss with `await data()` (trainStepAsync) and the matmul
- * waits for its result the same way; the rest of each measurement is benchChild.ts's. Generation is not measured
- * here.
+ * synchronously in Node, so training reads each step's loss with `await data()` (trainStepAsync), generation each
+ * step's logits (generateAsync: gpt.ts's KV cache at batch 1; generateBatchAsync: each step recomputes the rows),
+ * and the matmul waits for its result the same way; the rest of each measurement is benchChild.ts's.
  */
 import type { ChildSpec } from './benchChild';
-import { matmul, measureTraining } from './benchChild';
+import { matmul, measureGeneration, measureTraining } from './benchChild';
+import { generateAsync, generateBatchAsync } from '../core/sample';
 import { trainStepAsync } from '../core/train/trainer';
 
 type Json = Record<string, unknown>;
@@ -19,8 +20,6 @@ export async function benchOnWebGpu(spec: ChildSpec): Promise<Json> {
       dispose: async () => undefined,
     }));
   }
-  if (spec.kind === 'matmul') return matmul(spec.n, (c) => c.data());
-  return {
-    skipped: 'generation on webgpu: the sampler reads each token synchronously, which tfjs-webgpu cannot in Node',
-  };
+  if (spec.kind === 'gen') return measureGeneration(spec, { one: generateAsync, batch: generateBatchAsync });
+  return matmul(spec.n, (c) => c.data());
 }

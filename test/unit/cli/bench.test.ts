@@ -83,5 +83,33 @@ describe('gpt-lab bench', () => {
     assert.match(out, /\| small \| 900 \(2\) \| 3,000 \(1\) \| 0\.25 \|/);
     assert.match(out, /engine 1\.1 ms\/token, peer 1\.2 \(peer\/engine 1\.09\)/);
     assert.match(out, /preset tiny: train 5,000 tok\/s, peak RSS 300 MiB/);
+    assert.doesNotMatch(out, /beside wasm/);
+  });
+
+  it("prints a GPU backend's generation beside wasm's from the same rounds", () => {
+    const row = { engineTokPerSec: 900, peerTokPerSec: 3000, ratio: 0.3 };
+    const out = table({
+      date: 'today',
+      rounds: 3,
+      backend: 'webgpu',
+      machine: { cpu: { model: 'Some CPU' }, cpus: 2 },
+      summary: {
+        A: row,
+        B: row,
+        small: row,
+        generation: {
+          config: 'B',
+          engineMsPerToken: 2.5,
+          batchRows: 8,
+          engineBatchTokPerSec: 4000,
+          engineBatchKvCache: false,
+          cpuMsPerToken: 0.9,
+          cpuBatchTokPerSec: 1500,
+        },
+      },
+      presets: {},
+    });
+    assert.match(out, /generation on webgpu beside wasm \(CPU\), same rounds: 2\.5 vs 0\.9 ms\/token at batch 1/);
+    assert.match(out, /8 rows 4,000 vs 1,500 tok\/s \(webgpu: each step recomputes the rows\)/);
   });
 });

@@ -8,6 +8,7 @@ import { GptLabError } from '../../../../src/core/errors';
 import { loadModel } from '../../../../src/core/model/persist';
 import { generate, generateAsync, GenerateOptions, GenerateResult } from '../../../../src/core/sample';
 import { generateBatch, generateBatchAsync } from '../../../../src/core/sample/batch';
+import { TINY } from '../../helpers/tf';
 import { parentVersion } from '../../helpers/train';
 
 /*
@@ -20,6 +21,7 @@ import { parentVersion } from '../../helpers/train';
 /** Past the tiny model's 16-token context, so the window slides on both backends. */
 const OPTS: GenerateOptions = { maxTokens: 24, temperature: 0, topProbs: 3, stopAtEndOfText: false };
 const PROMPT = 'export function add';
+const PROMPT_DATA = require.resolve('typescript/lib/typescript.js');
 
 function assertSameGeneration(gpu: GenerateResult, wasm: GenerateResult, what: string) {
   assert.deepEqual(gpu.tokens, wasm.tokens, `${what}: tokens`);
@@ -116,6 +118,39 @@ describe('generation on webgpu: the same tokens and probabilities as wasm from t
       wasm.some((r) => r.tokens.length === opts.maxTokens),
       'some row ran to the limit',
     );
+  });
+
+  it("bench's child measures generation on webgpu, batch 1 and batched, with wasm's tokens", () => {
+    const child = path.resolve(__dirname, '../../../../src/cli/benchChild.js');
+    const bench = (backend: string) => {
+      const spec = {
+        kind: 'gen',
+        model: { ...TINY, nLayer: 1, contextLength: 40 },
+        data: PROMPT_DATA,
+        batchRows: 2,
+        runs: 1,
+      };
+      const r = spawnSync(process.execPath, [child, JSON.stringify(spec)], {
+        encoding: 'utf8',
+        timeout: 240_000,
+        env: { ...process.env, GPT_LAB_BENCH_BACKEND: backend },
+      });
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown> & {
+        batch: Record<string, unknown>;
+      };
+    };
+    const [wasm, gpu] = [bench('wasm'), bench('webgpu')];
+    console.log(
+      `      llvmpipe vs wasm, ms/token at batch 1: ${gpu.kvCache_msPerToken} vs ${wasm.kvCache_msPerToken}; ` +
+        `2 rows tok/s: ${gpu.batch.tokPerSec} vs ${wasm.batch.tokPerSec}`,
+    );
+    assert.equal(gpu.backend, 'webgpu');
+    assert.equal(gpu.kvMatchesFull, true, 'KV cache and full recompute give the same tokens on webgpu');
+    assert.ok((gpu.kvCache_msPerToken as number) > 0 && (gpu.batch.tokPerSec as number) > 0, JSON.stringify(gpu));
+    assert.equal(gpu.batch.kvCache, false);
+    assert.equal(wasm.batch.kvCache, true);
+    assert.deepEqual(gpu.kvTokens, wasm.kvTokens, 'the same greedy tokens from the same initial weights');
   });
 
   it('gpt-lab sample --backend webgpu generates on webgpu what --backend wasm does', () => {
