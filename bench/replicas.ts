@@ -24,6 +24,10 @@ import { SharedStep } from '../src/core/train/parallel/shared';
 import type { TrainTask } from '../src/core/train/task';
 
 const CONFIGS: Record<string, { model: GPTConfig; batch: number }> = {
+  A: {
+    model: { vocabSize: 512, contextLength: 64, nEmbd: 64, nLayer: 2, nHead: 4, positionEncoding: 'learned' },
+    batch: 16,
+  },
   B: {
     model: { vocabSize: 2048, contextLength: 128, nEmbd: 128, nLayer: 4, nHead: 4, positionEncoding: 'learned' },
     batch: 16,

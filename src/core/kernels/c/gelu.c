@@ -10,10 +10,11 @@ typedef v128_t f4;
 
 static inline f4 splat(float x) { return wasm_f32x4_splat(x); }
 
-/* e^x, Cephes' single-precision polynomial (as kernels.c). */
+/* e^x, Cephes' single-precision polynomial, pmin/pmax and the 1.5·2^23 rounding (as kernels.c's vexp). */
 static inline f4 vexp(f4 x) {
-  x = wasm_f32x4_min(wasm_f32x4_max(x, splat(-87.3f)), splat(88.3f));
-  f4 fx = wasm_f32x4_nearest(wasm_f32x4_mul(x, splat(1.44269504088896341f)));
+  x = wasm_f32x4_pmin(wasm_f32x4_pmax(x, splat(-87.3f)), splat(88.3f));
+  f4 t = wasm_f32x4_add(wasm_f32x4_mul(x, splat(1.44269504088896341f)), splat(12582912.0f));
+  f4 fx = wasm_f32x4_sub(t, splat(12582912.0f));
   x = wasm_f32x4_sub(x, wasm_f32x4_mul(fx, splat(0.693359375f)));
   x = wasm_f32x4_sub(x, wasm_f32x4_mul(fx, splat(-2.12194440e-4f)));
   f4 z = wasm_f32x4_mul(x, x);
@@ -24,7 +25,7 @@ static inline f4 vexp(f4 x) {
   y = wasm_f32x4_add(wasm_f32x4_mul(y, x), splat(1.6666665459e-1f));
   y = wasm_f32x4_add(wasm_f32x4_mul(y, x), splat(5.0000001201e-1f));
   y = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(y, z), x), splat(1.0f));
-  f4 pow2n = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(fx), wasm_i32x4_splat(127)), 23);
+  f4 pow2n = wasm_i32x4_shl(wasm_i32x4_add(t, wasm_i32x4_splat(127)), 23); /* (n + 127) << 23 */
   return wasm_f32x4_mul(y, pow2n);
 }
 

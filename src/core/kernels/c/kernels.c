@@ -26,10 +26,17 @@ static inline float hmax(f4 v) {
   return a > c ? a : c;
 }
 
-/* e^x, Cephes' single-precision polynomial (relative error ~2e-7), four at a time. */
+/*
+ * e^x, Cephes' single-precision polynomial (relative error ~2e-7), four at a time. The clamp takes pmin/pmax (one
+ * instruction each; min/max's NaN and signed-zero rules cost V8 a sequence of several), and n = round(x·log2 e)
+ * comes from adding 1.5·2^23, whose sum holds n in its low mantissa bits, so 2^n needs no float→int conversion
+ * (the same rounding, ties to even, as nearest). Measured in V8: GELU's forward ~2× faster than with nearest,
+ * trunc_sat, min and max.
+ */
 static inline f4 vexp(f4 x) {
-  x = wasm_f32x4_min(wasm_f32x4_max(x, splat(-87.3f)), splat(88.3f));
-  f4 fx = wasm_f32x4_nearest(wasm_f32x4_mul(x, splat(1.44269504088896341f)));
+  x = wasm_f32x4_pmin(wasm_f32x4_pmax(x, splat(-87.3f)), splat(88.3f));
+  f4 t = wasm_f32x4_add(wasm_f32x4_mul(x, splat(1.44269504088896341f)), splat(12582912.0f));
+  f4 fx = wasm_f32x4_sub(t, splat(12582912.0f));
   x = wasm_f32x4_sub(x, wasm_f32x4_mul(fx, splat(0.693359375f)));
   x = wasm_f32x4_sub(x, wasm_f32x4_mul(fx, splat(-2.12194440e-4f)));
   f4 z = wasm_f32x4_mul(x, x);
@@ -40,7 +47,7 @@ static inline f4 vexp(f4 x) {
   y = wasm_f32x4_add(wasm_f32x4_mul(y, x), splat(1.6666665459e-1f));
   y = wasm_f32x4_add(wasm_f32x4_mul(y, x), splat(5.0000001201e-1f));
   y = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(y, z), x), splat(1.0f));
-  f4 pow2n = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(fx), wasm_i32x4_splat(127)), 23);
+  f4 pow2n = wasm_i32x4_shl(wasm_i32x4_add(t, wasm_i32x4_splat(127)), 23); /* (n + 127) << 23: the bits of 2^n */
   return wasm_f32x4_mul(y, pow2n);
 }
 static inline float sexp(float x) { return wasm_f32x4_extract_lane(vexp(splat(x)), 0); }
@@ -169,7 +176,7 @@ void attention_forward(const float *qkv, float *y, float *p, int B, int T, int H
           const float *kj = k0 + j * row;
           f4 s = wasm_f32x4_mul(dot4(q, kj, kj + row, kj + 2 * row, kj + 3 * row, hs), splat(scale));
           wasm_v128_store(pr + j, s);
-          vmax = wasm_f32x4_max(vmax, s);
+          vmax = wasm_f32x4_pmax(vmax, s); /* pmax: one instruction (see vexp) */
         }
         float mx = hmax(vmax);
         for (; j <= i; j++) {
@@ -382,10 +389,15 @@ void cross_entropy(const float *logits, const int32_t *targets, float *loss, flo
   for (int n = 0; n < N; n++) {
     const float *l = logits + (long)n * V;
     float *g = grad + (long)n * V;
-    f4 vmax = splat(-3.0e38f);
+    /* Two pmax chains: a row's max was a loop-carried chain of min/max's NaN rules, 15× slower (see vexp). */
+    f4 vmax = splat(-3.0e38f), vmax1 = vmax;
     int v = 0;
-    for (; v + 4 <= V; v += 4) vmax = wasm_f32x4_max(vmax, wasm_v128_load(l + v));
-    float mx = hmax(vmax);
+    for (; v + 8 <= V; v += 8) {
+      vmax = wasm_f32x4_pmax(vmax, wasm_v128_load(l + v));
+      vmax1 = wasm_f32x4_pmax(vmax1, wasm_v128_load(l + v + 4));
+    }
+    for (; v + 4 <= V; v += 4) vmax = wasm_f32x4_pmax(vmax, wasm_v128_load(l + v));
+    float mx = hmax(wasm_f32x4_pmax(vmax, vmax1));
     for (; v < V; v++)
       if (l[v] > mx) mx = l[v];
     f4 vs = splat(0), vm = splat(mx);
@@ -635,7 +647,7 @@ void relu2_forward(const float *x, float *y, int n) {
   const f4 z = splat(0);
   int i = 0;
   for (; i + 4 <= n; i += 4) {
-    f4 r = wasm_f32x4_max(wasm_v128_load(x + i), z);
+    f4 r = wasm_f32x4_pmax(wasm_v128_load(x + i), z); /* x < 0 ? 0 : x */
     wasm_v128_store(y + i, wasm_f32x4_mul(r, r));
   }
   for (; i < n; i++) {
@@ -650,7 +662,7 @@ void relu2_backward(const float *x, const float *dy, float *dx, int n) {
   const f4 z = splat(0), two = splat(2.0f);
   int i = 0;
   for (; i + 4 <= n; i += 4) {
-    f4 r = wasm_f32x4_max(wasm_v128_load(x + i), z);
+    f4 r = wasm_f32x4_pmax(wasm_v128_load(x + i), z); /* x < 0 ? 0 : x */
     wasm_v128_store(dx + i, wasm_f32x4_mul(wasm_f32x4_mul(r, two), wasm_v128_load(dy + i)));
   }
   for (; i < n; i++) dx[i] = 2.0f * (x[i] > 0 ? x[i] : 0) * dy[i];
@@ -698,7 +710,7 @@ void softcap_cross_entropy(const float *x, const int32_t *targets, float *loss, 
     for (; v + 4 <= V; v += 4) {
       f4 y = wasm_f32x4_mul(vc, vtanh(wasm_f32x4_mul(wasm_v128_load(l + v), vic)));
       wasm_v128_store(g + v, y);
-      vmax = wasm_f32x4_max(vmax, y);
+      vmax = wasm_f32x4_pmax(vmax, y);
     }
     float mx = hmax(vmax);
     for (; v < V; v++) {
