@@ -3,7 +3,7 @@ import { parseArchitecture } from '../core/model/config';
 
 /** The only place that reads settings; bad values fall back to defaults. */
 const PRESETS = ['tiny', 'small', 'base', 'auto'] as const;
-const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+const BACKENDS = ['auto', 'tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
 
 function cfg(): vscode.WorkspaceConfiguration {
   return vscode.workspace.getConfiguration('gptLab');

@@ -5,7 +5,7 @@
 import { promptsOf, readPreferences } from '../core/data/preferences';
 import { GptLabError } from '../core/errors';
 import { loadModel, LoadedModel } from '../core/model/persist';
-import { generateBatch } from '../core/sample/batch';
+import { generateBatchAsync } from '../core/sample/batch';
 import { trainDpo, trainPpo, trainRewardModel } from '../core/train/align';
 import { SCORE_HEAD } from '../core/train/pairs';
 import { splitExamples } from '../core/train/stage';
@@ -21,7 +21,7 @@ const MAX_ROUNDS = 4;
  * K distinct completions of one prompt, sampled at a temperature in batches (one seed per row), empty and
  * repeated ones dropped, until K are found or the rounds run out (then fewer come back).
  */
-export function rankCompletions(m: LoadedModel, p: RankParams): RankResult {
+export async function rankCompletions(m: LoadedModel, p: RankParams): Promise<RankResult> {
   const t0 = performance.now();
   const tok = m.tokenizer;
   const ctx = m.model.config.contextLength;
@@ -34,7 +34,7 @@ export function rankCompletions(m: LoadedModel, p: RankParams): RankResult {
   while (completions.length < p.count && rounds < MAX_ROUNDS) {
     // One spare row first (sampled completions rarely repeat), then twice what is missing.
     const rows = rounds === 0 ? p.count + 1 : 2 * (p.count - completions.length);
-    const out = generateBatch(
+    const out = await generateBatchAsync(
       m.model,
       tok,
       Array.from({ length: rows }, () => prompt),
@@ -133,13 +133,13 @@ export async function compareVersions(p: CompareParams): Promise<Omit<Comparison
     const ctx = Math.min(before.model.config.contextLength, aligned.model.config.contextLength);
     const ids = prompts.map((q) => tok.encode(q).slice(-Math.max(1, ctx - p.maxTokens - 1)));
     const gen = (m: LoadedModel) =>
-      generateBatch(m.model, tok, ids, {
+      generateBatchAsync(m.model, tok, ids, {
         maxTokens: p.maxTokens,
         temperature: 0,
         seed: 0,
         suppressTokens: [s.fimPrefix, s.fimSuffix, s.fimMiddle],
       });
-    const [a, b] = [gen(before), gen(aligned)];
+    const [a, b] = [await gen(before), await gen(aligned)];
     return { rows: prompts.map((prompt, i) => ({ prompt, before: a[i].text, after: b[i].text })), source };
   } finally {
     before.model.dispose();

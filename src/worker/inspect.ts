@@ -39,40 +39,54 @@ export function tokenStrip(
   };
 }
 
-/** Every layer's and head's attention over the text, as one Float32Array [L, H, T, T]. */
-export function attentionOf(model: GPT, tok: Tokenizer, text: string): AttentionData {
+/**
+ * Every layer's and head's attention over the text, as one Float32Array [L, H, T, T]. Read with `await data()`:
+ * webgpu in Node reads no other way.
+ */
+export async function attentionOf(model: GPT, tok: Tokenizer, text: string): Promise<AttentionData> {
   const { strip, total } = tokenStrip(tok, text, model.config.contextLength);
   const { nLayer: L, nHead: H, contextLength } = model.config;
   const T = strip.ids.length;
   const dims = { tokens: strip, totalTokens: total, contextLength, layers: L, heads: H };
   if (T === 0) return { ...dims, weights: new Float32Array(0) };
-  const weights = new Float32Array(L * H * T * T);
-  tf.tidy(() => {
+  const attention = tf.tidy(() => {
     const { trace } = model.forward(tf.tensor2d([strip.ids], [1, T], 'int32'), { trace: true, lastOnly: true });
-    trace!.attention.forEach((a, l) => weights.set(a.dataSync(), l * H * T * T)); // each [1, H, T, T]
+    return tf.concat(trace!.attention.map((a) => tf.reshape(a, [-1]))); // each [1, H, T, T], layer by layer
   });
-  return { ...dims, weights };
+  try {
+    return { ...dims, weights: (await attention.data()) as Float32Array };
+  } finally {
+    attention.dispose();
+  }
 }
 
 /** The next-token distribution after `ids`, plus what each layer would predict (the logit lens). */
-export function stepOf(model: GPT, tok: Tokenizer, ids: number[]): StepData {
+export async function stepOf(model: GPT, tok: Tokenizer, ids: number[]): Promise<StepData> {
   const ctx = model.config.contextLength;
   const kept = ids.length ? ids.slice(-ctx) : [tok.specials.endOfText];
   const T = kept.length;
-  let logits: Float32Array = new Float32Array(0);
-  const lens: StepData['lens'] = [];
-  tf.tidy(() => {
+  const { nEmbd: C, vocabSize: V } = model.config;
+  // Row 0: the logits; row 1 + l: layer l's logit lens. One asynchronous read for all (webgpu reads no other way).
+  const rows = tf.tidy(() => {
     const r = model.forward(tf.tensor2d([kept], [1, T], 'int32'), { trace: true, lastOnly: true });
-    logits = r.logits.dataSync() as Float32Array;
-    r.trace!.hidden.forEach((h, layer) => {
-      const last = tf.reshape(tf.slice(h, [0, T - 1, 0], [1, 1, model.config.nEmbd]), [
-        1,
-        model.config.nEmbd,
-      ]) as tf.Tensor2D;
-      const p = softmax(model.head(model.finalNorm(last)).dataSync());
-      lens.push({ layer, top: topTokens(p, 3).map((t) => ({ display: tok.tokenDisplay(t.token), prob: t.prob })) });
+    const lens = r.trace!.hidden.map((h) => {
+      const last = tf.reshape(tf.slice(h, [0, T - 1, 0], [1, 1, C]), [1, C]) as tf.Tensor2D;
+      return tf.reshape(model.head(model.finalNorm(last)), [1, V]);
     });
+    return tf.concat([tf.reshape(r.logits, [1, V]), ...lens]);
   });
+  let all: Float32Array;
+  try {
+    all = (await rows.data()) as Float32Array;
+  } finally {
+    rows.dispose();
+  }
+  const logits = all.slice(0, V);
+  const lens: StepData['lens'] = [];
+  for (let layer = 0; (layer + 2) * V <= all.length; layer++) {
+    const p = softmax(all.subarray((layer + 1) * V, (layer + 2) * V));
+    lens.push({ layer, top: topTokens(p, 3).map((t) => ({ display: tok.tokenDisplay(t.token), prob: t.prob })) });
+  }
   const candidates = topTokens(logits, 50).map((t) => ({
     token: t.token,
     display: tok.tokenDisplay(t.token),

@@ -34,7 +34,12 @@ type Handler<M extends WorkerMethod> = (params: WorkerRequests[M][0], id: number
 const backendReady = (async () => {
   // Bundled: the .wasm files sit next to this file.
   setWasmDirectory(__dirname + path.sep);
-  return initBackend((process.env.GPT_LAB_BACKEND as BackendPreference | undefined) ?? 'auto');
+  // Every job reads tensors with `await data()`, so auto may take a hardware webgpu adapter (never a software one);
+  // completions run while a job awaits, so the backend never switches under them (concurrent).
+  return initBackend((process.env.GPT_LAB_BACKEND as BackendPreference | undefined) ?? 'auto', {
+    readsAsync: true,
+    concurrent: true,
+  });
 })();
 
 const handlers: { [M in WorkerMethod]: Handler<M> } = {

@@ -11,8 +11,8 @@ export type { AdapterFacts, AdapterKind } from './adapterKind';
 /**
  * Backends in order of preference; each is loaded only if installed and working. 'auto' takes 'webgpu' only on a
  * hardware adapter (never a software renderer, see adapterKind.ts), and in Node only for a caller that reads
- * tensors asynchronously (InitOptions.readsAsync: the CLI's training stages and compare); the worker (the
- * extension's jobs, which rank and complete synchronously) still reads synchronously.
+ * tensors asynchronously (InitOptions.readsAsync: the CLI's training stages and compare, and the extension's
+ * worker, whose jobs all read with `await data()`).
  */
 export const BACKEND_NAMES = ['tensorflow-gpu', 'webgpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -36,9 +36,16 @@ export interface InitOptions {
    * webgpu cannot read synchronously (Node).
    */
   readsAsync?: boolean;
+  /**
+   * Other requests run while a job awaits (the extension's worker: completions during training), so the backend
+   * must not change under them: onGenerationBackend then generates on webgpu itself (asynchronously) instead of
+   * switching the process to wasm, where a request in flight would find its webgpu tensors unreadable.
+   */
+  concurrent?: boolean;
 }
 
 let current: BackendInfo | undefined;
+let concurrent = false;
 
 /** Where the wasm binaries are when the code is bundled (the extension copies them next to the bundle). */
 let wasmDir: string | undefined;
@@ -103,6 +110,7 @@ export async function initBackend(
   preference: BackendPreference = 'auto',
   options: InitOptions = {},
 ): Promise<BackendInfo> {
+  if (options.concurrent) concurrent = true;
   if (current && (preference === 'auto' || preference === current.name)) return current;
   const candidates = preference === 'auto' ? [...BACKEND_NAMES] : [preference];
   if (preference !== 'auto' && !BACKEND_NAMES.includes(preference)) {
@@ -133,13 +141,14 @@ export function currentBackend(): BackendInfo | undefined {
 }
 
 /**
- * Runs `f` where generation works: generation reads every token synchronously, which webgpu cannot in Node, and
- * its fastest batch-1 path is the WebAssembly decode module anyway. So on webgpu `f` runs on the wasm backend
- * (a model it loads from its folder lands there), and webgpu is current again after; elsewhere `f` just runs.
+ * Runs `f` where generation is fastest: batch-1 generation on a CPU backend runs the WebAssembly decode module
+ * (a call a token) where webgpu pays a forward's kernels and an async read. So on webgpu `f` runs on the wasm backend
+ * (a model it loads from its folder lands there), and webgpu is current again after; elsewhere, and in a process
+ * that serves concurrent requests (InitOptions.concurrent), `f` just runs (generateAsync works on webgpu).
  */
 export async function onGenerationBackend<T>(f: () => Promise<T>): Promise<T> {
   const before = current;
-  if (tf.getBackend() !== 'webgpu' || webgpuReadsSynchronously()) return f();
+  if (tf.getBackend() !== 'webgpu' || webgpuReadsSynchronously() || concurrent) return f();
   await initBackend('wasm');
   try {
     return await f();

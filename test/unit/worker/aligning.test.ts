@@ -36,20 +36,20 @@ describe('worker: completions to rank', function () {
     await fs.rm(dir, { recursive: true, force: true });
   });
 
-  it('samples K distinct, non-empty completions, the same for the same seed, without leaking tensors', () => {
+  it('samples K distinct, non-empty completions, the same for the same seed, without leaking tensors', async () => {
     const p = { modelDir: dir, prompt: 'export function ', count: 4, temperature: 1, maxTokens: 8, seed: 3 };
     const before = numTensors();
-    const a = rankCompletions(m, p);
+    const a = await rankCompletions(m, p);
     assert.equal(numTensors(), before);
     assert.equal(a.completions.length, 4);
     assert.equal(new Set(a.completions.map((c) => c.trimEnd())).size, 4);
     assert.ok(a.completions.every((c) => c.trim() !== ''));
-    assert.deepEqual(rankCompletions(m, p).completions, a.completions, 'deterministic for a seed');
-    assert.notDeepEqual(rankCompletions(m, { ...p, seed: 4 }).completions, a.completions);
+    assert.deepEqual((await rankCompletions(m, p)).completions, a.completions, 'deterministic for a seed');
+    assert.notDeepEqual((await rankCompletions(m, { ...p, seed: 4 })).completions, a.completions);
   });
 
-  it('gives back fewer when the model keeps repeating itself (greedy), after a bounded number of rounds', () => {
-    const r = rankCompletions(m, {
+  it('gives back fewer when the model keeps repeating itself (greedy), after a bounded number of rounds', async () => {
+    const r = await rankCompletions(m, {
       modelDir: dir,
       prompt: 'export function ',
       count: 4,

@@ -27,10 +27,10 @@ describe('inspector and stepper computations (worker)', () => {
     assert.deepEqual(cut.strip.offsets, strip.offsets.slice(-3));
   });
 
-  it('returns every layer and head of causal attention as one Float32Array [L, H, T, T]', () => {
+  it('returns every layer and head of causal attention as one Float32Array [L, H, T, T]', async () => {
     const m = GPT.create(cfg, 3);
     try {
-      const a = attentionOf(m, tok, 'export function add(a: number) {\n  return a;\n}');
+      const a = await attentionOf(m, tok, 'export function add(a: number) {\n  return a;\n}');
       const T = a.tokens.ids.length;
       assert.ok(T > 5 && T <= cfg.contextLength);
       assert.ok(a.weights instanceof Float32Array);
@@ -51,28 +51,28 @@ describe('inspector and stepper computations (worker)', () => {
     }
   });
 
-  it('says how many tokens the text has when it keeps only the last context of them', () => {
+  it('says how many tokens the text has when it keeps only the last context of them', async () => {
     const m = GPT.create(cfg, 5);
     try {
       const text = Array.from({ length: 5 }, (_, i) => `export const value${i} = add(${i}, ${i * 7}) + 123456;`).join(
         '\n',
       );
-      const a = attentionOf(m, tok, text);
+      const a = await attentionOf(m, tok, text);
       assert.equal(a.tokens.ids.length, cfg.contextLength);
       assert.equal(a.contextLength, cfg.contextLength);
       assert.equal(a.totalTokens, tok.encode(text).length);
       assert.ok(a.totalTokens > cfg.contextLength);
-      const short = attentionOf(m, tok, 'return a;');
+      const short = await attentionOf(m, tok, 'return a;');
       assert.equal(short.totalTokens, short.tokens.ids.length);
     } finally {
       m.dispose();
     }
   });
 
-  it("has a logit lens whose last layer agrees with the model's own next-token distribution", () => {
+  it("has a logit lens whose last layer agrees with the model's own next-token distribution", async () => {
     const m = GPT.create(cfg, 4);
     try {
-      const s = stepOf(m, tok, tok.encode('return a + '));
+      const s = await stepOf(m, tok, tok.encode('return a + '));
       assert.equal(s.lens.length, cfg.nLayer);
       const probs = softmax(s.logits);
       const top = topTokens(probs, 3);

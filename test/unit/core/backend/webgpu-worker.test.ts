@@ -1,0 +1,182 @@
+import * as assert from 'node:assert/strict';
+import { ChildProcess, fork } from 'node:child_process';
+import { existsSync, promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { initBackend } from '../../../../src/core/backend';
+import { findWebGpuAdapter, WebGpuAdapter } from '../../../../src/core/backend/webgpu';
+import { GptLabError } from '../../../../src/core/errors';
+import { loadModel } from '../../../../src/core/model/persist';
+import { defaultTrainConfig } from '../../../../src/core/train/config';
+import type { ResponseMessage, WorkerEvent, WorkerMethod, WorkerRequests } from '../../../../src/protocol/worker';
+import { stepOf } from '../../../../src/worker/inspect';
+import { codeFiles } from '../../helpers/tf';
+import { tmpDir } from '../../helpers/train';
+
+/*
+ * The extension's worker (dist/worker.js, forked as the host forks it) with `gptLab.backend` set to webgpu: it
+ * trains, completes, ranks and answers the stepper and the attention view on webgpu, every read asynchronous.
+ * In CI the adapter is Mesa's llvmpipe (software), which only the explicit setting may take: auto must not.
+ * Skips where the bundle is not built (`npm run build`) or no adapter exists.
+ */
+
+const WORKER = path.resolve(__dirname, '../../../../../dist/worker.js');
+
+/** A forked worker and its requests, answered by id; log events collected. */
+function startWorker(backend: string | undefined) {
+  const env = { ...process.env };
+  if (backend) env.GPT_LAB_BACKEND = backend;
+  else delete env.GPT_LAB_BACKEND;
+  const proc: ChildProcess = fork(WORKER, [], {
+    serialization: 'advanced',
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    env: { ...env, ELECTRON_RUN_AS_NODE: '1' },
+  });
+  let stderr = '';
+  proc.stderr!.on('data', (d) => (stderr += d));
+  const logs: string[] = [];
+  const onLog: ((m: string) => void)[] = [];
+  proc.on('message', (m: WorkerEvent) => {
+    if (m.kind === 'event' && m.event === 'log') {
+      const text = (m.data as { message: string }).message;
+      logs.push(text);
+      onLog.forEach((f) => f(text));
+    }
+  });
+  let nextId = 1;
+  function request<M extends WorkerMethod>(method: M, params: WorkerRequests[M][0]): Promise<WorkerRequests[M][1]> {
+    const id = nextId++;
+    return new Promise((resolve, reject) => {
+      const onMessage = (m: ResponseMessage) => {
+        if (m.kind !== 'response' || m.id !== id) return;
+        proc.off('message', onMessage);
+        if (m.ok) resolve(m.result as WorkerRequests[M][1]);
+        else reject(new Error(`${method}: ${m.error.code}: ${m.error.message}`));
+      };
+      proc.on('message', onMessage);
+      proc.on('exit', (code) => reject(new Error(`the worker exited (${code}): ${stderr.slice(-2000)}`)));
+      proc.send({ kind: 'request', id, method, params });
+    });
+  }
+  return { proc, request, logs, onLog };
+}
+
+describe("the extension's worker on webgpu (gptLab.backend)", function () {
+  this.timeout(600_000);
+  let adapter: WebGpuAdapter;
+
+  before(async function () {
+    if (!existsSync(WORKER)) {
+      console.log('\n      !!! SKIPPING the webgpu worker tests: dist/worker.js is not built (npm run build)\n');
+      this.skip();
+    }
+    try {
+      adapter = await findWebGpuAdapter(true);
+    } catch (err) {
+      const code = err instanceof GptLabError ? err.code : '';
+      if (code !== 'WEBGPU_MISSING' && code !== 'WEBGPU_NO_ADAPTER') throw err;
+      console.log(`\n      !!! SKIPPING the webgpu worker tests: ${(err as Error).message}\n`);
+      this.skip();
+    }
+  });
+
+  after(async () => {
+    await initBackend('wasm'); // the rest of the suite runs on the default
+  });
+
+  it('auto takes webgpu in the worker only on a hardware adapter', async () => {
+    const w = startWorker(undefined);
+    try {
+      const hello = await w.request('hello', {});
+      if (adapter.kind.kind === 'software') {
+        assert.notEqual(hello.backend, 'webgpu');
+        assert.ok(
+          hello.skipped.some((s) => s.startsWith('webgpu: ') && /auto' leaves it out/.test(s)),
+          hello.skipped.join('; '),
+        );
+      } else assert.equal(hello.backend, 'webgpu');
+    } finally {
+      w.proc.kill('SIGKILL');
+    }
+  });
+
+  it('trains, completes, ranks, steps and shows attention on webgpu; the stepper agrees with wasm', async () => {
+    const dir = await tmpDir('webgpu-worker');
+    const modelDir = path.join(dir, 'model');
+    const files = codeFiles(4);
+    const w = startWorker('webgpu');
+    try {
+      assert.equal((await w.request('hello', {})).backend, 'webgpu');
+      // The completion check after training generates on webgpu too (the worker never switches backend under a
+      // request in flight); on a software adapter its hundreds of tokens take minutes, so it is stopped once begun.
+      w.onLog.push((m) => {
+        if (/evaluating completions/.test(m)) void w.request('stop', {});
+      });
+      const trained = await w.request('train', {
+        corpus: {
+          root: dir,
+          files,
+          summary: { files: files.length, bytes: 0, languages: [], skipped: {} } as never,
+          languageIds: ['typescript'],
+        },
+        config: defaultTrainConfig('tiny', {
+          model: { vocabSize: 300, contextLength: 16, nEmbd: 16, nLayer: 1, nHead: 2, positionEncoding: 'learned' },
+          batchSize: 2,
+          maxSteps: 3,
+          maxMinutes: undefined,
+        }),
+        modelDir,
+        resume: false,
+      });
+      assert.equal(trained.step, 3);
+      assert.ok(
+        w.logs.some((l) => /evaluating completions/.test(l)),
+        w.logs.join('\n'),
+      );
+
+      const c = await w.request('complete', {
+        modelDir,
+        prefix: 'export function add',
+        suffix: '',
+        maxTokens: 4,
+        multiline: false,
+      });
+      assert.equal(typeof c.text, 'string');
+      assert.ok(c.tokens >= 0 && c.step === 3, JSON.stringify(c));
+
+      const ranked = await w.request('rank', {
+        modelDir,
+        prompt: 'export function ',
+        count: 2,
+        temperature: 1,
+        maxTokens: 3,
+        seed: 3,
+      });
+      assert.ok(ranked.completions.length >= 1, JSON.stringify(ranked));
+
+      const text = 'return a + ';
+      const attention = await w.request('inspect', { modelDir, text });
+      const T = attention.tokens.ids.length;
+      assert.equal(attention.weights.length, attention.layers * attention.heads * T * T);
+
+      const gpu = await w.request('step', { modelDir, text });
+      await initBackend('wasm');
+      const { model, tokenizer } = await loadModel(modelDir);
+      try {
+        const cpu = await stepOf(model, tokenizer, tokenizer.encode(text));
+        assert.equal(gpu.logits.length, cpu.logits.length);
+        gpu.logits.forEach((l, i) =>
+          assert.ok(Math.abs(l - cpu.logits[i]) < 1e-3, `logit ${i}: ${l} vs ${cpu.logits[i]}`),
+        );
+        assert.deepEqual(
+          gpu.lens.map((l) => l.top.map((t) => t.display)),
+          cpu.lens.map((l) => l.top.map((t) => t.display)),
+        );
+      } finally {
+        model.dispose();
+      }
+    } finally {
+      w.proc.kill('SIGKILL');
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+});
