@@ -69,7 +69,8 @@ const WORDS: Record<string, (c: TrainConfig) => void> = {
 
 /**
  * Words with a number: ctx128, embd96, layers3, heads4, vocab2048, batch8, lr0.002, muonlr0.03, warmup10 (steps),
- * decay0.5 (the WSD schedule's decay share), fim0, passes8 (a cap in passes over the training tokens, as auto sets).
+ * decay0.5 (the WSD schedule's decay share), fim0, passes8 (a cap in passes over the training tokens, as auto sets),
+ * drop0.1 (pre-training's dropout), muonwd0.1 (Muon's decoupled weight decay).
  */
 const NUMBERED: Record<string, (c: TrainConfig, n: number) => void> = {
   ctx: (c, n) => void (c.model.contextLength = n),
@@ -87,6 +88,8 @@ const NUMBERED: Record<string, (c: TrainConfig, n: number) => void> = {
   decay: (c, n) => void (c.decayFraction = n),
   fim: (c, n) => void (c.fimRate = n),
   passes: (c, n) => void (c.maxPasses = n),
+  drop: (c, n) => void (c.dropout = n),
+  muonwd: (c, n) => void (c.muonWeightDecay = n),
 };
 
 /** The training config of a variant on a preset. */

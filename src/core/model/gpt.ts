@@ -9,6 +9,7 @@ import {
 } from '../kernels';
 import { Rng } from '../rng';
 import { GPTConfig, resolveConfig, ResolvedGPTConfig, validateConfig } from './config';
+import { applyDropout, DropoutSpec } from './dropout';
 import {
   batchMatMulPlain,
   causalMask,
@@ -49,6 +50,11 @@ export interface ForwardOptions {
   trace?: boolean;
   /** Only compute logits for the last position (generation). */
   lastOnly?: boolean;
+  /**
+   * Training only: dropout on the embeddings and on each block's attention and MLP outputs (mask 0 the
+   * embeddings, 2l + 1 and 2l + 2 layer l's branches). Never with a cache.
+   */
+  dropout?: DropoutSpec;
 }
 
 export interface ForwardResult {
@@ -247,6 +253,9 @@ export class GPT {
       x = tf.reshape(tf.add(tf.reshape(tok, [B, T, C]), pos), [B * T, C]) as tf.Tensor2D; // [B·T, C]
     }
 
+    if (opts.dropout && opts.cache) throw new Error('dropout is for training, not generation with a cache');
+    const drop = (t: tf.Tensor2D, k: number) => applyDropout(t, opts.dropout, k, B, T);
+    x = drop(x, 0);
     const trace: ForwardTrace | undefined = opts.trace ? { attention: [], hidden: [] } : undefined;
     const newCache: KVCache | undefined = opts.cache ? { layers: [], length: pos0 + T } : undefined;
     const x0 = x;
@@ -269,11 +278,11 @@ export class GPT {
         }
       }
       const y = this.attention(qkv, B, T, pos0, opts.cache?.layers[l], newCache, trace); // [B·T, C]
-      x = tf.add(x, linear(y, this.p(h + 'attn.c_proj.weight'), this.b(h + 'attn.c_proj.bias')));
+      x = tf.add(x, drop(linear(y, this.p(h + 'attn.c_proj.weight'), this.b(h + 'attn.c_proj.bias')), 2 * l + 1));
       const m = layerNorm(x, this.p(h + 'ln_2.weight'), this.b(h + 'ln_2.bias'));
       const u = linear(m, this.p(h + 'mlp.c_fc.weight'), this.b(h + 'mlp.c_fc.bias')); // [B·T, 4C]
       const f = (this.recipe.mlp === 'relu2' ? relu2(u) : gelu(u)) as tf.Tensor2D;
-      x = tf.add(x, linear(f, this.p(h + 'mlp.c_proj.weight'), this.b(h + 'mlp.c_proj.bias')));
+      x = tf.add(x, drop(linear(f, this.p(h + 'mlp.c_proj.weight'), this.b(h + 'mlp.c_proj.bias')), 2 * l + 2));
       trace?.hidden.push(tf.reshape(x, [B, T, C]));
     }
 
@@ -289,18 +298,19 @@ export class GPT {
 
   /**
    * Mean next-token cross-entropy of inputs [B, T] against targets [B, T] (nats per token); with a mask [B, T],
-   * the mean over the positions where it is 1 (the others carry no loss and no gradient).
+   * the mean over the positions where it is 1 (the others carry no loss and no gradient). `dropout`: a
+   * training step's (never an evaluation's).
    */
-  loss(ids: tf.Tensor2D, targets: tf.Tensor2D, mask?: tf.Tensor2D): tf.Scalar {
+  loss(ids: tf.Tensor2D, targets: tf.Tensor2D, mask?: tf.Tensor2D, dropout?: DropoutSpec): tf.Scalar {
     const [B, T] = ids.shape;
     const y = tf.reshape(targets, [B * T]) as tf.Tensor1D;
     const cap = this.recipe.logitSoftCap;
     if (!mask && cap > 0 && this.config.vocabSize <= SOFTCAP_CE_MAX_VOCAB && fastKernelsActive()) {
       // The soft-cap and the cross-entropy as one fused kernel (speed issue 10).
-      const hidden = this.hidden(ids).hidden;
+      const hidden = this.hidden(ids, { dropout }).hidden;
       return fusedSoftCapCrossEntropy(this.head(tf.reshape(hidden, [B * T, this.config.nEmbd]), false), y, cap);
     }
-    const logits = tf.reshape(this.forward(ids).logits, [B * T, this.config.vocabSize]) as tf.Tensor2D;
+    const logits = tf.reshape(this.forward(ids, { dropout }).logits, [B * T, this.config.vocabSize]) as tf.Tensor2D;
     return mask ? maskedCrossEntropy(logits, y, tf.reshape(mask, [B * T])) : crossEntropy(logits, y);
   }
 

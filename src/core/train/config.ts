@@ -63,6 +63,16 @@ export interface TrainConfig {
   muonLearningRate?: number;
   /** Muon's momentum (default 0.95). */
   muonMomentum?: number;
+  /**
+   * Muon's decoupled weight decay (default 0): its matrices shrink by (1 − lr·muonWeightDecay) before each update,
+   * lr being Muon's rate of the step. AdamW's `weightDecay` does not reach them.
+   */
+  muonWeightDecay?: number;
+  /**
+   * Pre-training's dropout (default 0): the share of the embeddings' and of each block's attention and MLP
+   * outputs zeroed in a training step, never in evaluation or generation.
+   */
+  dropout?: number;
 }
 
 export function defaultTrainConfig(
@@ -131,5 +141,9 @@ export function validateTrainConfig(c: TrainConfig): TrainConfig {
   if (c.muonLearningRate !== undefined) positive('muonLearningRate');
   if (c.muonMomentum !== undefined && !(c.muonMomentum >= 0 && c.muonMomentum < 1))
     throw new GptLabError('Training config: muonMomentum must be in [0, 1).', 'BAD_CONFIG');
+  if (c.muonWeightDecay !== undefined && !(c.muonWeightDecay >= 0 && Number.isFinite(c.muonWeightDecay)))
+    throw new GptLabError('Training config: muonWeightDecay must be 0 or more.', 'BAD_CONFIG');
+  if (c.dropout !== undefined && !(c.dropout >= 0 && c.dropout < 1))
+    throw new GptLabError('Training config: dropout must be in [0, 1).', 'BAD_CONFIG');
   return c;
 }

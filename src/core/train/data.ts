@@ -93,6 +93,10 @@ export interface Batch {
   y: Int32Array;
   B: number;
   T: number;
+  /** The seed of this step's dropout masks (drawn only when the run trains with dropout). */
+  dropoutSeed?: number;
+  /** Row of the step's whole batch this one's first row is (a data-parallel replica's shard); default 0. */
+  firstRow?: number;
 }
 
 /** Random windows of the training stream, drawn with a seeded generator (saved in checkpoints). */

@@ -144,6 +144,7 @@ export function buildOptimizer(params: Map<string, tf.Variable>, cfg: TrainConfi
   return new MuonAdamW(params, adam, {
     lr: cfg.muonLearningRate ?? 0.02,
     momentum: cfg.muonMomentum ?? 0.95,
+    weightDecay: cfg.muonWeightDecay ?? 0,
     adamPeakLr: cfg.learningRate,
   });
 }

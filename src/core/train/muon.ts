@@ -74,6 +74,8 @@ export interface MuonConfig {
   momentum: number;
   /** Orthogonalise with newtonSchulzReference (the benchmark's comparison); default false. */
   reference?: boolean;
+  /** Decoupled weight decay: W ← W·(1 − lr·weightDecay) before each update (default 0: none). */
+  weightDecay?: number;
 }
 
 /** Muon over named 2-D variables. Its state is `momentum_buffer.<param>`, like PyTorch's SGD. */
@@ -95,10 +97,11 @@ export class Muon {
 
   /**
    * One update from `grads` (keyed by variable name) times `scale`: buf ← μ·buf + g; u = g + μ·buf (Nesterov);
-   * W ← W − lr·√max(1, out/in)·orth(u). Call inside tf.tidy.
+   * W ← W·(1 − lr·wd) − lr·√max(1, out/in)·orth(u). Call inside tf.tidy.
    */
   apply(grads: Record<string, tf.Tensor>, lr: number, scale: tf.Scalar): void {
     const mu = this.cfg.momentum;
+    const wd = this.cfg.weightDecay ?? 0;
     for (const [name, p] of this.params) {
       const g0 = grads[p.name];
       if (!g0) continue;
@@ -109,7 +112,8 @@ export class Muon {
       const u = tf.add(g, tf.mul(b1, mu)) as tf.Tensor2D;
       const [fanIn, fanOut] = p.shape;
       const o = this.cfg.reference ? newtonSchulzReference(u) : newtonSchulz(u);
-      p.assign(tf.sub(p, tf.mul(o, lr * Math.sqrt(Math.max(1, fanOut / fanIn)))));
+      const decayed = wd > 0 ? tf.mul(p, 1 - lr * wd) : p; // 0: exactly the update without decay
+      p.assign(tf.sub(decayed, tf.mul(o, lr * Math.sqrt(Math.max(1, fanOut / fanIn)))));
     }
   }
 
@@ -166,8 +170,8 @@ export const MUON_ADAM_LR_SCALE = 2;
 
 /**
  * Muon for the hidden matrices, AdamW for the rest. `lr` given to step is the schedule's rate: AdamW's share runs
- * at adamLrScale × lr (default MUON_ADAM_LR_SCALE), Muon's at lr × muonLr / adamPeakLr. Muon's matrices get no
- * weight decay.
+ * at adamLrScale × lr (default MUON_ADAM_LR_SCALE), Muon's at lr × muonLr / adamPeakLr. Muon's matrices get AdamW's
+ * weight decay never, Muon's own (MuonConfig.weightDecay) when asked.
  */
 export class MuonAdamW implements Optimizer {
   private readonly adam: AdamW;

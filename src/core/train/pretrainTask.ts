@@ -51,7 +51,10 @@ export class PretrainTask implements TrainTask<Batch> {
   }
 
   nextBatch(rng: Rng): Batch {
-    return sampleBatch(this.data.train, this.cfg.batchSize, this.cfg.model.contextLength, rng);
+    const b = sampleBatch(this.data.train, this.cfg.batchSize, this.cfg.model.contextLength, rng);
+    // Drawn only with dropout, so a run without it draws exactly the batches it drew before.
+    if ((this.cfg.dropout ?? 0) > 0) b.dropoutSeed = rng.nextUint32();
+    return b;
   }
 
   batchTokens(b: Batch): number {
@@ -59,9 +62,7 @@ export class PretrainTask implements TrainTask<Batch> {
   }
 
   loss(b: Batch): TaskLoss {
-    const x = tf.tensor2d(b.x, [b.B, b.T], 'int32');
-    const y = tf.tensor2d(b.y, [b.B, b.T], 'int32');
-    return { loss: this.model.loss(x, y) };
+    return { loss: pretrainLoss(this.model, b, this.cfg.dropout) };
   }
 
   async evaluate(): Promise<EvalMetrics> {
@@ -72,6 +73,20 @@ export class PretrainTask implements TrainTask<Batch> {
   folderConfig(): Partial<ModelFolderConfig> {
     return this.extra;
   }
+}
+
+/**
+ * A training step's next-token loss on a batch (or a replica's shard of it): with dropout when the run has a rate
+ * and the batch a seed. Evaluation calls model.loss without one.
+ */
+export function pretrainLoss(model: GPT, b: Batch, dropout = 0): tf.Scalar {
+  const x = tf.tensor2d(b.x, [b.B, b.T], 'int32');
+  const y = tf.tensor2d(b.y, [b.B, b.T], 'int32');
+  const spec =
+    dropout > 0 && b.dropoutSeed !== undefined
+      ? { rate: dropout, seed: b.dropoutSeed, firstRow: b.firstRow ?? 0 }
+      : undefined;
+  return model.loss(x, y, undefined, spec);
 }
 
 /** Token-weighted mean loss over batches, without gradients; read asynchronously (webgpu reads no other way). */

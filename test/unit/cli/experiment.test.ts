@@ -98,6 +98,9 @@ describe('gpt-lab experiment', () => {
     assert.equal(variantConfig('modern+warmup10+decay0.5', 'tiny').warmupSteps, 10);
     assert.equal(variantConfig('modern+warmup10+decay0.5', 'tiny').decayFraction, 0.5);
     assert.equal(variantConfig('modern+passes8', 'tiny').maxPasses, 8);
+    assert.equal(variantConfig('modern+drop0.1', 'tiny').dropout, 0.1);
+    assert.equal(variantConfig('modern+muonwd0.2', 'tiny').muonWeightDecay, 0.2);
+    assert.equal(variantConfig('modern', 'tiny').dropout, undefined);
     assert.equal(variantConfig('modern+gpt2', 'tiny').model.qkNorm, undefined);
     const curve = [
       { step: 0, tokens: 0, fraction: 0, valBpb: 8 },

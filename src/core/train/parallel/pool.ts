@@ -110,6 +110,7 @@ export class ReplicaPool implements DataParallel<Batch> {
     shared.ctl[CTL.rows] = batch.B;
     shared.ctl[CTL.cols] = batch.T;
     shared.ctl[CTL.parity] = this.steps++ % 2;
+    shared.ctl[CTL.dropoutSeed] = batch.dropoutSeed ?? 0;
     shared.setHyper(lr, clip);
     shared.start(COMMAND.step);
     const ctx = {

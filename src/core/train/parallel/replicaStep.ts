@@ -45,6 +45,9 @@ export async function replicaStep(c: ReplicaContext, barrier: Barrier): Promise<
     y: shared.y.slice(start * cols, end * cols),
     B: end - start,
     T: cols,
+    // The whole batch's masks, row for row: a shard drops what the same rows would on one thread.
+    dropoutSeed: shared.ctl[CTL.dropoutSeed] >>> 0,
+    firstRow: start,
   };
   const { value, grads } = tf.variableGrads(() => c.loss(shard));
   shared.setLoss(parity, rank, value.dataSync()[0]);

@@ -5,11 +5,11 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, setWasmDirectory } from '../../backend';
 import { GPT } from '../../model/gpt';
 import type { Batch } from '../data';
 import { buildOptimizer } from '../loop';
+import { pretrainLoss } from '../pretrainTask';
 import { GradientLayout } from './gradients';
 import type { ReplicaInit, ReplicaMessage } from './messages';
 import { replicaStep } from './replicaStep';
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   if (layout.signature() !== init.signature) throw new Error('the replica built a model of another shape');
   const opt = buildOptimizer(model.params, init.train);
   opt.loadState(init.optimizerState, init.optimizerStep);
-  const loss = (b: Batch) => model.loss(tf.tensor2d(b.x, [b.B, b.T], 'int32'), tf.tensor2d(b.y, [b.B, b.T], 'int32'));
+  const loss = (b: Batch) => pretrainLoss(model, b, init.train.dropout);
   const ctx = { rank: init.rank, shared, layout, opt, loss, reduced: new Float32Array(layout.size) };
   let seen = Atomics.load(shared.ctl, CTL.seq);
   post({ type: 'ready' });

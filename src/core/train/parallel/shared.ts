@@ -19,7 +19,10 @@ export const CTL = {
   cols: 6,
   /** Which of the two sets of gradient slots and losses this step uses (steps alternate). */
   parity: 7,
-  size: 8,
+  /** The step's dropout seed (uint32 bits; read only when the run trains with dropout). */
+  dropoutSeed: 8,
+  /** Even, so the Float64 words after the block start 8-byte aligned. */
+  size: 10,
 } as const;
 
 export const COMMAND = { step: 1, snapshot: 2, shutdown: 3 } as const;
