@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { customOp } from './customOp';
+import { kernelsFor, ptr, WasmBackend } from './module';
 import { KERNEL } from './register';
 
 /*
@@ -190,4 +191,65 @@ export function fusedAdamW(
   step: AdamWStep,
 ): [tf.Tensor, tf.Tensor, tf.Tensor] {
   return run(KERNEL.adamw, { p, g, m, v, scale }, { ...step }) as [tf.Tensor, tf.Tensor, tf.Tensor];
+}
+
+/** One parameter's part of fusedAdamWInPlace: `g` may be a view into a flat gradient (`offset` floats in). */
+export interface AdamWEntry {
+  p: tf.Variable;
+  g: tf.Tensor;
+  /** Where this parameter's gradient starts in `g`, in floats (0 for a gradient of its own). */
+  offset?: number;
+  m: tf.Tensor;
+  v: tf.Tensor;
+  /** 1 − lr·weightDecay, or 1 for no decay. */
+  decay: number;
+}
+
+const ENTRY_WORDS = 7;
+type Heap = WasmBackend['wasm'] & { _free(ptr: number): void };
+const tables = new WeakMap<object, { at: number; entries: number }>();
+
+/**
+ * AdamW's update of every entry in one wasm call: the moments m and v in place, the weights into new buffers that
+ * each variable takes (so that its data changes identity, as caches of the weights expect). True when done; false,
+ * untouched, where it cannot (not wasm, or some m or v shares its memory with another tensor, which an in-place
+ * write would change too) — then take fusedAdamW per parameter.
+ */
+export function fusedAdamWInPlace(entries: AdamWEntry[], scale: tf.Scalar, step: Omit<AdamWStep, 'decay'>): boolean {
+  if (tf.getBackend() !== 'wasm') return false;
+  const b = tf.backend() as unknown as WasmBackend;
+  for (const e of entries) {
+    for (const t of [e.p, e.g, e.m, e.v]) if (t.dtype !== 'float32') return false;
+    if (b.refCount(e.m.dataId) !== 1 || b.refCount(e.v.dataId) !== 1) return false;
+  }
+  const k = kernelsFor(b);
+  const heap = b.wasm as Heap;
+  let table = tables.get(b);
+  if (!table || table.entries < entries.length) {
+    if (table) heap._free(table.at);
+    table = { at: heap._malloc(entries.length * ENTRY_WORDS * 4), entries: entries.length };
+    tables.set(b, table);
+  }
+  const outs = entries.map((e) => b.makeOutput(e.p.shape, 'float32'));
+  // Views after the mallocs, which may have grown (and so replaced) the heap's buffer.
+  const words = new Int32Array(b.wasm.asm.memory.buffer, table.at, entries.length * ENTRY_WORDS);
+  const floats = new Float32Array(words.buffer, words.byteOffset, words.length);
+  entries.forEach((e, i) => {
+    const w = i * ENTRY_WORDS;
+    words[w] = ptr(b, e.p);
+    words[w + 1] = ptr(b, e.g) + (e.offset ?? 0) * 4;
+    words[w + 2] = ptr(b, e.m);
+    words[w + 3] = ptr(b, e.v);
+    words[w + 4] = ptr(b, outs[i]);
+    words[w + 5] = e.p.size;
+    floats[w + 6] = e.decay;
+  });
+  const { lr, beta1, beta2, bc1, bc2, eps } = step;
+  k.adamw_many(table.at, entries.length, ptr(b, scale), lr, beta1, beta2, bc1, bc2, eps);
+  entries.forEach((e, i) => {
+    const p1 = tf.engine().makeTensorFromTensorInfo(outs[i]);
+    e.p.assign(p1);
+    p1.dispose();
+  });
+  return true;
 }

@@ -125,6 +125,18 @@ export interface KernelExports {
     eps: number,
     decay: number,
   ): void;
+  /** `table`: `count` entries of seven words {p, g, m, v, p1, n, decay (float)}; m and v are updated in place. */
+  adamw_many(
+    table: number,
+    count: number,
+    scale: number,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    bc1: number,
+    bc2: number,
+    eps: number,
+  ): void;
 }
 
 // Node's typings here lack the WebAssembly namespace; the little used of it:
@@ -138,6 +150,8 @@ type WasmMemory = { buffer: ArrayBuffer };
 export interface WasmBackend {
   wasm: { asm: { memory: WasmMemory }; _malloc(bytes: number): number };
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  /** How many tensors share this data (a reshape or clone shares it): in-place writes need 1. */
+  refCount(dataId: object): number;
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
 }
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { fastKernelsActive, fusedAdamW, fusedGradNorm } from '../kernels';
+import { AdamWEntry, fastKernelsActive, fusedAdamW, fusedAdamWInPlace, fusedGradNorm } from '../kernels';
 
 export interface AdamWConfig {
   beta1: number;
@@ -60,6 +60,17 @@ export class AdamW {
     const bc1 = 1 - Math.pow(beta1, this.t);
     const bc2 = 1 - Math.pow(beta2, this.t);
     const fast = fastKernelsActive();
+    if (fast) {
+      // Every parameter in one wasm call, in place, where no other tensor shares their memory.
+      const entries: AdamWEntry[] = [];
+      for (const [name, p] of this.params) {
+        const g = grads[p.name];
+        if (!g) continue;
+        const decay = p.rank >= 2 && weightDecay > 0 ? 1 - lr * weightDecay : 1;
+        entries.push({ p, g, m: this.m.get(name)!, v: this.v.get(name)!, decay });
+      }
+      if (fusedAdamWInPlace(entries, scale, { lr, beta1, beta2, bc1, bc2, eps })) return;
+    }
     {
       for (const [name, p] of this.params) {
         const g0 = grads[p.name]; // tf.variableGrads keys gradients by the variable's own name

@@ -444,6 +444,56 @@ void adamw(const float *p, const float *g, const float *m, const float *v, const
   }
 }
 
+/* One parameter of adamw_many: heap offsets of its weights (read p, write p1), gradient and moments, its size, its decay. */
+typedef struct {
+  const float *p;
+  const float *g;
+  float *m, *v, *p1;
+  int32_t n;
+  float decay;
+} AdamWEntry;
+
+/*
+ * AdamW's update of `count` parameters in one call: m and v in place (the caller checks that no other tensor
+ * shares their memory), the weights into p1 (new buffers: a variable's new data tells caches it changed); the
+ * arithmetic of adamw, four lanes at a time. One call instead of a tfjs kernel per parameter and three assigns
+ * each, whose dispatch cost more than the arithmetic on small models.
+ */
+EXPORT(adamw_many)
+void adamw_many(const AdamWEntry *e, int count, const float *scale, float lr, float beta1, float beta2, float bc1,
+                float bc2, float eps) {
+  const float s = scale[0], ibc1 = 1.0f / bc1, ibc2 = 1.0f / bc2;
+  const f4 vs = splat(s), b1 = splat(beta1), b2 = splat(beta2), c1 = splat(1 - beta1), c2 = splat(1 - beta2);
+  const f4 vlr = splat(lr), vi1 = splat(ibc1), vi2 = splat(ibc2), veps = splat(eps);
+  for (int k = 0; k < count; k++) {
+    const float *p = e[k].p;
+    float *m = e[k].m, *v = e[k].v, *p1 = e[k].p1;
+    const float *g = e[k].g;
+    const int n = e[k].n;
+    const float decay = e[k].decay;
+    const f4 vd = splat(decay);
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+      f4 gi = wasm_f32x4_mul(wasm_v128_load(g + i), vs);
+      f4 mi = wasm_f32x4_add(wasm_f32x4_mul(b1, wasm_v128_load(m + i)), wasm_f32x4_mul(c1, gi));
+      f4 vi = wasm_f32x4_add(wasm_f32x4_mul(b2, wasm_v128_load(v + i)), wasm_f32x4_mul(wasm_f32x4_mul(c2, gi), gi));
+      wasm_v128_store(m + i, mi);
+      wasm_v128_store(v + i, vi);
+      f4 den = wasm_f32x4_add(wasm_f32x4_sqrt(wasm_f32x4_mul(vi, vi2)), veps);
+      f4 upd = wasm_f32x4_div(wasm_f32x4_mul(vlr, wasm_f32x4_mul(mi, vi1)), den);
+      wasm_v128_store(p1 + i, wasm_f32x4_sub(wasm_f32x4_mul(wasm_v128_load(p + i), vd), upd));
+    }
+    for (; i < n; i++) {
+      float gi = g[i] * s;
+      float mi = beta1 * m[i] + (1 - beta1) * gi;
+      float vi = beta2 * v[i] + (1 - beta2) * gi * gi;
+      m[i] = mi;
+      v[i] = vi;
+      p1[i] = p[i] * decay - lr * (mi * ibc1) / (__builtin_sqrtf(vi * ibc2) + eps);
+    }
+  }
+}
+
 /*
  * dst [batch, C, R] = src [batch, R, C] with its last two axes swapped: 16×16 tiles of 4×4 SIMD transposes
  * (tfjs's own Transpose walks element by element and costs as much as the matmul it feeds).
