@@ -40,7 +40,7 @@ export type ChildSpec =
       model: GPTConfig;
       data: string;
       batchRows: number;
-      /** Timed runs of each measurement, after one untimed (tests: 1); default the median of 5 after 4 (3 after 2). */
+      /** Timed runs of each measurement, none untimed (tests: 1); default the median of 5 after 4 (3 after 2). */
       runs?: number;
     }
   | { kind: 'matmul'; n: number };
@@ -174,11 +174,11 @@ export async function measureGeneration(spec: GenSpec, g: BenchGenerator): Promi
   const prompt = Array.from(data.subarray(1000, 1000 + P));
   // Steady state, as the peer's: V8 runs a new wasm module's baseline code until its optimised code lands (in
   // the background, a few calls in on a busy machine), so a few warm-up calls; then the median of five.
-  const timed = async <T>(f: () => Maybe<T>, warmup = 3, runs = 5): Promise<{ ms: number; out: T }> => {
+  const timed = async <T>(f: () => Maybe<T>, warmup = 4, runs = 5): Promise<{ ms: number; out: T }> => {
     if (spec.runs) [warmup, runs] = [0, spec.runs];
     for (let r = 0; r < warmup; r++) await f();
     const times: number[] = [];
-    let out = await f();
+    let out = undefined as T;
     for (let r = 0; r < runs; r++) {
       const t0 = performance.now();
       out = await f();
@@ -189,7 +189,7 @@ export async function measureGeneration(spec: GenSpec, g: BenchGenerator): Promi
   const one = async (noCache: boolean) =>
     (await g.one(m, tok, prompt, { maxTokens: 32, temperature: 0, noCache })).tokens;
   const kv = await timed(() => one(false));
-  const full = await timed(() => one(true), 1, 3);
+  const full = await timed(() => one(true), 2, 3);
   const R = spec.batchRows;
   const rows = Array.from({ length: R }, (_, r) => Array.from(data.subarray(1000 + 97 * r, 1000 + 97 * r + P)));
   const batch = R > 0 ? await timed(() => g.batch(m, tok, rows, { maxTokens: 32, temperature: 0 })) : undefined;
