@@ -332,21 +332,32 @@ void gelu_backward(const float *x, const float *dy, float *dx, int n) {
 EXPORT(layernorm_forward)
 void layernorm_forward(const float *x, const float *gamma, const float *beta, float *y, float *mean, float *rstd,
                        int N, int C, float eps) {
+  const int C4 = C & ~3; /* four lanes at a time (a float sum does not vectorise by itself), then a scalar tail */
   for (int n = 0; n < N; n++) {
     const float *xr = x + (long)n * C;
     float *yr = y + (long)n * C;
-    float s = 0;
-    for (int c = 0; c < C; c++) s += xr[c];
-    float mu = s / C;
-    float ss = 0;
-    for (int c = 0; c < C; c++) {
-      float d = xr[c] - mu;
-      ss += d * d;
+    f4 vs = splat(0);
+    for (int c = 0; c < C4; c += 4) vs = wasm_f32x4_add(vs, wasm_v128_load(xr + c));
+    float s = hsum(vs);
+    for (int c = C4; c < C; c++) s += xr[c];
+    const float mu = s / C;
+    const f4 vmu = splat(mu);
+    f4 vss = splat(0);
+    for (int c = 0; c < C4; c += 4) {
+      f4 d = wasm_f32x4_sub(wasm_v128_load(xr + c), vmu);
+      vss = wasm_f32x4_add(vss, wasm_f32x4_mul(d, d));
     }
-    float r = 1.0f / __builtin_sqrtf(ss / C + eps);
+    float ss = hsum(vss);
+    for (int c = C4; c < C; c++) ss += (xr[c] - mu) * (xr[c] - mu);
+    const float r = 1.0f / __builtin_sqrtf(ss / C + eps);
     mean[n] = mu;
     rstd[n] = r;
-    for (int c = 0; c < C; c++) yr[c] = (xr[c] - mu) * r * gamma[c] + (beta ? beta[c] : 0.0f);
+    const f4 vr = splat(r);
+    for (int c = 0; c < C4; c += 4) {
+      f4 t = wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(xr + c), vmu), vr), wasm_v128_load(gamma + c));
+      wasm_v128_store(yr + c, beta ? wasm_f32x4_add(t, wasm_v128_load(beta + c)) : t);
+    }
+    for (int c = C4; c < C; c++) yr[c] = (xr[c] - mu) * r * gamma[c] + (beta ? beta[c] : 0.0f);
   }
 }
 
@@ -354,14 +365,26 @@ void layernorm_forward(const float *x, const float *gamma, const float *beta, fl
 EXPORT(layernorm_backward)
 void layernorm_backward(const float *x, const float *gamma, const float *mean, const float *rstd, const float *dy,
                         float *dx, float *dgamma, float *dbeta, int N, int C) {
+  const int C4 = C & ~3; /* as layernorm_forward: four lanes, then a scalar tail */
   zero(dgamma, C);
   if (dbeta) zero(dbeta, C);
   for (int n = 0; n < N; n++) {
     const float *xr = x + (long)n * C, *gr = dy + (long)n * C;
     float *dr = dx + (long)n * C;
-    float mu = mean[n], r = rstd[n];
-    float sum_g = 0, sum_gx = 0; /* Σ dy·gamma, Σ dy·gamma·x̂ */
-    for (int c = 0; c < C; c++) {
+    const float mu = mean[n], r = rstd[n];
+    const f4 vmu = splat(mu), vr = splat(r);
+    f4 vg = splat(0), vgx = splat(0); /* Σ dy·gamma, Σ dy·gamma·x̂ */
+    for (int c = 0; c < C4; c += 4) {
+      f4 xh = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(xr + c), vmu), vr);
+      f4 gy = wasm_v128_load(gr + c);
+      f4 g = wasm_f32x4_mul(gy, wasm_v128_load(gamma + c));
+      vg = wasm_f32x4_add(vg, g);
+      vgx = wasm_f32x4_add(vgx, wasm_f32x4_mul(g, xh));
+      wasm_v128_store(dgamma + c, wasm_f32x4_add(wasm_v128_load(dgamma + c), wasm_f32x4_mul(gy, xh)));
+      if (dbeta) wasm_v128_store(dbeta + c, wasm_f32x4_add(wasm_v128_load(dbeta + c), gy));
+    }
+    float sum_g = hsum(vg), sum_gx = hsum(vgx);
+    for (int c = C4; c < C; c++) {
       float xh = (xr[c] - mu) * r;
       float g = gr[c] * gamma[c];
       sum_g += g;
@@ -371,7 +394,13 @@ void layernorm_backward(const float *x, const float *gamma, const float *mean, c
     }
     sum_g /= C;
     sum_gx /= C;
-    for (int c = 0; c < C; c++) {
+    const f4 vsg = splat(sum_g), vsgx = splat(sum_gx);
+    for (int c = 0; c < C4; c += 4) {
+      f4 xh = wasm_f32x4_mul(wasm_f32x4_sub(wasm_v128_load(xr + c), vmu), vr);
+      f4 t = wasm_f32x4_sub(wasm_f32x4_mul(wasm_v128_load(gr + c), wasm_v128_load(gamma + c)), vsg);
+      wasm_v128_store(dr + c, wasm_f32x4_mul(vr, wasm_f32x4_sub(t, wasm_f32x4_mul(xh, vsgx))));
+    }
+    for (int c = C4; c < C; c++) {
       float xh = (xr[c] - mu) * r;
       dr[c] = r * (gr[c] * gamma[c] - sum_g - xh * sum_gx);
     }
