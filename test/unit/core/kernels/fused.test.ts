@@ -137,6 +137,20 @@ describe('fused wasm kernels against the reference path', () => {
     tf.dispose([logits, targets]);
   });
 
+  it('cross-entropy of an unscaled loss (dy = 1): the reference gradient, with no multiply over the logits', async () => {
+    const logits = rand([29, 203], 11, 3);
+    const targets = tf.tensor1d(
+      Array.from({ length: 29 }, (_, i) => (i * 11) % 203),
+      'int32',
+    );
+    const grad = () => tf.grad((l: tf.Tensor) => crossEntropy(l as tf.Tensor2D, targets))(logits);
+    const r = bothPaths(() => tf.tidy(() => grad().dataSync() as Float32Array));
+    assertClose(r.fused, r.reference, 1e-5, 'dlogits');
+    const info = await tf.profile(() => tf.dispose(grad()));
+    assert.ok(!info.kernelNames.includes('Multiply'), `kernels: ${info.kernelNames.join(', ')}`);
+    tf.dispose([logits, targets]);
+  });
+
   it('embedding: rows and the scatter-added gradient (repeated ids); an id out of range reads nothing', () => {
     const table = rand([23, 10], 10);
     const ids = tf.tensor1d([3, 0, 22, 3, 3, 7, 0], 'int32');
