@@ -240,12 +240,12 @@ export const AUTO_PRESET = 'auto';
 
 /**
  * The sizes `auto` chooses from, smallest first, with the speed that turns minutes into tokens: training tokens
- * per second of one thread on an idle core (= per CPU-second), evaluation included, wasm with the fused kernels.
- * Measured with `gpt-lab experiment --cpu-minutes` for tiny and mid (docs/experiments.md §5); estimated for small
- * (its pre-kernel ~750 tokens/s × the kernels' measured ×4.0–4.4 on it).
+ * per second of one thread on an idle core (= per CPU-second), evaluation included, wasm with GPT Lab's GEMM and
+ * fused kernels: medians of `gpt-lab experiment --cpu-minutes` runs of 0.5–10 CPU-minutes on the shared 2-core VM
+ * at load 8–11 (docs/experiments.md §7), where a CPU-second does a little less than an idle one, so `auto` errs small.
  */
 export const AUTO_LADDER: { preset: Preset; tokensPerSecond: number }[] = [
-  { preset: PRESETS.tiny, tokensPerSecond: 8300 },
+  { preset: PRESETS.tiny, tokensPerSecond: 11300 },
   {
     preset: {
       name: 'mid',
@@ -257,16 +257,16 @@ export const AUTO_LADDER: { preset: Preset; tokensPerSecond: number }[] = [
       fimRate: 0.2,
       architecture: 'modern',
     },
-    tokensPerSecond: 4400,
+    tokensPerSecond: 5700,
   },
-  { preset: PRESETS.small, tokensPerSecond: 3000 },
+  { preset: PRESETS.small, tokensPerSecond: 2500 },
 ];
 
 /**
  * Training tokens per parameter a size needs before a larger one pays. Chinchilla's compute-optimal ratio is ~20;
  * fewer is the usual choice when compute, not data, is short. Measured at equal CPU minutes (docs/experiments.md
  * §5): 3 × 96 lost to tiny at 1.3 (2 min) and 1.8 tokens per parameter (5 min), so the bar is above that; where
- * between 1.8 and 20 it lies is not measured, and 5 keeps tiny to ~14 minutes.
+ * between 1.8 and 20 it lies is not measured, and 5 keeps tiny to ~10.6 minutes.
  */
 export const AUTO_TOKENS_PER_PARAM = 5;
 

@@ -133,6 +133,27 @@ describe('architectures (gpt2 | modern), presets and the auto size', () => {
     assert.equal(size(48_000, 10), PRESETS.tiny.model.nEmbd);
   });
 
+  it("auto's sizes at 2, 10 and 30 minutes on the codebases the README measures (the corpus walker's bytes)", () => {
+    const rung = (corpusBytes: number, minutes: number) => {
+      const m = autoPreset({ corpusBytes, minutes }).model;
+      return AUTO_LADDER.find((r) => r.preset.model.nEmbd === m.nEmbd && r.preset.model.nLayer === m.nLayer)!.preset
+        .name;
+    };
+    const codebases: [string, number, string[]][] = [
+      ['eslint/lib', 2_902_047, ['tiny', 'tiny', 'mid']],
+      ['setuptools', 2_080_017, ['tiny', 'tiny', 'mid']],
+      ['asyncio', 486_893, ['tiny', 'small', 'small']],
+      ['python3.11 stdlib', 10_699_971, ['tiny', 'tiny', 'mid']],
+    ];
+    for (const [name, bytes, sizes] of codebases) {
+      assert.deepEqual(
+        [2, 10, 30].map((minutes) => rung(bytes, minutes)),
+        sizes,
+        name,
+      );
+    }
+  });
+
   it('auto: a smaller vocabulary for a small corpus, never more than the size has', () => {
     assert.equal(autoVocabSize(10_000, 2048), 512);
     assert.equal(autoVocabSize(200_000, 2048), 2048);
