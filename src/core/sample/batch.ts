@@ -153,11 +153,16 @@ function recomputedSteps(model: GPT, seqs: number[][], pad: number): Steps {
   };
 }
 
-/** The active rows right-padded to the longest, each read at its own last position: [active.length, V]. */
+/** Recomputed windows are padded to a multiple of this many positions. */
+const PAD_TO = 16;
+
+/** The active rows right-padded (past the longest), each read at its own last position: [active.length, V]. */
 function recomputedLogits(model: GPT, seqs: number[][], active: number[], pad: number): tf.Tensor2D {
   const ctx = model.config.contextLength;
   const windows = active.map((i) => seqs[i].slice(-ctx));
-  const T = Math.max(...windows.map((w) => w.length));
+  // Padded up to a multiple of PAD_TO (causal: positions after a row's last never change it), so a GPU backend
+  // meets a few shapes, not one a step: each new shape costs it new buffers (pooled by size) and kernels.
+  const T = Math.min(ctx, Math.ceil(Math.max(...windows.map((w) => w.length)) / PAD_TO) * PAD_TO);
   const x = new Int32Array(active.length * T).fill(pad);
   const lastIndex = new Int32Array(active.length);
   windows.forEach((w, r) => {
