@@ -1,8 +1,8 @@
 import * as assert from 'node:assert/strict';
 import { ChildProcess, fork } from 'node:child_process';
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { initBackend } from '../../../../src/core/backend';
+import { BACKEND_NAMES, initBackend } from '../../../../src/core/backend';
 import { findWebGpuAdapter, WebGpuAdapter } from '../../../../src/core/backend/webgpu';
 import { GptLabError } from '../../../../src/core/errors';
 import { loadModel } from '../../../../src/core/model/persist';
@@ -178,5 +178,17 @@ describe("the extension's worker on webgpu (gptLab.backend)", function () {
       w.proc.kill('SIGKILL');
       await fs.rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the gptLab.backend setting', () => {
+  it('offers every backend the engine knows, webgpu included, each with a description', () => {
+    const manifest = JSON.parse(readFileSync(path.resolve(__dirname, '../../../../../package.json'), 'utf8'));
+    const setting = manifest.contributes.configuration.properties['gptLab.backend'] as {
+      enum: string[];
+      enumDescriptions: string[];
+    };
+    assert.deepEqual(setting.enum, ['auto', ...BACKEND_NAMES]);
+    assert.equal(setting.enumDescriptions.length, setting.enum.length);
   });
 });
