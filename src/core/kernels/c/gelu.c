@@ -31,16 +31,19 @@ static inline f4 vexp(f4 x) {
 
 static const float GELU_K = 0.7978845608028654f; /* √(2/π) */
 
-/* y and d = dy/dx for four values. */
+/*
+ * y and d = dy/dx for four values. With r = 1/(e^{2u} + 1): tanh u = 1 − 2r, ½(1 + t) = 1 − r and 1 − t² =
+ * 4r(1 − r), so y = x(1 − r) and d = (1 − r) + x·r(1 − r)·2k(1 + 3·0.044715x²) (the 2 of 2u folded into the
+ * constants): one division and fewer multiplies than through t.
+ */
 static inline void gelu4(f4 v, f4 *y, f4 *d) {
   f4 v2 = wasm_f32x4_mul(v, v);
-  f4 u = wasm_f32x4_mul(splat(GELU_K), wasm_f32x4_add(v, wasm_f32x4_mul(splat(0.044715f), wasm_f32x4_mul(v2, v))));
-  f4 e = vexp(wasm_f32x4_add(u, u));
-  f4 t = wasm_f32x4_sub(splat(1.0f), wasm_f32x4_div(splat(2.0f), wasm_f32x4_add(e, splat(1.0f)))); /* tanh u */
-  f4 half1t = wasm_f32x4_mul(splat(0.5f), wasm_f32x4_add(splat(1.0f), t));
-  f4 du = wasm_f32x4_mul(splat(GELU_K), wasm_f32x4_add(splat(1.0f), wasm_f32x4_mul(splat(3 * 0.044715f), v2)));
-  *y = wasm_f32x4_mul(v, half1t);
-  *d = wasm_f32x4_add(half1t, wasm_f32x4_mul(wasm_f32x4_mul(wasm_f32x4_mul(splat(0.5f), v), wasm_f32x4_sub(splat(1.0f), wasm_f32x4_mul(t, t))), du));
+  f4 e = vexp(wasm_f32x4_mul(v, wasm_f32x4_add(splat(2 * GELU_K), wasm_f32x4_mul(splat(2 * GELU_K * 0.044715f), v2))));
+  f4 r = wasm_f32x4_div(splat(1.0f), wasm_f32x4_add(e, splat(1.0f)));
+  f4 q = wasm_f32x4_sub(splat(1.0f), r); /* ½(1 + tanh u) */
+  f4 du2 = wasm_f32x4_add(splat(2 * GELU_K), wasm_f32x4_mul(splat(2 * GELU_K * 3 * 0.044715f), v2));
+  *y = wasm_f32x4_mul(v, q);
+  *d = wasm_f32x4_add(q, wasm_f32x4_mul(wasm_f32x4_mul(v, du2), wasm_f32x4_mul(r, q)));
 }
 
 EXPORT(gelu_forward_derivative)
