@@ -3,7 +3,13 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { GptLabError } from '../errors';
 import { setKernelDirectory } from '../kernels/module';
-import { registerWebGpu, webgpuReadsSynchronously, findWebGpuAdapter, SYNC_READ_MESSAGE } from './webgpu';
+import {
+  findWebGpuAdapter,
+  noGpuDeviceNode,
+  registerWebGpu,
+  SYNC_READ_MESSAGE,
+  webgpuReadsSynchronously,
+} from './webgpu';
 
 export { adapterKind, describeAdapter } from './adapterKind';
 export type { AdapterFacts, AdapterKind } from './adapterKind';
@@ -79,6 +85,8 @@ async function tryBackend(name: BackendName, auto: boolean, readsAsync: boolean)
         if (!readsAsync && !webgpuReadsSynchronously()) {
           throw new Error(`not for auto: ${SYNC_READ_MESSAGE.split(';')[0]}`);
         }
+        const noDevice = noGpuDeviceNode();
+        if (noDevice) throw new Error(`not for auto: ${noDevice}`);
         await findWebGpuAdapter(false); // throws on a software adapter
       }
       const found = await registerWebGpu();

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { GptLabError } from '../errors';
 import { AdapterFacts, adapterKind, AdapterKind, describeAdapter } from './adapterKind';
@@ -45,6 +46,31 @@ export const SYNC_READ_MESSAGE =
 /** Whether tfjs-webgpu can serve dataSync() here: only where OffscreenCanvas exists (browsers, not Node 20). */
 export function webgpuReadsSynchronously(): boolean {
   return typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== 'undefined';
+}
+
+/**
+ * Why 'auto' need not load Dawn at all, or undefined: on Linux a hardware adapter needs a GPU device node (a DRM
+ * render node, NVIDIA's devices, WSL2's /dev/dxg). Without one Dawn can only find a software renderer, which auto
+ * refuses anyway; loading it costs ~1 s and prints driver warnings (the extension's worker starts with auto).
+ * GPT_LAB_WEBGPU_PROBE=1 loads Dawn regardless (tests of the adapter rule on a software adapter).
+ */
+export function noGpuDeviceNode(
+  platform = process.platform,
+  exists = (p: string) => existsSync(p),
+  list = (dir: string) => readdirSyncOrEmpty(dir),
+): string | undefined {
+  if (platform !== 'linux' || process.env.GPT_LAB_WEBGPU_PROBE === '1') return undefined;
+  const render = list('/dev/dri').some((n) => n.startsWith('renderD'));
+  if (render || ['/dev/nvidiactl', '/dev/nvidia0', '/dev/dxg'].some(exists)) return undefined;
+  return 'no GPU device node (/dev/dri/renderD*, /dev/nvidia*, /dev/dxg): only a software adapter could be found';
+}
+
+function readdirSyncOrEmpty(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }
 
 let registered = false;

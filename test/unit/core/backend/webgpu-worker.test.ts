@@ -3,7 +3,7 @@ import { ChildProcess, fork } from 'node:child_process';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { BACKEND_NAMES, initBackend } from '../../../../src/core/backend';
-import { findWebGpuAdapter, WebGpuAdapter } from '../../../../src/core/backend/webgpu';
+import { findWebGpuAdapter, noGpuDeviceNode, WebGpuAdapter } from '../../../../src/core/backend/webgpu';
 import { GptLabError } from '../../../../src/core/errors';
 import { loadModel } from '../../../../src/core/model/persist';
 import { defaultTrainConfig } from '../../../../src/core/train/config';
@@ -22,8 +22,8 @@ import { tmpDir } from '../../helpers/train';
 const WORKER = path.resolve(__dirname, '../../../../../dist/worker.js');
 
 /** A forked worker and its requests, answered by id; log events collected. */
-function startWorker(backend: string | undefined) {
-  const env = { ...process.env };
+function startWorker(backend: string | undefined, extraEnv: Record<string, string> = {}) {
+  const env = { ...process.env, ...extraEnv };
   if (backend) env.GPT_LAB_BACKEND = backend;
   else delete env.GPT_LAB_BACKEND;
   const proc: ChildProcess = fork(WORKER, [], {
@@ -84,7 +84,8 @@ describe("the extension's worker on webgpu (gptLab.backend)", function () {
   });
 
   it('auto takes webgpu in the worker only on a hardware adapter', async () => {
-    const w = startWorker(undefined);
+    // GPT_LAB_WEBGPU_PROBE: Dawn is loaded even without a GPU device node, so the adapter rule decides.
+    const w = startWorker(undefined, { GPT_LAB_WEBGPU_PROBE: '1' });
     try {
       const hello = await w.request('hello', {});
       if (adapter.kind.kind === 'software') {
@@ -94,6 +95,21 @@ describe("the extension's worker on webgpu (gptLab.backend)", function () {
           hello.skipped.join('; '),
         );
       } else assert.equal(hello.backend, 'webgpu');
+    } finally {
+      w.proc.kill('SIGKILL');
+    }
+  });
+
+  it('auto does not load Dawn on Linux without a GPU device node', async function () {
+    if (!noGpuDeviceNode()) this.skip(); // this machine has one (or is not Linux)
+    const w = startWorker(undefined);
+    try {
+      const hello = await w.request('hello', {});
+      assert.notEqual(hello.backend, 'webgpu');
+      assert.ok(
+        hello.skipped.some((s) => s.startsWith('webgpu: not for auto: no GPU device node')),
+        hello.skipped.join('; '),
+      );
     } finally {
       w.proc.kill('SIGKILL');
     }
@@ -190,5 +206,28 @@ describe('the gptLab.backend setting', () => {
     };
     assert.deepEqual(setting.enum, ['auto', ...BACKEND_NAMES]);
     assert.equal(setting.enumDescriptions.length, setting.enum.length);
+  });
+});
+
+describe("auto's GPU device check before loading Dawn", () => {
+  const none = () => false;
+  const empty = () => [];
+  it('on Linux, needs a render node, an NVIDIA device or WSL2 dxg; other systems always probe', () => {
+    assert.match(noGpuDeviceNode('linux', none, empty) ?? '', /no GPU device node/);
+    assert.match(noGpuDeviceNode('linux', none, () => ['card0']) ?? '', /no GPU device node/);
+    assert.equal(
+      noGpuDeviceNode('linux', none, () => ['card0', 'renderD128']),
+      undefined,
+    );
+    assert.equal(
+      noGpuDeviceNode('linux', (p) => p === '/dev/nvidiactl', empty),
+      undefined,
+    );
+    assert.equal(
+      noGpuDeviceNode('linux', (p) => p === '/dev/dxg', empty),
+      undefined,
+    );
+    assert.equal(noGpuDeviceNode('darwin', none, empty), undefined);
+    assert.equal(noGpuDeviceNode('win32', none, empty), undefined);
   });
 });

@@ -25,7 +25,9 @@ const MODEL: GPTConfig = { ...TINY, ...MODERN_RECIPE };
 /** The CLI in a fresh process, as a user runs it. */
 function cli(args: string[]) {
   const bin = path.resolve(__dirname, '../../../../../bin/gpt-lab.js');
-  return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 240_000 });
+  // GPT_LAB_WEBGPU_PROBE: auto loads Dawn even without a GPU device node, so its adapter rule is what is tested.
+  const env = { ...process.env, GPT_LAB_WEBGPU_PROBE: '1' };
+  return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 240_000, env });
 }
 
 /** Losses of a few AdamW steps from the same initial weights on the current backend. */
@@ -80,7 +82,7 @@ describe('webgpu backend (Dawn; a software adapter on machines without a GPU)', 
       const r = spawnSync(
         process.execPath,
         ['-e', `require(${JSON.stringify(backendJs)}).${init}.then((i) => console.log(JSON.stringify(i)))`],
-        { encoding: 'utf8', timeout: 120_000 },
+        { encoding: 'utf8', timeout: 120_000, env: { ...process.env, GPT_LAB_WEBGPU_PROBE: '1' } },
       );
       assert.equal(r.status, 0, r.stderr);
       const info = JSON.parse(r.stdout.trim().split('\n').pop()!) as { name: string; skipped: string[] };
