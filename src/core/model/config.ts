@@ -242,7 +242,7 @@ export const AUTO_PRESET = 'auto';
  * The sizes `auto` chooses from, smallest first, with the speed that turns minutes into tokens: training tokens
  * per second of one thread on an idle core (= per CPU-second), evaluation included, wasm with GPT Lab's GEMM and
  * fused kernels: medians of `gpt-lab experiment --cpu-minutes` runs of 0.5–10 CPU-minutes on the shared 2-core VM
- * at load 6–11 (docs/experiments.md §7), where a CPU-second does a little less than an idle one, so `auto` errs small.
+ * at load 5–14 (docs/experiments.md §7), where a CPU-second does a little less than an idle one, so `auto` errs small.
  */
 export const AUTO_LADDER: { preset: Preset; tokensPerSecond: number }[] = [
   { preset: PRESETS.tiny, tokensPerSecond: 11300 },
