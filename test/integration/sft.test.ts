@@ -141,24 +141,36 @@ describe('Stage 2 in the extension: versions, examples, fine-tuning (real extens
 
   it('turns a suggestion the user types through into a candidate with the text before and after the cursor', async () => {
     const { lab, completions } = await api();
-    const editor = await openScratch('cand.ts', 'export function greet9(): void {\n    console.\n}\n');
+    // The model here is whatever tiny one the suites before left (a few hundred steps): whether it has a
+    // suggestion after one given line is up to its weights, so the test takes the first of a few lines of the
+    // fixture's kind where it does. What is tested is what becomes of a suggestion, not the model.
+    const lines = ['console.', 'console.log(', 'const ', 'return '];
+    let found: { editor: vscode.TextEditor; line: string; text: string } | undefined;
+    for (const [i, line] of lines.entries()) {
+      const editor = await openScratch(`cand${i}.ts`, `export function greet9(): void {\n    ${line}\n}\n`);
+      const items = await completions.provideInlineCompletionItems(
+        editor.document,
+        new vscode.Position(1, 4 + line.length),
+        { triggerKind: vscode.InlineCompletionTriggerKind.Invoke, selectedCompletionInfo: undefined },
+        new vscode.CancellationTokenSource().token,
+      );
+      assert.ok(items.length <= 1);
+      if (items.length === 1 && String(items[0].insertText).length >= 2) {
+        found = { editor, line, text: String(items[0].insertText) };
+        break;
+      }
+    }
+    assert.ok(found, `the model has no suggestion after any of: ${lines.join(' | ')}`);
+    const { editor, line, text } = found;
     const doc = editor.document;
-    const pos = new vscode.Position(1, 12);
-    const items = await completions.provideInlineCompletionItems(
-      doc,
-      pos,
-      { triggerKind: vscode.InlineCompletionTriggerKind.Invoke, selectedCompletionInfo: undefined },
-      new vscode.CancellationTokenSource().token,
-    );
-    assert.equal(items.length, 1);
-    const text = String(items[0].insertText);
+    const pos = new vscode.Position(1, 4 + line.length);
     // Typed in two keystrokes rather than taken with Tab.
     const at = doc.offsetAt(pos);
     await editor.edit((e) => e.insert(doc.positionAt(at), text.slice(0, 2)));
     await editor.edit((e) => e.insert(doc.positionAt(at + 2), text.slice(2)));
     await until('a candidate', async () => (await readExamples(lab.candidatesFile)).records.length === 1);
     const [c] = (await readExamples(lab.candidatesFile)).records;
-    assert.equal(c.prompt, 'export function greet9(): void {\n    console.');
+    assert.equal(c.prompt, `export function greet9(): void {\n    ${line}`);
     assert.equal(c.completion, text);
     assert.equal(c.suffix, '\n}\n');
     assert.equal(c.source, 'accepted');
