@@ -64,6 +64,10 @@ export function buildProgram(): Command {
     .option('--batch <n>', 'sequences per step')
     .option('--lr <n>', 'peak learning rate (with --resume: the rate from here on)')
     .option('--fim <rate>', 'share of documents trained as fill-in-the-middle (0..1)')
+    .option(
+      '--dropout <p>',
+      'pre-training dropout, 0..0.9 (default 0): pays on a small corpus trained for many passes (with --max-passes 0), hurts under one pass',
+    )
     .option('--no-completions', 'skip the check of completions on held-out files after training (seconds)')
     .option(
       '--replicas <n>',

@@ -55,6 +55,8 @@ export interface TrainCliOptions {
   replicas?: string;
   /** Stop after this many passes over the training tokens (0: no cap, even with auto). */
   maxPasses?: string;
+  /** Pre-training's dropout, [0, 0.9] (default 0). */
+  dropout?: string;
 }
 
 /** The checkpoint decides these on --resume; giving one anyway is refused rather than silently ignored. */
@@ -69,6 +71,7 @@ const FIXED_ON_RESUME: [keyof TrainCliOptions, string][] = [
   ['batch', '--batch'],
   ['fim', '--fim'],
   ['seed', '--seed'],
+  ['dropout', '--dropout'],
 ];
 
 export interface TrainPlan {
@@ -97,6 +100,7 @@ export function trainConfigFromOptions(o: TrainCliOptions, corpusBytes?: number)
   const batch = int(o.batch, '--batch');
   const fim = inRange(o.fim, '--fim', 0, 1);
   const passes = passesOption(o);
+  const dropout = inRange(o.dropout, '--dropout', 0, 0.9);
   const arch = o.arch !== undefined ? architectureOption(o.arch) : undefined;
   const preset = resolvePreset(o.preset ?? 'tiny', { corpusBytes, minutes });
   const cfg = defaultTrainConfig(preset, {
@@ -106,6 +110,7 @@ export function trainConfigFromOptions(o: TrainCliOptions, corpusBytes?: number)
     ...(batch !== undefined && { batchSize: batch }),
     ...(fim !== undefined && { fimRate: fim }),
     ...(passes !== undefined && { maxPasses: passes || undefined }),
+    ...(dropout && { dropout }),
   });
   const lr = positive(o.lr, '--lr');
   if (lr !== undefined) {
