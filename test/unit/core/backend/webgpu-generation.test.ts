@@ -3,13 +3,13 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../../../src/core/backend';
-import { findWebGpuAdapter } from '../../../../src/core/backend/webgpu';
 import { GptLabError } from '../../../../src/core/errors';
 import { loadModel } from '../../../../src/core/model/persist';
 import { generate, generateAsync, GenerateOptions, GenerateResult } from '../../../../src/core/sample';
 import { generateBatch, generateBatchAsync } from '../../../../src/core/sample/batch';
 import { TINY } from '../../helpers/tf';
 import { parentVersion } from '../../helpers/train';
+import { adapterOrSkip } from '../../helpers/webgpu';
 
 /*
  * Generation on the webgpu backend, which reads tensors only asynchronously in Node: the same saved weights
@@ -43,15 +43,8 @@ describe('generation on webgpu: the same tokens and probabilities as wasm from t
   let base: string;
 
   before(async function () {
-    try {
-      const a = await findWebGpuAdapter(true);
-      console.log(`      adapter: ${a.description} [${a.mode}, ${a.kind.kind}]`);
-    } catch (err) {
-      const code = err instanceof GptLabError ? err.code : '';
-      if (code !== 'WEBGPU_MISSING' && code !== 'WEBGPU_NO_ADAPTER') throw err;
-      console.log(`\n      !!! SKIPPING the webgpu generation tests: ${(err as Error).message}\n`);
-      this.skip();
-    }
+    const a = await adapterOrSkip(this, 'webgpu generation tests');
+    console.log(`      adapter: ${a.description} [${a.mode}, ${a.kind.kind}]`);
     await initBackend('wasm');
     ({ base } = await parentVersion('webgpu-generation'));
   });

@@ -2,17 +2,16 @@ import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../../../../src/core/backend';
-import { findWebGpuAdapter } from '../../../../src/core/backend/webgpu';
 import type { SftExample } from '../../../../src/core/data/examples';
 import type { Preference } from '../../../../src/core/data/preferences';
 import { checkpointExists } from '../../../../src/core/checkpoint';
-import { GptLabError } from '../../../../src/core/errors';
 import { loadModel } from '../../../../src/core/model/persist';
 import { trainDpo, trainPpo, trainRewardModel } from '../../../../src/core/train/align';
 import { finetune } from '../../../../src/core/train/finetune';
 import type { StageResult } from '../../../../src/core/train/stage';
 import { winRateByReward } from '../../../../src/core/train/winRate';
 import { parentVersion } from '../../helpers/train';
+import { adapterOrSkip } from '../../helpers/webgpu';
 
 /*
  * The stages after pre-training on the webgpu backend, which reads tensors only asynchronously in Node: each runs
@@ -39,15 +38,8 @@ describe('later stages on webgpu: SFT, reward model, DPO and PPO read asynchrono
   let base: string;
 
   before(async function () {
-    try {
-      const a = await findWebGpuAdapter(true);
-      console.log(`      adapter: ${a.description} [${a.mode}, ${a.kind.kind}]`);
-    } catch (err) {
-      const code = err instanceof GptLabError ? err.code : '';
-      if (code !== 'WEBGPU_MISSING' && code !== 'WEBGPU_NO_ADAPTER') throw err;
-      console.log(`\n      !!! SKIPPING the webgpu stage tests: ${(err as Error).message}\n`);
-      this.skip();
-    }
+    const a = await adapterOrSkip(this, 'webgpu stage tests');
+    console.log(`      adapter: ${a.description} [${a.mode}, ${a.kind.kind}]`);
     await initBackend('wasm');
     ({ root, base } = await parentVersion('webgpu-stages'));
   });

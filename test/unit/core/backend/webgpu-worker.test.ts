@@ -3,14 +3,14 @@ import { ChildProcess, fork } from 'node:child_process';
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { BACKEND_NAMES, initBackend } from '../../../../src/core/backend';
-import { findWebGpuAdapter, noGpuDeviceNode, WebGpuAdapter } from '../../../../src/core/backend/webgpu';
-import { GptLabError } from '../../../../src/core/errors';
+import { noGpuDeviceNode, WebGpuAdapter } from '../../../../src/core/backend/webgpu';
 import { loadModel } from '../../../../src/core/model/persist';
 import { defaultTrainConfig } from '../../../../src/core/train/config';
 import type { ResponseMessage, WorkerEvent, WorkerMethod, WorkerRequests } from '../../../../src/protocol/worker';
 import { stepOf } from '../../../../src/worker/inspect';
 import { codeFiles } from '../../helpers/tf';
 import { tmpDir } from '../../helpers/train';
+import { adapterOrSkip } from '../../helpers/webgpu';
 
 /*
  * The extension's worker (dist/worker.js, forked as the host forks it) with `gptLab.backend` set to webgpu: it
@@ -69,14 +69,7 @@ describe("the extension's worker on webgpu (gptLab.backend)", function () {
       console.log('\n      !!! SKIPPING the webgpu worker tests: dist/worker.js is not built (npm run build)\n');
       this.skip();
     }
-    try {
-      adapter = await findWebGpuAdapter(true);
-    } catch (err) {
-      const code = err instanceof GptLabError ? err.code : '';
-      if (code !== 'WEBGPU_MISSING' && code !== 'WEBGPU_NO_ADAPTER') throw err;
-      console.log(`\n      !!! SKIPPING the webgpu worker tests: ${(err as Error).message}\n`);
-      this.skip();
-    }
+    adapter = await adapterOrSkip(this, 'webgpu worker tests');
   });
 
   after(async () => {

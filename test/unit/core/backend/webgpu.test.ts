@@ -13,6 +13,7 @@ import { AdamW } from '../../../../src/core/train/adamw';
 import { trainStepAsync } from '../../../../src/core/train/trainer';
 import { codeFiles, TINY } from '../../helpers/tf';
 import { tmpDir } from '../../helpers/train';
+import { adapterOrSkip } from '../../helpers/webgpu';
 
 /*
  * The GPU path on whatever adapter this machine has: in CI that is Mesa's llvmpipe (software, through Dawn's
@@ -50,14 +51,7 @@ describe('webgpu backend (Dawn; a software adapter on machines without a GPU)', 
   let adapter: WebGpuAdapter;
 
   before(async function () {
-    try {
-      adapter = await findWebGpuAdapter(true);
-    } catch (err) {
-      const code = err instanceof GptLabError ? err.code : '';
-      if (code !== 'WEBGPU_MISSING' && code !== 'WEBGPU_NO_ADAPTER') throw err;
-      console.log(`\n      !!! SKIPPING the webgpu tests: ${(err as Error).message}\n`);
-      this.skip();
-    }
+    adapter = await adapterOrSkip(this, 'webgpu tests');
     console.log(`      adapter: ${adapter.description} [${adapter.mode}, ${adapter.kind.kind}]`);
   });
 

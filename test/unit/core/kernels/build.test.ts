@@ -3,6 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { wasmSectionIds } from '../../helpers/wasmAsserts';
 
 const root = path.resolve(__dirname, '../../../../..');
 const committed = path.join(root, 'src/core/kernels/gptlab-kernels.wasm');
@@ -27,20 +28,7 @@ describe('gptlab-kernels.wasm', () => {
 
   it('has no data segment (instantiating it would overwrite the tfjs heap it shares) and imports only memory', () => {
     const bytes = readFileSync(committed);
-    const sections: number[] = [];
-    for (let o = 8; o < bytes.length;) {
-      const id = bytes[o++];
-      let n = 0;
-      let shift = 0;
-      let c: number;
-      do {
-        c = bytes[o++];
-        n |= (c & 127) << shift;
-        shift += 7;
-      } while (c & 128);
-      sections.push(id);
-      o += n;
-    }
+    const sections = wasmSectionIds(bytes);
     assert.ok(sections.includes(10), 'has code');
     assert.ok(!sections.includes(11), 'no data section');
     const mod = new (
