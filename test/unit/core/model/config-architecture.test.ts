@@ -83,6 +83,21 @@ describe('architectures (gpt2 | modern), presets and the auto size', () => {
     assert.equal(preset.enumDescriptions.length, preset.enum.length);
   });
 
+  it("states auto's switch points in the preset setting's description as autoPreset computes them", () => {
+    const pkg = JSON.parse(readFileSync(path.join(__dirname, '../../../../../package.json'), 'utf8'));
+    const preset = pkg.contributes.configuration.properties['gptLab.preset'];
+    const text: string = preset.enumDescriptions[preset.enum.indexOf('auto')];
+    const m = /tiny up to about (\d+) minutes, 3 layers × 96 up to about (\d+), small beyond/.exec(text);
+    assert.ok(m, text);
+    // A corpus large enough that passes never decide: only the minutes choose the size.
+    const width = (minutes: number) => autoPreset({ corpusBytes: 1 << 30, minutes }).model.nEmbd;
+    const [tinyUpTo, midUpTo] = [Number(m[1]), Number(m[2])];
+    assert.equal(width(tinyUpTo), PRESETS.tiny.model.nEmbd);
+    assert.equal(width(tinyUpTo + 1), 96);
+    assert.equal(width(midUpTo), 96);
+    assert.equal(width(midUpTo + 1), PRESETS.small.model.nEmbd);
+  });
+
   it('auto: the smallest size for a few minutes, larger ones as the minutes grow, never smaller', () => {
     const sizes = [0.5, 2, 10, 30, 60, 240, 1440].map((minutes) => autoPreset({ corpusBytes: 4 << 20, minutes }));
     assert.deepEqual(sizes[1].model, PRESETS.tiny.model);
