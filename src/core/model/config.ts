@@ -202,7 +202,8 @@ export const PRESETS: Record<string, Preset> = {
   },
   small: {
     name: 'small',
-    description: 'about 1.3M parameters and a 256-token context; useful completions after ~15 minutes',
+    description:
+      'about 1.3M parameters and a 256-token context; for runs of about 45 minutes or more (before that, tiny or 3 × 96 learn more per minute)',
     model: { vocabSize: 2048, contextLength: 256, nEmbd: 128, nLayer: 4, nHead: 4, positionEncoding: 'learned' },
     // 8 × 256 tokens a step keeps a step near 3 s, so Stop and progress stay prompt.
     batchSize: 8,
