@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { customOp } from './customOp';
 import { kernelsFor, ptr, WasmBackend } from './module';
+import { LINEAR, LINEAR_GRAD } from './matmul';
 import { KERNEL } from './register';
 
 /*
@@ -79,6 +80,32 @@ export function fusedEmbedding(table: tf.Tensor2D, ids: tf.Tensor1D): tf.Tensor2
     };
   });
   return f(table, ids);
+}
+
+/**
+ * Token rows of table [V, C] picked by ids [B·T] plus the positions pos0 … pos0 + T − 1 of `positions` [P, C],
+ * in one kernel each way: no slice, broadcast add or batch sum of the position gradient (→ [B·T, C]).
+ */
+export function fusedEmbeddingPositions(
+  table: tf.Tensor2D,
+  ids: tf.Tensor1D,
+  positions: tf.Tensor2D,
+  pos0: number,
+  T: number,
+): tf.Tensor2D {
+  const f = customOp<tf.Tensor2D>(([t, i, p], save) => {
+    const ii = i.dtype === 'int32' ? i : tf.cast(i, 'int32');
+    save([ii]);
+    return {
+      value: run(KERNEL.embeddingPos, { table: t, ids: ii, pos: p }, { pos0, T }) as tf.Tensor2D,
+      gradFunc: (dy, [is]) => {
+        const attrs = { V: t.shape[0], P: p.shape[0], pos0, T };
+        const [dt, dp] = run(KERNEL.embeddingPosGrad, { ids: is, dy }, attrs) as tf.Tensor[];
+        return [dt, tf.zerosLike(i), dp];
+      },
+    };
+  });
+  return f(table, ids, positions);
 }
 
 /** Logit soft-cap cap·tanh(x/cap), its gradient from the output. */
@@ -170,6 +197,22 @@ export const fusedBiasAdd = customOp<tf.Tensor2D>(([y, b]) => ({
   value: tf.add(y, b) as tf.Tensor2D,
   gradFunc: (dy) => [dy, run(KERNEL.columnSum, { x: dy }) as tf.Tensor],
 })) as (y: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
+
+/**
+ * x·W + b for x [N, in], W [in, out], b [out] through gemm.c (call it only where gemmVariant() loads): the bias
+ * added as the product is stored, and in the backward pass the bias gradient (dy's column sums) summed while
+ * xᵀ·dy packs dy — two gemm.c calls and no bias kernels. dx = dy·Wᵀ by the transposed flag.
+ */
+export const fusedLinear = customOp<tf.Tensor2D>(([x, w, b], save) => {
+  save([x, w]);
+  return {
+    value: run(LINEAR, { x, w, b }) as tf.Tensor2D,
+    gradFunc: (dy, [xs, ws]) => {
+      const [dw, db] = run(LINEAR_GRAD, { x: xs, dy }) as tf.Tensor[];
+      return [tf.matMul(dy as tf.Tensor2D, ws as tf.Tensor2D, false, true), dw, db];
+    },
+  };
+}) as (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
 
 /** Mean cross-entropy of logits [N, V] against targets [N]; the forward kernel also writes the gradient. */
 export function fusedCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Scalar {

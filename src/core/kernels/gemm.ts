@@ -19,6 +19,19 @@ export interface GemmExports {
     strideB: number,
     scratch: number,
   ): void;
+  gemm_fused(
+    a: number,
+    b: number,
+    c: number,
+    M: number,
+    K: number,
+    N: number,
+    transA: number,
+    transB: number,
+    bias: number,
+    colsum: number,
+    scratch: number,
+  ): void;
   gemm_scratch(M: number, K: number, N: number): number;
 }
 
@@ -106,6 +119,21 @@ export function gemmVariant(): GemmVariant | undefined {
   return compile('plain') ? 'plain' : undefined;
 }
 
+/** The variant's instance with scratch for these sizes, or null where the variant does not load. */
+function ready(backend: WasmBackend, variant: GemmVariant, M: number, K: number, N: number): Instance | null {
+  const inst = instanceFor(backend, variant);
+  if (!inst) return null;
+  const need = inst.fn.gemm_scratch(M, K, N);
+  if (need > inst.scratchFloats) {
+    const heap = backend.wasm as Heap;
+    if (inst.raw) heap._free(inst.raw);
+    inst.raw = heap._malloc(need * 4 + 16);
+    inst.scratch = (inst.raw + 15) & ~15;
+    inst.scratchFloats = need;
+  }
+  return inst;
+}
+
 /**
  * c [batch, M, N] = op(a) · op(b) on the backend's heap (byte offsets); a is [K, M] per batch item when transA,
  * b [N, K] when transB; stride 0 shares one operand across the batch. false: the variant does not load here.
@@ -119,16 +147,27 @@ export function gemm(
   transB: boolean,
   [strideA, strideB]: [number, number],
 ): boolean {
-  const inst = instanceFor(backend, variant);
+  const inst = ready(backend, variant, M, K, N);
   if (!inst) return false;
-  const need = inst.fn.gemm_scratch(M, K, N);
-  if (need > inst.scratchFloats) {
-    const heap = backend.wasm as Heap;
-    if (inst.raw) heap._free(inst.raw);
-    inst.raw = heap._malloc(need * 4 + 16);
-    inst.scratch = (inst.raw + 15) & ~15;
-    inst.scratchFloats = need;
-  }
   inst.fn.gemm_batch(a, b, c, batch, M, K, N, +transA, +transB, strideA, strideB, inst.scratch);
+  return true;
+}
+
+/**
+ * One product c [M, N] = op(a) · op(b) (as gemm) with a linear layer's extras, heap offsets or 0 for none: `bias`
+ * [N] added to every row, `colsum` [N] written with the column sums of op(b). false: the variant does not load.
+ */
+export function gemmFused(
+  backend: WasmBackend,
+  variant: GemmVariant,
+  [a, b, c]: [number, number, number],
+  [M, K, N]: [number, number, number],
+  transA: boolean,
+  transB: boolean,
+  { bias = 0, colsum = 0 }: { bias?: number; colsum?: number },
+): boolean {
+  const inst = ready(backend, variant, M, K, N);
+  if (!inst) return false;
+  inst.fn.gemm_fused(a, b, c, M, K, N, +transA, +transB, bias, colsum, inst.scratch);
   return true;
 }

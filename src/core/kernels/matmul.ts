@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { gemm, gemmVariant } from './gemm';
+import { gemm, gemmFused, gemmVariant } from './gemm';
 import { ptr, WasmBackend } from './module';
 import { fastKernelsEnabled } from './switch';
 
@@ -89,6 +89,55 @@ export function overrideBatchMatMul(): void {
       }
       (args.backend as unknown as { disposeData(id: object): void }).disposeData(out.dataId);
       return original.kernelFunc(args);
+    },
+  });
+}
+
+/** A linear layer's forward x·W + b and backward [xᵀ·dy, column sums of dy] as one gemm.c call each. */
+export const LINEAR = 'GptLabLinear';
+export const LINEAR_GRAD = 'GptLabLinearGrad';
+
+function runFused(
+  backend: WasmBackend,
+  ptrs: [number, number, number],
+  dims: [number, number, number],
+  transA: boolean,
+  extras: { bias?: number; colsum?: number },
+): void {
+  const variant = gemmVariant();
+  if (!variant || !gemmFused(backend, variant, ptrs, dims, transA, false, extras)) {
+    throw new Error('gemm.c does not load here: linear layers take matMul and a bias add instead');
+  }
+  gemmStats.calls++;
+}
+
+/** Registers LINEAR (x [N, in], w [in, out], b [out] → y [N, out]) and LINEAR_GRAD (x, dy → [dW, db]). */
+export function registerLinearKernels(): void {
+  tf.registerKernel({
+    kernelName: LINEAR,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend }) => {
+      const { x, w, b } = inputs as { x: tf.TensorInfo; w: tf.TensorInfo; b: tf.TensorInfo };
+      const be = backend as unknown as WasmBackend;
+      const [N, K] = x.shape;
+      const out = w.shape[1];
+      const y = be.makeOutput([N, out], 'float32');
+      runFused(be, [ptr(be, x), ptr(be, w), ptr(be, y)], [N, K, out], false, { bias: ptr(be, b) });
+      return y;
+    },
+  });
+  tf.registerKernel({
+    kernelName: LINEAR_GRAD,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend }) => {
+      const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+      const be = backend as unknown as WasmBackend;
+      const [N, K] = x.shape;
+      const out = dy.shape[1];
+      const dw = be.makeOutput([K, out], 'float32');
+      const db = be.makeOutput([out], 'float32');
+      runFused(be, [ptr(be, x), ptr(be, dy), ptr(be, dw)], [K, N, out], true, { colsum: ptr(be, db) });
+      return [dw, db];
     },
   });
 }

@@ -67,6 +67,28 @@ export interface KernelExports {
   column_sum(x: number, out: number, N: number, C: number): void;
   embedding_forward(table: number, ids: number, out: number, N: number, V: number, C: number): void;
   embedding_backward(ids: number, dy: number, dtable: number, N: number, V: number, C: number): void;
+  embedding_pos_forward(
+    table: number,
+    ids: number,
+    pos: number,
+    out: number,
+    N: number,
+    V: number,
+    C: number,
+    T: number,
+  ): void;
+  embedding_pos_backward(
+    ids: number,
+    dy: number,
+    dtable: number,
+    dpos: number,
+    N: number,
+    V: number,
+    C: number,
+    T: number,
+    P: number,
+    pos0: number,
+  ): void;
   qk_prep_forward(
     qkv: number,
     out: number,

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { overrideBatchMatMul } from './matmul';
+import { overrideBatchMatMul, registerLinearKernels } from './matmul';
 import { KernelExports, kernelsFor, ptr, WasmBackend } from './module';
 import { fastKernelsEnabled } from './switch';
 
@@ -33,6 +33,8 @@ export const KERNEL = {
   softCapGrad: 'GptLabSoftCapGrad',
   embedding: 'GptLabEmbedding',
   embeddingGrad: 'GptLabEmbeddingGrad',
+  embeddingPos: 'GptLabEmbeddingPos',
+  embeddingPosGrad: 'GptLabEmbeddingPosGrad',
   relu2: 'GptLabRelu2',
   relu2Grad: 'GptLabRelu2Grad',
   gradNorm: 'GptLabGradNorm',
@@ -159,6 +161,27 @@ const RUNS: Record<string, Run> = {
     k.embedding_backward(ptr(b, ids!), ptr(b, dy!), ptr(b, dtable), size(ids!), V, C);
     return dtable;
   },
+  [KERNEL.embeddingPos]: (k, b, { table, ids, pos }, { pos0, T }) => {
+    const [V, C] = table!.shape;
+    const out = f32(b, [size(ids!), C]);
+    k.embedding_pos_forward(
+      ptr(b, table!),
+      ptr(b, ids!),
+      ptr(b, pos!) + pos0 * C * 4,
+      ptr(b, out),
+      size(ids!),
+      V,
+      C,
+      T,
+    );
+    return out;
+  },
+  [KERNEL.embeddingPosGrad]: (k, b, { ids, dy }, { V, P, pos0, T }) => {
+    const C = dy!.shape[1];
+    const [dtable, dpos] = [f32(b, [V, C]), f32(b, [P, C])];
+    k.embedding_pos_backward(ptr(b, ids!), ptr(b, dy!), ptr(b, dtable), ptr(b, dpos), size(ids!), V, C, T, P, pos0);
+    return [dtable, dpos];
+  },
   [KERNEL.relu2]: (k, b, { x }) => {
     const y = f32(b, x!.shape);
     k.relu2_forward(ptr(b, x!), ptr(b, y), size(x!));
@@ -278,6 +301,7 @@ export function registerKernels(): void {
   overrideTranspose();
   overrideIdentity();
   overrideBatchMatMul();
+  registerLinearKernels();
   for (const [kernelName, run] of Object.entries(RUNS)) {
     tf.registerKernel({
       kernelName,

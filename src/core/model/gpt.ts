@@ -3,6 +3,7 @@ import {
   fastKernelsActive,
   fusedAttention,
   fusedCachedAttention,
+  fusedEmbeddingPositions,
   fusedQkPrep,
   fusedSoftCapCrossEntropy,
   SOFTCAP_CE_MAX_VOCAB,
@@ -245,12 +246,19 @@ export class GPT {
     if (pos0 + T > contextLength) throw new Error(`sequence of ${pos0 + T} exceeds the context of ${contextLength}`);
     if (opts.cache && B !== 1) throw new Error('a KV cache needs batch 1');
 
-    const tok = embedding(this.p('wte.weight'), tf.reshape(ids, [B * T]) as tf.Tensor1D); // [B·T, C]
-    let x: tf.Tensor2D = tok;
-    if (this.config.positionEncoding !== 'rotary') {
-      const posTable = this.fixedPositions ?? this.p<tf.Rank.R2>('wpe.weight');
-      const pos = tf.slice(posTable, [pos0, 0], [T, C]); // [T, C]
-      x = tf.reshape(tf.add(tf.reshape(tok, [B, T, C]), pos), [B * T, C]) as tf.Tensor2D; // [B·T, C]
+    const flatIds = tf.reshape(ids, [B * T]) as tf.Tensor1D;
+    const posTable =
+      this.config.positionEncoding === 'rotary' ? undefined : (this.fixedPositions ?? this.p<tf.Rank.R2>('wpe.weight'));
+    let x: tf.Tensor2D;
+    if (posTable && fastKernelsActive()) {
+      // token and position embeddings in one kernel each way (speed issue 10)
+      x = fusedEmbeddingPositions(this.p('wte.weight'), flatIds, posTable, pos0, T); // [B·T, C]
+    } else {
+      x = embedding(this.p('wte.weight'), flatIds); // [B·T, C]
+      if (posTable) {
+        const pos = tf.slice(posTable, [pos0, 0], [T, C]); // [T, C]
+        x = tf.reshape(tf.add(tf.reshape(x, [B, T, C]), pos), [B * T, C]) as tf.Tensor2D; // [B·T, C]
+      }
     }
 
     if (opts.dropout && opts.cache) throw new Error('dropout is for training, not generation with a cache');

@@ -5,6 +5,7 @@ import '@tensorflow/tfjs';
 import { customOp } from '../kernels/customOp';
 import { GELU_DERIVATIVE, geluDerivativeAvailable } from '../kernels/gelu';
 import { gemmVariant } from '../kernels/gemm';
+import { GEMM_MIN_ROWS } from '../kernels/matmul';
 import {
   fastKernelsActive,
   fusedBiasAdd,
@@ -12,6 +13,7 @@ import {
   fusedEmbedding,
   fusedGelu,
   fusedLayerNorm,
+  fusedLinear,
   fusedRelu2,
   fusedSoftCap,
 } from '../kernels';
@@ -82,8 +84,14 @@ function bmm(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
   return tf.stack(as.map((x, i) => tf.matMul(x, bs[i]))) as tf.Tensor3D;
 }
 
-/** x·W + b for x [N, in]. */
+/**
+ * x·W + b for x [N, in]. With a bias on gemm.c, one kernel each way (fusedLinear: the bias and its gradient
+ * inside the products); a product of few rows (generation) stays on XNNPACK, as in matmul.ts.
+ */
 export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D {
+  if (b && x.shape[0] >= GEMM_MIN_ROWS && x.dtype === 'float32' && transposedProductsFast()) {
+    return fusedLinear(x, w, b);
+  }
   const y = matMulPlain(x, w);
   if (!b) return y;
   return fastKernelsActive() ? fusedBiasAdd(y, b) : tf.add(y, b);

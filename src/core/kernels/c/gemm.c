@@ -24,13 +24,28 @@ typedef v128_t f4;
 #define MC 96
 
 /* Rows [k0, k0+kc) of B [K, N] (or, transposed, stored [N, K]) into panels of 8 columns, each [kc][8];
- * columns past N are zero. */
-static void pack_b(const float *b, float *bp, int K, int N, int transB, int k0, int kc) {
+ * columns past N are zero. `colsum` (or null): each column's sum over these rows is added to it — a linear
+ * layer's bias gradient, read while B (its dy) is packed anyway. */
+static void pack_b(const float *b, float *bp, int K, int N, int transB, int k0, int kc, float *colsum) {
   int panels = (N + NR - 1) / NR;
   for (int p = 0; p < panels; p++) {
     float *dst = bp + (long)p * kc * NR;
     int j0 = p * NR, w = N - j0 < NR ? N - j0 : NR;
     if (!transB && w == NR) {
+      if (colsum) {
+        f4 s0 = wasm_v128_load(colsum + j0), s1 = wasm_v128_load(colsum + j0 + 4);
+        for (int k = 0; k < kc; k++) {
+          const float *src = b + (long)(k0 + k) * N + j0;
+          f4 v0 = wasm_v128_load(src), v1 = wasm_v128_load(src + 4);
+          wasm_v128_store(dst + k * NR, v0);
+          wasm_v128_store(dst + k * NR + 4, v1);
+          s0 = wasm_f32x4_add(s0, v0);
+          s1 = wasm_f32x4_add(s1, v1);
+        }
+        wasm_v128_store(colsum + j0, s0);
+        wasm_v128_store(colsum + j0 + 4, s1);
+        continue;
+      }
       for (int k = 0; k < kc; k++) {
         const float *src = b + (long)(k0 + k) * N + j0;
         wasm_v128_store(dst + k * NR, wasm_v128_load(src));
@@ -39,8 +54,11 @@ static void pack_b(const float *b, float *bp, int K, int N, int transB, int k0, 
       continue;
     }
     for (int k = 0; k < kc; k++)
-      for (int j = 0; j < NR; j++)
-        dst[k * NR + j] = j < w ? (transB ? b[(long)(j0 + j) * K + k0 + k] : b[(long)(k0 + k) * N + j0 + j]) : 0.0f;
+      for (int j = 0; j < NR; j++) {
+        float v = j < w ? (transB ? b[(long)(j0 + j) * K + k0 + k] : b[(long)(k0 + k) * N + j0 + j]) : 0.0f;
+        dst[k * NR + j] = v;
+        if (colsum && j < w) colsum[j0 + j] += v;
+      }
   }
 }
 
@@ -58,6 +76,9 @@ static void pack_b(const float *b, float *bp, int K, int N, int transB, int k0, 
     if (acc) {                                                                                                    \
       c##r##0 = wasm_f32x4_add(c##r##0, wasm_v128_load(p_));                                                      \
       c##r##1 = wasm_f32x4_add(c##r##1, wasm_v128_load(p_ + 4));                                                  \
+    } else if (bias) {                                                                                            \
+      c##r##0 = wasm_f32x4_add(c##r##0, bias0);                                                                   \
+      c##r##1 = wasm_f32x4_add(c##r##1, bias1);                                                                   \
     }                                                                                                             \
     wasm_v128_store(p_, c##r##0);                                                                                 \
     wasm_v128_store(p_ + 4, c##r##1);                                                                             \
@@ -66,10 +87,11 @@ static void pack_b(const float *b, float *bp, int K, int N, int transB, int k0, 
 
 /*
  * C[rows][8] (+)= A[rows][kc] · Bp[kc][8], A read in place: row r's k-th value at a + r·rs + k·ks (rs = K, ks = 1
- * untransposed; rs = 1, ks = M transposed). Rows past `rows` (≤ 4) re-read row 0 and are not stored.
+ * untransposed; rs = 1, ks = M transposed). Rows past `rows` (≤ 4) re-read row 0 and are not stored. `bias` (or
+ * null): 8 values added to each row on the first pass (acc = 0), so that x·W + b costs no pass of its own.
  */
 static inline __attribute__((always_inline)) void micro(int kc, const float *a, int rs, int ks, const float *restrict b,
-                                                        float *c, int ldc, int rows, int acc) {
+                                                        float *c, int ldc, int rows, int acc, const float *bias) {
   const float *a0 = a, *a1 = rows > 1 ? a + rs : a, *a2 = rows > 2 ? a + 2 * rs : a, *a3 = rows > 3 ? a + 3 * rs : a;
   ROWS(DECL)
   for (int k = 0; k < kc; k++) {
@@ -77,16 +99,22 @@ static inline __attribute__((always_inline)) void micro(int kc, const float *a, 
     ROWS(STEP)
     b += NR;
   }
+  f4 bias0 = wasm_f32x4_const_splat(0.0f), bias1 = bias0;
+  if (bias) {
+    bias0 = wasm_v128_load(bias);
+    bias1 = wasm_v128_load(bias + 4);
+  }
   ROWS(STORE)
 }
 
 /* The same for a panel narrower than 8 columns (N % 8 ≠ 0): through a temporary [4][8] tile. */
 static void micro_edge(int kc, const float *a, int rs, int ks, const float *b, float *c, int ldc, int rows, int cols,
-                       int acc) {
+                       int acc, const float *bias) {
   float t[MR * NR] __attribute__((aligned(16)));
-  micro(kc, a, rs, ks, b, t, NR, rows, 0);
+  micro(kc, a, rs, ks, b, t, NR, rows, 0, 0);
   for (int r = 0; r < rows; r++)
-    for (int j = 0; j < cols; j++) c[(long)r * ldc + j] = (acc ? c[(long)r * ldc + j] : 0.0f) + t[r * NR + j];
+    for (int j = 0; j < cols; j++)
+      c[(long)r * ldc + j] = (acc ? c[(long)r * ldc + j] : bias ? bias[j] : 0.0f) + t[r * NR + j];
 }
 
 /* A transposed (stored [K, M]), rows [i0, i0+mc) × k [k0, k0+kc), into panels [kc][4] of 4 rows (zero past
@@ -111,10 +139,10 @@ static void pack_at(const float *a, float *ap, int M, int i0, int mc, int k0, in
  */
 static inline __attribute__((always_inline)) void blocks(const float *a, int rs, int ks, float *apack,
                                                          const float *b, int transB, float *bp, float *c, int M,
-                                                         int K, int N) {
+                                                         int K, int N, const float *bias, float *colsum) {
   for (int k0 = 0; k0 < K; k0 += KC) {
     int kc = K - k0 < KC ? K - k0 : KC;
-    pack_b(b, bp, K, N, transB, k0, kc);
+    pack_b(b, bp, K, N, transB, k0, kc, colsum);
     for (int i0 = 0; i0 < M; i0 += MC) {
       int mc = M - i0 < MC ? M - i0 : MC;
       if (apack) pack_at(a, apack, M, i0, mc, k0, kc);
@@ -125,10 +153,11 @@ static inline __attribute__((always_inline)) void blocks(const float *a, int rs,
           int rows = mc - r0 < MR ? mc - r0 : MR;
           const float *ap = apack ? apack + (long)r0 * kc : a + (long)(i0 + r0) * rs + (long)k0 * ks;
           float *cp = c + (long)(i0 + r0) * N + j0;
+          const float *bj = bias ? bias + j0 : 0;
           if (cols == NR)
-            micro(kc, ap, rs, ks, bpanel, cp, N, rows, k0 > 0);
+            micro(kc, ap, rs, ks, bpanel, cp, N, rows, k0 > 0, bj);
           else
-            micro_edge(kc, ap, rs, ks, bpanel, cp, N, rows, cols, k0 > 0);
+            micro_edge(kc, ap, rs, ks, bpanel, cp, N, rows, cols, k0 > 0, bj);
         }
       }
     }
@@ -142,21 +171,41 @@ EXPORT(gemm_scratch) int gemm_scratch(int M, int K, int N) {
   return ((N + NR - 1) / NR) * NR * KC + MC * KC + 4;
 }
 
+/* gemm, plus a bias [N] added to every row of c and the column sums of op(b) over K written to colsum [N]
+ * (each null for none). */
+static void product(const float *a, const float *b, float *c, int M, int K, int N, int transA, int transB,
+                    float *scratch, const float *bias, float *colsum) {
+  if (colsum)
+    for (int j = 0; j < N; j++) colsum[j] = 0.0f;
+  if (K == 0) {
+    for (long i = 0; i < (long)M * N; i++) c[i] = bias ? bias[i % N] : 0.0f;
+    return;
+  }
+  float *apack = scratch + ((N + NR - 1) / NR) * NR * KC;
+  if (transA)
+    blocks(a, 1, MR, apack, b, transB, scratch, c, M, K, N, bias, colsum); /* packed panels: row r, k at r + 4k */
+  else
+    blocks(a, K, 1, 0, b, transB, scratch, c, M, K, N, bias, colsum);
+}
+
 /**
  * c [M, N] = op(a) [M, K] · op(b) [K, N]; a is stored [K, M] when transA, b [N, K] when transB; `scratch` holds
  * gemm_scratch(M, K, N) floats (16-byte aligned).
  */
 EXPORT(gemm)
 void gemm(const float *a, const float *b, float *c, int M, int K, int N, int transA, int transB, float *scratch) {
-  if (K == 0) {
-    for (long i = 0; i < (long)M * N; i++) c[i] = 0.0f;
-    return;
-  }
-  float *apack = scratch + ((N + NR - 1) / NR) * NR * KC;
-  if (transA)
-    blocks(a, 1, MR, apack, b, transB, scratch, c, M, K, N); /* packed panels: row r, k at r + 4k */
-  else
-    blocks(a, K, 1, 0, b, transB, scratch, c, M, K, N);
+  product(a, b, c, M, K, N, transA, transB, scratch, 0, 0);
+}
+
+/**
+ * A linear layer's products in one pass each: c = op(a)·op(b) + bias (forward, x·W + b), and colsum = the sums of
+ * op(b)'s columns (backward: xᵀ·dy and the bias gradient, dy's column sums, read while dy is packed). `bias` and
+ * `colsum` are heap offsets of N floats, or 0 for none.
+ */
+EXPORT(gemm_fused)
+void gemm_fused(const float *a, const float *b, float *c, int M, int K, int N, int transA, int transB,
+                const float *bias, float *colsum, float *scratch) {
+  product(a, b, c, M, K, N, transA, transB, scratch, bias, colsum);
 }
 
 /**

@@ -634,6 +634,38 @@ void embedding_backward(const int32_t *ids, const float *dy, float *dtable, int 
 }
 
 /*
+ * Token and position embeddings added in one pass: out [N, C] = rows ids [N] of table [V, C] + row n % T of pos
+ * [T, C] (the positions of the window, rows of wpe from the first position on; N = B·T).
+ */
+EXPORT(embedding_pos_forward)
+void embedding_pos_forward(const float *table, const int32_t *ids, const float *pos, float *out, int N, int V, int C,
+                           int T) {
+  for (int n = 0; n < N; n++) {
+    float *o = out + (long)n * C;
+    const float *p = pos + (long)(n % T) * C;
+    int id = ids[n];
+    if (id < 0 || id >= V) {
+      for (int c = 0; c < C; c++) o[c] = p[c];
+      continue;
+    }
+    const float *r = table + (long)id * C;
+    for (int c = 0; c < C; c++) o[c] = r[c] + p[c];
+  }
+}
+
+/*
+ * The backward of embedding_pos_forward: dtable [V, C] as embedding_backward, and dpos [P, C] (P ≥ pos0 + T, the
+ * whole position table) = Σ over the batch of dy at position t in row pos0 + t, zeros elsewhere.
+ */
+EXPORT(embedding_pos_backward)
+void embedding_pos_backward(const int32_t *ids, const float *dy, float *dtable, float *dpos, int N, int V, int C,
+                            int T, int P, int pos0) {
+  embedding_backward(ids, dy, dtable, N, V, C);
+  zero(dpos, P * C);
+  for (int n = 0; n < N; n++) axpy(dpos + (long)(pos0 + n % T) * C, 1.0f, dy + (long)n * C, C);
+}
+
+/*
  * The modern recipe's q and k before attention, on packed qkv [B·T, 3C]: each head's q and k RMS-normalised
  * (no gain; `norm`) and then rotated by position (`cosT`, `sinT` [T, hs], pair i at i and i + hs/2; null: none).
  * out is qkv with those parts replaced (v copied).

@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   fastKernelsActive,
+  fusedEmbeddingPositions,
   fusedGradNorm,
   fusedSoftCapCrossEntropy,
   setFastKernels,
@@ -159,6 +160,27 @@ describe('fused wasm kernels against the reference path', () => {
     const bad = tf.tidy(() => embedding(table as tf.Tensor2D, tf.tensor1d([1, 23, -1], 'int32')).arraySync());
     assert.deepEqual([bad[1], bad[2]], [new Array(10).fill(0), new Array(10).fill(0)]);
     tf.dispose([table, ids]);
+  });
+
+  it('token and position embeddings in one kernel: rows plus positions pos0…pos0+T−1, gradients of both tables', () => {
+    const [B, T, pos0, C] = [3, 5, 4, 10];
+    const table = rand([23, C], 14);
+    const positions = rand([12, C], 15);
+    const ids = tf.tensor1d([3, 0, 22, 3, 3, 7, 0, 1, 1, 1, 22, 5, 6, 3, 0], 'int32');
+    const f = (t: tf.Tensor, p: tf.Tensor) =>
+      fastKernelsActive()
+        ? fusedEmbeddingPositions(t as tf.Tensor2D, ids, p as tf.Tensor2D, pos0, T)
+        : tf.reshape(tf.add(tf.reshape(embedding(t as tf.Tensor2D, ids), [B, T, C]), tf.slice(p, [pos0, 0], [T, C])), [
+            B * T,
+            C,
+          ]);
+    const r = bothPaths(() => valueAndGrads(f, [table, positions]));
+    r.reference.forEach((ref, i) => assertClose(r.fused[i], ref, 1e-6, ['rows', 'dtable', 'dpositions'][i]));
+    // rows of the position table outside the window get no gradient
+    assert.ok(
+      r.fused[2].slice(0, pos0 * C).every((v) => v === 0) && r.fused[2].slice((pos0 + T) * C).every((v) => v === 0),
+    );
+    tf.dispose([table, positions, ids]);
   });
 
   it('Transpose: the last two axes swapped, full tiles and edges, float and int, other perms unchanged', () => {

@@ -9,6 +9,7 @@ import { GEMM_FILES, GemmVariant, gemmVariant } from '../../../../src/core/kerne
 import { gemmStats } from '../../../../src/core/kernels/matmul';
 import { GPTConfig } from '../../../../src/core/model/config';
 import { GPT } from '../../../../src/core/model/gpt';
+import { linear } from '../../../../src/core/model/ops';
 import { AdamW } from '../../../../src/core/train/adamw';
 import { trainStep } from '../../../../src/core/train/trainer';
 import { useWasm } from '../../helpers/tf';
@@ -121,6 +122,57 @@ describe('gemm.c: the wasm BatchMatMul', () => {
       });
     }
   }
+
+  // [rows, in, out]: K past the 256-deep block both ways (the bias added once, the column sums over several
+  // packs), a panel narrower than 8 columns, the fewest rows gemm.c takes, exact tiles.
+  const linearCases: [number, number, number][] = [
+    [300, 300, 21],
+    [16, 8, 8],
+    [33, 12, 7],
+    [1024, 64, 192],
+  ];
+  for (const variant of VARIANTS) {
+    for (const [rows, nIn, nOut] of linearCases) {
+      it(`${variant}: linear [${rows}, ${nIn}] → ${nOut} with a bias in gemm.c (bias in the product, its gradient in the packing) matches tfjs`, () => {
+        const x = tf.randomNormal([rows, nIn], 0, 1, 'float32', 3);
+        const w = tf.randomNormal([nIn, nOut], 0, 1, 'float32', 4);
+        const b = tf.randomNormal([nOut], 0, 1, 'float32', 5);
+        const dy = tf.randomNormal([rows, nOut], 0, 1, 'float32', 6);
+        const run = () =>
+          tf.tidy(() => {
+            const f = (...t: tf.Tensor[]) => linear(t[0] as tf.Tensor2D, t[1] as tf.Tensor2D, t[2] as tf.Tensor1D);
+            const y = f(x, w, b);
+            const grads = tf.grads((...t: tf.Tensor[]) => tf.sum(tf.mul(f(...t), dy)))([x, w, b]);
+            return [y, ...grads].map((t) => t.dataSync() as Float32Array);
+          });
+        try {
+          setFastKernels(false);
+          const ref = run();
+          setFastKernels(true);
+          const calls = gemmStats.calls;
+          const got = withGemm(variant, run);
+          // forward, then forward and backward again under tf.grads: x·W + b, xᵀ·dy with db, dy·Wᵀ
+          assert.equal(gemmStats.calls, calls + 4, 'gemm.c took every product, the bias ones fused');
+          ['y', 'dx', 'dw', 'db'].forEach((what, i) => assertClose(got[i], ref[i], 1e-5, what));
+        } finally {
+          setFastKernels(true);
+          tf.dispose([x, w, b, dy]);
+        }
+      });
+    }
+  }
+
+  it('a linear layer of few rows (generation) keeps XNNPACK and a separate bias add', () => {
+    const [x, w, b] = [tf.randomNormal([4, 64]), tf.randomNormal([64, 64]), tf.randomNormal([64])];
+    const calls = gemmStats.calls;
+    const y = withGemm('relaxed', () => linear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D));
+    assert.equal(gemmStats.calls, calls);
+    setFastKernels(false);
+    const ref = linear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D);
+    setFastKernels(true);
+    assertClose(y.dataSync(), ref.dataSync(), 1e-5, 'y');
+    tf.dispose([x, w, b, y, ref]);
+  });
 
   it('a plain product of few rows stays on XNNPACK; GPTLAB_KERNELS=reference turns gemm.c off', () => {
     const a = tf.randomNormal([4, 64]);
