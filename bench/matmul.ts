@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/core/backend';
 import { fastKernelsActive, setFastKernels } from '../src/core/kernels';
-import { gemmVariant } from '../src/core/kernels/gemm';
+import { gemmVariant, setGemmVariant } from '../src/core/kernels/gemm';
 
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -52,7 +52,7 @@ type Engine = 'xnnpack' | 'plain' | 'relaxed';
 
 function useEngine(e: Engine): void {
   setFastKernels(e !== 'xnnpack');
-  if (e !== 'xnnpack') process.env.GPTLAB_GEMM = e;
+  if (e !== 'xnnpack') setGemmVariant(e);
 }
 
 function measure(c: Case, rounds: number): Record<string, number | string> {
@@ -115,7 +115,7 @@ async function main() {
   setFastKernels(true);
   if (!fastKernelsActive()) throw new Error('the fused kernels do not load');
   const rounds = Number(arg('rounds', '9'));
-  process.env.GPTLAB_GEMM = 'relaxed';
+  setGemmVariant('relaxed');
   const relaxedLoads = gemmVariant() === 'relaxed';
   const out: Record<string, unknown> = { load: os.loadavg(), cpu: os.cpus()[0]?.model, relaxedLoads };
   for (const name of arg('configs', 'A,B,small').split(',')) {

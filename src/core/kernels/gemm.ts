@@ -110,9 +110,21 @@ function instanceFor(backend: WasmBackend, variant: GemmVariant): Instance | nul
   return inst;
 }
 
+/*
+ * GPTLAB_GEMM as the process started, read once: gemmVariant runs for every product, and a read of process.env
+ * there cost 7–9 µs (36 a step on config A: ~1% of its step). Tests and benches switch it with setGemmVariant.
+ */
+let asked: string | undefined = process.env.GPTLAB_GEMM;
+
+/** Picks the variant as GPTLAB_GEMM would (off, plain, relaxed; undefined: the default); returns the previous. */
+export function setGemmVariant(variant: GemmVariant | 'off' | undefined): GemmVariant | 'off' | undefined {
+  const before = asked as GemmVariant | 'off' | undefined;
+  asked = variant;
+  return before;
+}
+
 /** The variant this runtime runs: relaxed where it compiles, else plain, else none (GPTLAB_GEMM picks one). */
 export function gemmVariant(): GemmVariant | undefined {
-  const asked = process.env.GPTLAB_GEMM;
   if (asked === 'off') return undefined;
   if (asked === 'plain' || asked === 'relaxed') return compile(asked) ? asked : undefined;
   if (compile('relaxed')) return 'relaxed';

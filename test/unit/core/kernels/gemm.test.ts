@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { fastKernelsActive, setFastKernels } from '../../../../src/core/kernels';
-import { GEMM_FILES, GemmVariant, gemmVariant } from '../../../../src/core/kernels/gemm';
+import { GEMM_FILES, GemmVariant, gemmVariant, setGemmVariant } from '../../../../src/core/kernels/gemm';
 import { gemmStats } from '../../../../src/core/kernels/matmul';
 import { GPTConfig } from '../../../../src/core/model/config';
 import { GPT } from '../../../../src/core/model/gpt';
@@ -20,13 +20,11 @@ const VARIANTS: GemmVariant[] = ['plain', 'relaxed'];
 
 /** Runs f with tfjs's own BatchMatMul (GPTLAB_GEMM=off, the other fused kernels on) and with gemm.c's variant. */
 function withGemm<T>(variant: GemmVariant | 'off', f: () => T): T {
-  const before = process.env.GPTLAB_GEMM;
-  process.env.GPTLAB_GEMM = variant;
+  const before = setGemmVariant(variant);
   try {
     return f();
   } finally {
-    if (before === undefined) delete process.env.GPTLAB_GEMM;
-    else process.env.GPTLAB_GEMM = before;
+    setGemmVariant(before);
   }
 }
 
@@ -80,12 +78,11 @@ describe('gemm.c: the wasm BatchMatMul', () => {
       withGemm('relaxed', () => gemmVariant()),
       'relaxed',
     );
-    const asked = process.env.GPTLAB_GEMM;
-    delete process.env.GPTLAB_GEMM;
+    const asked = setGemmVariant(undefined);
     try {
       assert.equal(gemmVariant(), 'relaxed');
     } finally {
-      if (asked !== undefined) process.env.GPTLAB_GEMM = asked;
+      setGemmVariant(asked);
     }
   });
 
