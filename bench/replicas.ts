@@ -6,6 +6,8 @@
  * copies and sums cost without any waiting — `projectedSpeedup` = full-batch step / (1/N-batch step + all-reduce).
  * `npm run build && node out/bench/replicas.js [--rounds 3] [--steps 8] [--replicas 2] [--configs B,tiny,small]`
  * Prints JSON and writes .artifacts/bench/replicas.json.
+ * `--profile`: instead, where each replica's step goes (parallel/profile.ts): per-phase medians by rank, 1 replica
+ * (the same code path, no workers) against N, alternated, `--steps` (default 60) after 5 warm-up steps.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
@@ -128,8 +130,73 @@ parentPort.once('message', () => { ${SPIN}; parentPort.postMessage('done'); });`
   return (n * one) / elapsed;
 }
 
+/** Per-rank phase medians of `steps` steps on `replicas` replicas, after `warmup` steps. */
+async function profile(model: GPTConfig, batch: number, replicas: number, steps: number, warmup: number) {
+  const cfg = defaultTrainConfig('tiny', { model, batchSize: batch, optimizer: 'adamw' });
+  const m = GPT.create(model, 0);
+  const opt = buildOptimizer(m.params, cfg);
+  const T = model.contextLength;
+  const task = {
+    loss: (b: Batch) => ({ loss: m.loss(tf.tensor2d(b.x, [b.B, T], 'int32'), tf.tensor2d(b.y, [b.B, T], 'int32')) }),
+  } as unknown as TrainTask<Batch>;
+  const pool = new ReplicaPool(replicas, cfg, { profileSteps: warmup + steps + 1 });
+  const stepMs: number[] = [];
+  try {
+    await pool.start(m, m.params, opt);
+    for (let i = 0; i < warmup + steps + 1; i++) {
+      // A fresh batch each step, as the loop and bench --peer draw them (its cost shows as replica 0's `between`).
+      const x = Int32Array.from({ length: batch * T }, (_, j) => (j * 7919 + i * 13) % model.vocabSize);
+      const y = Int32Array.from({ length: batch * T }, (_, j) => (j * 104729 + i * 7) % model.vocabSize);
+      const t0 = performance.now();
+      await pool.step(task, { x, y, B: batch, T }, 1e-3, 1);
+      if (i >= warmup) stepMs.push(performance.now() - t0);
+    }
+    return { stepMs: +median(stepMs).toFixed(2), ...pool.profile(warmup)! };
+  } finally {
+    await pool.dispose();
+    opt.dispose();
+    m.dispose();
+  }
+}
+
+async function profileMain(): Promise<void> {
+  const rounds = Number(arg('rounds', '2'));
+  const steps = Number(arg('steps', '60'));
+  const n = Number(arg('replicas', '2'));
+  const result: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    machine: `${os.cpus()[0]?.model ?? '?'}, ${os.availableParallelism()} cores, load ${os.loadavg()[0].toFixed(1)}`,
+    rounds,
+    steps,
+  };
+  for (const name of arg('configs', 'A,B').split(',')) {
+    const c = CONFIGS[name];
+    // share: one replica on 1/N of the rows, what each of N replicas would take on a core of its own.
+    const settings = [
+      { key: '1', k: 1, rows: c.batch },
+      { key: String(n), k: n, rows: c.batch },
+      { key: 'share', k: 1, rows: Math.ceil(c.batch / n) },
+    ];
+    const runs: Record<string, unknown[]> = Object.fromEntries(settings.map((s) => [s.key, []]));
+    for (let r = 0; r < rounds; r++) {
+      for (const s of r % 2 ? [...settings].reverse() : settings) {
+        const p = await profile(c.model, s.rows, s.k, steps, 5);
+        runs[s.key].push(p);
+        process.stderr.write(`${name} round ${r + 1}, ${s.key}: ${JSON.stringify(p)}\n`);
+      }
+    }
+    result[name] = runs;
+  }
+  const json = JSON.stringify(result, null, 2);
+  const dir = path.join('.artifacts', 'bench');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'replicas-profile.json'), json + '\n');
+  process.stdout.write(json + '\n');
+}
+
 async function main(): Promise<void> {
   await initBackend('wasm');
+  if (process.argv.includes('--profile')) return profileMain();
   const rounds = Number(arg('rounds', '3'));
   const steps = Number(arg('steps', '8'));
   const n = Number(arg('replicas', '2'));

@@ -4,9 +4,11 @@ import type { TrainConfig } from '../config';
 import type { Batch } from '../data';
 import { optimizerStep } from '../loop';
 import type { Optimizer } from '../muon';
+import { pretrainLoss } from '../pretrainTask';
 import type { TrainTask } from '../task';
 import type { DataParallel, DataParallelStep } from './dataParallel';
 import { ReplicaPool } from './pool';
+import { warmsUp, warmUp } from './warmup';
 
 /** Keep replicas only when their step is at least this much faster than one thread's. */
 const MIN_GAIN = 1.05;
@@ -56,6 +58,11 @@ export class AdaptiveReplicas implements DataParallel<Batch> {
     this.params = params;
     this.opt = opt;
     this.log(`data parallel: timing ${this.probeSteps} steps on one thread against ${this.max} replicas`);
+    // Both sides of the comparison on warm code: this thread now, the workers when they start (warmup.ts).
+    const rows = this.cfg.batchSize;
+    if (warmsUp(model.config, Math.ceil(rows / this.max))) {
+      warmUp((b) => pretrainLoss(model, b, this.cfg.dropout), rows, this.cfg.model.contextLength);
+    }
   }
 
   async step(task: TrainTask<Batch>, batch: Batch, lr: number, clip: number): Promise<DataParallelStep> {
@@ -75,7 +82,7 @@ export class AdaptiveReplicas implements DataParallel<Batch> {
   }
 
   private async startPool(): Promise<void> {
-    const pool = new ReplicaPool(this.max, this.cfg);
+    const pool = new ReplicaPool(this.max, this.cfg, { warmup: 'workers' });
     try {
       await pool.start(this.model!, this.params!, this.opt!);
       this.pool = pool;

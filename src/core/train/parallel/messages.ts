@@ -19,6 +19,8 @@ export interface ReplicaInit {
   optimizerStep: number;
   /** GradientLayout.signature() of the loop's model: the worker refuses to start if its own differs. */
   signature: string;
+  /** Throwaway passes on its shard's shape before it says it is ready (warmup.ts). */
+  warmup: boolean;
 }
 
 /** worker → loop (postMessage); everything else goes through shared memory. */

@@ -12,8 +12,10 @@ import { buildOptimizer } from '../loop';
 import { pretrainLoss } from '../pretrainTask';
 import { GradientLayout } from './gradients';
 import type { ReplicaInit, ReplicaMessage } from './messages';
+import { StepMarks } from './profile';
 import { replicaStep } from './replicaStep';
-import { COMMAND, CTL, ReplicaStopped, SharedStep, STATE } from './shared';
+import { COMMAND, CTL, ReplicaStopped, SharedStep, shardRows, STATE } from './shared';
+import { warmUp } from './warmup';
 
 const init = workerData as ReplicaInit;
 const post = (m: ReplicaMessage) => parentPort!.postMessage(m);
@@ -29,7 +31,13 @@ async function main(): Promise<void> {
   const opt = buildOptimizer(model.params, init.train);
   opt.loadState(init.optimizerState, init.optimizerStep);
   const loss = (b: Batch) => pretrainLoss(model, b, init.train.dropout);
-  const ctx = { rank: init.rank, shared, layout, opt, loss, reduced: new Float32Array(layout.size) };
+  const steps = init.layout.profileSteps ?? 0;
+  const marks = shared.profile && new StepMarks(shared.profile, init.rank, steps);
+  const ctx = { rank: init.rank, shared, layout, opt, loss, reduced: new Float32Array(layout.size), marks };
+  if (init.warmup) {
+    const { start, end } = shardRows(init.train.batchSize, init.layout.replicas, init.rank);
+    warmUp(loss, end - start, init.model.contextLength);
+  }
   let seen = Atomics.load(shared.ctl, CTL.seq);
   post({ type: 'ready' });
   for (;;) {
@@ -40,6 +48,7 @@ async function main(): Promise<void> {
     seen = Atomics.load(shared.ctl, CTL.seq);
     switch (shared.ctl[CTL.command]) {
       case COMMAND.step:
+        marks?.begin();
         await replicaStep(ctx, () => shared.barrierSync());
         break;
       case COMMAND.snapshot:

@@ -2,6 +2,7 @@
  * The memory replicas share: a control block, the batch, and two sets of gradient slots, one slot per replica.
  * Every replica (the loop's own thread is replica 0) sees the same SharedArrayBuffer; Atomics order the phases.
  */
+import { profileWords } from './profile';
 
 /** Int32 words of the control block. */
 export const CTL = {
@@ -37,6 +38,8 @@ export interface SharedLayout {
   gradSize: number;
   /** Most tokens a batch holds (rows × cols), for the x and y regions. */
   maxTokens: number;
+  /** Steps of phase marks kept per replica (profile.ts); absent or 0: no profile region, no clock reads. */
+  profileSteps?: number;
 }
 
 /** Typed views of the shared buffer; each replica builds its own from the same buffer and layout. */
@@ -50,13 +53,15 @@ export class SharedStep {
    * write the next step's gradient while a slower one still reads this step's: one barrier a step suffices.
    */
   readonly slots: Float32Array[][];
+  /** Phase marks (profile.ts), when the layout asks for them. */
+  readonly profile?: Float64Array;
 
   static allocate(layout: SharedLayout): SharedStep {
     return new SharedStep(new SharedArrayBuffer(SharedStep.bytes(layout)), layout);
   }
 
-  static bytes({ replicas, gradSize, maxTokens }: SharedLayout): number {
-    const head = CTL.size * 4 + (F64_FIXED + 2 * replicas) * 8;
+  static bytes({ replicas, gradSize, maxTokens, profileSteps = 0 }: SharedLayout): number {
+    const head = CTL.size * 4 + (F64_FIXED + 2 * replicas + profileWords(replicas, profileSteps)) * 8;
     return head + 2 * maxTokens * 4 + 2 * replicas * gradSize * 4;
   }
 
@@ -64,12 +69,16 @@ export class SharedStep {
     readonly buffer: SharedArrayBuffer,
     readonly layout: SharedLayout,
   ) {
-    const { replicas, gradSize, maxTokens } = layout;
+    const { replicas, gradSize, maxTokens, profileSteps = 0 } = layout;
     let at = 0;
     this.ctl = new Int32Array(buffer, at, CTL.size);
     at += CTL.size * 4;
     this.f64 = new Float64Array(buffer, at, F64_FIXED + 2 * replicas);
     at += (F64_FIXED + 2 * replicas) * 8;
+    if (profileSteps > 0) {
+      this.profile = new Float64Array(buffer, at, profileWords(replicas, profileSteps));
+      at += this.profile.byteLength;
+    }
     this.x = new Int32Array(buffer, at, maxTokens);
     at += maxTokens * 4;
     this.y = new Int32Array(buffer, at, maxTokens);

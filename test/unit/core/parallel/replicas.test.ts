@@ -30,6 +30,16 @@ function config(overrides: Partial<TrainConfig> = {}): TrainConfig {
 
 const tmpDir = () => fs.mkdtemp(path.join(os.tmpdir(), 'gpt-lab-replicas-'));
 
+/**
+ * A stand-in replica worker's start: it says it is ready, and `atFirstStep(f)` runs f once replica 0 starts the
+ * first step (CTL.seq, the shared buffer's first word, moves), so that it fails mid-run, never during the start.
+ */
+const AT_FIRST_STEP = `const { parentPort, workerData } = require('node:worker_threads');
+const ctl = new Int32Array(workerData.buffer, 0, 1);
+const seen = Atomics.load(ctl, 0); // before 'ready': replica 0 may start the step as soon as it hears it
+const atFirstStep = (f) => { Atomics.wait(ctl, 0, seen); f(); };
+parentPort.postMessage({ type: 'ready' });`;
+
 describe('data-parallel replicas: count, resume, failures', function () {
   this.timeout(120_000);
   before(useWasm);
@@ -111,11 +121,8 @@ describe('data-parallel replicas: count, resume, failures', function () {
   it('fails the step, naming the replica, when a replica thread dies mid-run', async () => {
     const dir = await tmpDir();
     const script = path.join(dir, 'dies.js');
-    // Says it is ready, then exits before its first step: replica 0 must not wait for it forever.
-    await fs.writeFile(
-      script,
-      "const { parentPort } = require('node:worker_threads'); parentPort.postMessage({ type: 'ready' }); setTimeout(() => process.exit(3), 200);",
-    );
+    // Says it is ready, then exits when its first step starts: replica 0 must not wait for it forever.
+    await fs.writeFile(script, `${AT_FIRST_STEP} atFirstStep(() => process.exit(3));`);
     const cfg = config();
     const model = GPT.create(cfg.model, 1);
     const opt = buildOptimizer(model.params, cfg);
@@ -143,7 +150,7 @@ describe('data-parallel replicas: count, resume, failures', function () {
     // wasm reports an exhausted heap as a bare "Aborted()": the replica passes it on, as a real one does.
     await fs.writeFile(
       script,
-      "const { parentPort } = require('node:worker_threads'); parentPort.postMessage({ type: 'ready' }); setTimeout(() => parentPort.postMessage({ type: 'failed', message: 'Aborted(). Build with -sASSERTIONS for more info.' }), 200);",
+      `${AT_FIRST_STEP} atFirstStep(() => parentPort.postMessage({ type: 'failed', message: 'Aborted(). Build with -sASSERTIONS for more info.' }));`,
     );
     const real = ReplicaPool.prototype.start;
     ReplicaPool.prototype.start = function (model, params, opt) {
