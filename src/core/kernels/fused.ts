@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { customOp } from './customOp';
 import { kernelsFor, ptr, WasmBackend } from './module';
-import { LINEAR, LINEAR_GRAD } from './matmul';
+import { GELU_DERIVATIVE } from './gelu';
+import { LINEAR, LINEAR_GRAD, LINEAR_GRAD_INPUT } from './matmul';
 import { KERNEL } from './register';
 
 /*
@@ -213,6 +214,26 @@ export const fusedLinear = customOp<tf.Tensor2D>(([x, w, b], save) => {
     },
   };
 }) as (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
+
+/**
+ * GPT-2's MLP gelu(x·W1 + b1)·W2 + b2 as one op (call it where fusedLinear runs and geluDerivativeAvailable()):
+ * GELU's forward writes its derivative d, and the backward multiplies dy·W2ᵀ by d as gemm.c stores it — no
+ * Multiply kernel, one customOp where there were three.
+ */
+export const fusedGeluMlp = customOp<tf.Tensor2D>(([x, w1, b1, w2, b2], save) => {
+  const u = run(LINEAR, { x, w: w1, b: b1 });
+  const [h, d] = run(GELU_DERIVATIVE, { x: u as tf.Tensor }) as tf.Tensor[];
+  save([x, w1, h, d, w2]);
+  return {
+    value: run(LINEAR, { x: h, w: w2, b: b2 }) as tf.Tensor2D,
+    gradFunc: (dy, [xs, w1s, hs, ds, w2s]) => {
+      const [dw2, db2] = run(LINEAR_GRAD, { x: hs, dy }) as tf.Tensor[];
+      const du = run(LINEAR_GRAD_INPUT, { dy, w: w2s, d: ds }) as tf.Tensor2D;
+      const [dw1, db1] = run(LINEAR_GRAD, { x: xs, dy: du }) as tf.Tensor[];
+      return [tf.matMul(du, w1s as tf.Tensor2D, false, true), dw1, db1, dw2, db2];
+    },
+  };
+}) as (x: tf.Tensor2D, w1: tf.Tensor2D, b1: tf.Tensor1D, w2: tf.Tensor2D, b2: tf.Tensor1D) => tf.Tensor2D;
 
 /** Mean cross-entropy of logits [N, V] against targets [N]; the forward kernel also writes the gradient. */
 export function fusedCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Scalar {

@@ -96,22 +96,27 @@ export function overrideBatchMatMul(): void {
 /** A linear layer's forward x·W + b and backward [xᵀ·dy, column sums of dy] as one gemm.c call each. */
 export const LINEAR = 'GptLabLinear';
 export const LINEAR_GRAD = 'GptLabLinearGrad';
+/** dx = (dy·Wᵀ) ⊙ d: the input gradient of a linear layer that follows an activation with derivative d. */
+export const LINEAR_GRAD_INPUT = 'GptLabLinearGradInput';
 
 function runFused(
   backend: WasmBackend,
   ptrs: [number, number, number],
   dims: [number, number, number],
-  transA: boolean,
-  extras: { bias?: number; colsum?: number },
+  [transA, transB]: [boolean, boolean],
+  extras: { bias?: number; colsum?: number; mul?: number },
 ): void {
   const variant = gemmVariant();
-  if (!variant || !gemmFused(backend, variant, ptrs, dims, transA, false, extras)) {
+  if (!variant || !gemmFused(backend, variant, ptrs, dims, transA, transB, extras)) {
     throw new Error('gemm.c does not load here: linear layers take matMul and a bias add instead');
   }
   gemmStats.calls++;
 }
 
-/** Registers LINEAR (x [N, in], w [in, out], b [out] → y [N, out]) and LINEAR_GRAD (x, dy → [dW, db]). */
+/**
+ * Registers LINEAR (x [N, in], w [in, out], b [out] → y [N, out]), LINEAR_GRAD (x, dy → [dW, db]) and
+ * LINEAR_GRAD_INPUT (dy, w, d [N, in] → dx).
+ */
 export function registerLinearKernels(): void {
   tf.registerKernel({
     kernelName: LINEAR,
@@ -122,7 +127,7 @@ export function registerLinearKernels(): void {
       const [N, K] = x.shape;
       const out = w.shape[1];
       const y = be.makeOutput([N, out], 'float32');
-      runFused(be, [ptr(be, x), ptr(be, w), ptr(be, y)], [N, K, out], false, { bias: ptr(be, b) });
+      runFused(be, [ptr(be, x), ptr(be, w), ptr(be, y)], [N, K, out], [false, false], { bias: ptr(be, b) });
       return y;
     },
   });
@@ -136,8 +141,21 @@ export function registerLinearKernels(): void {
       const out = dy.shape[1];
       const dw = be.makeOutput([K, out], 'float32');
       const db = be.makeOutput([out], 'float32');
-      runFused(be, [ptr(be, x), ptr(be, dy), ptr(be, dw)], [K, N, out], true, { colsum: ptr(be, db) });
+      runFused(be, [ptr(be, x), ptr(be, dy), ptr(be, dw)], [K, N, out], [true, false], { colsum: ptr(be, db) });
       return [dw, db];
+    },
+  });
+  tf.registerKernel({
+    kernelName: LINEAR_GRAD_INPUT,
+    backendName: 'wasm',
+    kernelFunc: ({ inputs, backend }) => {
+      const { dy, w, d } = inputs as { dy: tf.TensorInfo; w: tf.TensorInfo; d: tf.TensorInfo };
+      const be = backend as unknown as WasmBackend;
+      const [N, out] = dy.shape;
+      const K = w.shape[0];
+      const dx = be.makeOutput([N, K], 'float32');
+      runFused(be, [ptr(be, dy), ptr(be, w), ptr(be, dx)], [N, out, K], [false, true], { mul: ptr(be, d) });
+      return dx;
     },
   });
 }

@@ -16,7 +16,7 @@ import {
   causalMask,
   crossEntropy,
   embedding,
-  gelu,
+  geluMlp,
   layerNorm,
   linear,
   maskedCrossEntropy,
@@ -288,9 +288,13 @@ export class GPT {
       const y = this.attention(qkv, B, T, pos0, opts.cache?.layers[l], newCache, trace); // [B·T, C]
       x = tf.add(x, drop(linear(y, this.p(h + 'attn.c_proj.weight'), this.b(h + 'attn.c_proj.bias')), 2 * l + 1));
       const m = layerNorm(x, this.p(h + 'ln_2.weight'), this.b(h + 'ln_2.bias'));
-      const u = linear(m, this.p(h + 'mlp.c_fc.weight'), this.b(h + 'mlp.c_fc.bias')); // [B·T, 4C]
-      const f = (this.recipe.mlp === 'relu2' ? relu2(u) : gelu(u)) as tf.Tensor2D;
-      x = tf.add(x, drop(linear(f, this.p(h + 'mlp.c_proj.weight'), this.b(h + 'mlp.c_proj.bias')), 2 * l + 2));
+      const [w1, b1] = [this.p<tf.Rank.R2>(h + 'mlp.c_fc.weight'), this.b<tf.Rank.R1>(h + 'mlp.c_fc.bias')];
+      const [w2, b2] = [this.p<tf.Rank.R2>(h + 'mlp.c_proj.weight'), this.b<tf.Rank.R1>(h + 'mlp.c_proj.bias')];
+      const mlp =
+        this.recipe.mlp === 'relu2'
+          ? linear(relu2(linear(m, w1, b1)) as tf.Tensor2D, w2, b2) // [B·T, 4C] inside
+          : geluMlp(m, w1, b1, w2, b2);
+      x = tf.add(x, drop(mlp, 2 * l + 2));
       trace?.hidden.push(tf.reshape(x, [B, T, C]));
     }
 

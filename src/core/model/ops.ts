@@ -12,6 +12,7 @@ import {
   fusedCrossEntropy,
   fusedEmbedding,
   fusedGelu,
+  fusedGeluMlp,
   fusedLayerNorm,
   fusedLinear,
   fusedRelu2,
@@ -95,6 +96,23 @@ export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tens
   const y = matMulPlain(x, w);
   if (!b) return y;
   return fastKernelsActive() ? fusedBiasAdd(y, b) : tf.add(y, b);
+}
+
+/**
+ * GPT-2's MLP gelu(x·W1 + b1)·W2 + b2, x [N, C]: one op on gemm.c with biases (fusedGeluMlp: the GELU derivative's
+ * multiply inside the backward product), else the layers one by one.
+ */
+export function geluMlp(
+  x: tf.Tensor2D,
+  w1: tf.Tensor2D,
+  b1: tf.Tensor1D | undefined,
+  w2: tf.Tensor2D,
+  b2?: tf.Tensor1D,
+) {
+  if (b1 && b2 && x.shape[0] >= GEMM_MIN_ROWS && x.dtype === 'float32' && transposedProductsFast()) {
+    if (geluDerivativeAvailable()) return fusedGeluMlp(x, w1, b1, w2, b2);
+  }
+  return linear(gelu(linear(x, w1, b1)) as tf.Tensor2D, w2, b2);
 }
 
 /** Rows of table [V, C] picked by ids [N] → [N, C]; gradient by scatter-add in JS. */

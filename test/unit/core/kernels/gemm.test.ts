@@ -9,7 +9,7 @@ import { GEMM_FILES, GemmVariant, gemmVariant, setGemmVariant } from '../../../.
 import { gemmStats } from '../../../../src/core/kernels/matmul';
 import { GPTConfig } from '../../../../src/core/model/config';
 import { GPT } from '../../../../src/core/model/gpt';
-import { linear } from '../../../../src/core/model/ops';
+import { geluMlp, linear } from '../../../../src/core/model/ops';
 import { AdamW } from '../../../../src/core/train/adamw';
 import { trainStep } from '../../../../src/core/train/trainer';
 import { useWasm } from '../../helpers/tf';
@@ -154,6 +154,54 @@ describe('gemm.c: the wasm BatchMatMul', () => {
         } finally {
           setFastKernels(true);
           tf.dispose([x, w, b, dy]);
+        }
+      });
+    }
+  }
+
+  // [rows, C, hidden]: dy·W2ᵀ past the 256-deep block (the derivative multiplied on the last pass only) with a
+  // hidden width not a multiple of 8; the training shapes of config A.
+  const mlpCases: [number, number, number][] = [
+    [300, 260, 21],
+    [1024, 64, 256],
+  ];
+  for (const variant of VARIANTS) {
+    for (const [rows, C, hidden] of mlpCases) {
+      it(`${variant}: GPT-2's MLP [${rows}, ${C}] → ${hidden} → ${C} as one op (GELU's derivative multiplied inside dy·W2ᵀ) matches tfjs`, () => {
+        const inputs = [
+          tf.randomNormal([rows, C], 0, 1, 'float32', 7),
+          tf.randomNormal([C, hidden], 0, 0.2, 'float32', 8),
+          tf.randomNormal([hidden], 0, 1, 'float32', 9),
+          tf.randomNormal([hidden, C], 0, 0.2, 'float32', 10),
+          tf.randomNormal([C], 0, 1, 'float32', 11),
+        ];
+        const dy = tf.randomNormal([rows, C], 0, 1, 'float32', 12);
+        const f = (...t: tf.Tensor[]) =>
+          geluMlp(
+            t[0] as tf.Tensor2D,
+            t[1] as tf.Tensor2D,
+            t[2] as tf.Tensor1D,
+            t[3] as tf.Tensor2D,
+            t[4] as tf.Tensor1D,
+          );
+        const run = () =>
+          tf.tidy(() => {
+            const y = f(...inputs);
+            const grads = tf.grads((...t: tf.Tensor[]) => tf.sum(tf.mul(f(...t), dy)))(inputs);
+            return [y, ...grads].map((t) => t.dataSync() as Float32Array);
+          });
+        try {
+          setFastKernels(false);
+          const ref = run();
+          setFastKernels(true);
+          const calls = gemmStats.calls;
+          const got = withGemm(variant, run);
+          // two products forward, twice; backward: xᵀ·du and hᵀ·dy (with the bias gradients), dy·W2ᵀ ⊙ d, du·W1ᵀ
+          assert.equal(gemmStats.calls, calls + 8, 'gemm.c took every product, fused');
+          ['y', 'dx', 'dW1', 'db1', 'dW2', 'db2'].forEach((what, i) => assertClose(got[i], ref[i], 1e-5, what));
+        } finally {
+          setFastKernels(true);
+          tf.dispose([...inputs, dy]);
         }
       });
     }
