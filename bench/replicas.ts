@@ -8,8 +8,12 @@
  * Prints JSON and writes .artifacts/bench/replicas.json.
  * `--profile`: instead, where each replica's step goes (parallel/profile.ts): per-phase medians by rank, 1 replica
  * (the same code path, no workers) against N, alternated, `--steps` (default 60) after 5 warm-up steps.
+ * `--builds DIR1,DIR2`: instead, bench --peer's own training measurement (its child process, 8 steps after 2
+ * warm-up, a fresh process each) on 1 and 2 replicas with each build's out/ (frozen copies of the repository, say
+ * before and after a change), alternated round by round; `--configs A,B,small`.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -194,7 +198,70 @@ async function profileMain(): Promise<void> {
   process.stdout.write(json + '\n');
 }
 
+/** bench --peer's training child of each build in `--builds`, on 1 and 2 replicas, alternated; medians. */
+function buildsMain(): void {
+  const builds = arg('builds', '').split(',');
+  const rounds = Number(arg('rounds', '3'));
+  const data = path.join(os.tmpdir(), `gpt-lab-replicas-${process.pid}.js`);
+  writeFileSync(data, readFileSync(require.resolve('typescript/lib/typescript.js')).subarray(0, 1 << 20));
+  const configs: Record<string, { model: GPTConfig; batch: number }> = {
+    ...CONFIGS,
+    small: { model: PRESETS.small.model, batch: PRESETS.small.batchSize },
+  };
+  const runs: Record<string, unknown>[] = [];
+  const names = arg('configs', 'A,B,small').split(',');
+  for (let r = 0; r < rounds; r++) {
+    for (const name of names) {
+      const c = configs[name];
+      const order = builds.flatMap((build) => [1, 2].map((replicas) => ({ build, replicas })));
+      for (const { build, replicas } of r % 2 ? order.reverse() : order) {
+        const spec = { kind: 'train', model: c.model, batch: c.batch, steps: 8, warmup: 2, data, replicas };
+        const t0 = performance.now();
+        const run: Record<string, unknown> = { round: r + 1, config: name, build, replicas };
+        try {
+          const child = path.join(build, 'out', 'src', 'cli', 'benchChild.js');
+          const out = execFileSync('node', [child, JSON.stringify(spec)], { encoding: 'utf8', stdio: 'pipe' });
+          const res = JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
+          Object.assign(run, {
+            tokPerSec: res.tokPerSec,
+            stepMs: res.stepMsMedian,
+            allReduceMs: res.allReduceMsMedian,
+          });
+        } catch (err) {
+          run.failed = String((err as { stderr?: string }).stderr ?? err)
+            .split('\n')
+            .find((l) => /error/i.test(l));
+        }
+        Object.assign(run, { wallS: +((performance.now() - t0) / 1000).toFixed(2), load1: os.loadavg()[0] });
+        runs.push(run);
+        process.stderr.write(JSON.stringify(run) + '\n');
+      }
+    }
+  }
+  const medians: Record<string, number> = {};
+  for (const name of names) {
+    for (const build of builds) {
+      for (const replicas of [1, 2]) {
+        const ok = runs.filter((x) => x.config === name && x.build === build && x.replicas === replicas && !x.failed);
+        medians[`${name} ${build} ${replicas}`] = Math.round(median(ok.map((x) => x.tokPerSec as number)));
+      }
+    }
+  }
+  const result = {
+    date: new Date().toISOString(),
+    machine: os.cpus()[0]?.model,
+    rounds,
+    tokPerSecMedians: medians,
+    runs,
+  };
+  const json = JSON.stringify(result, null, 2);
+  mkdirSync(path.join('.artifacts', 'bench'), { recursive: true });
+  writeFileSync(path.join('.artifacts', 'bench', 'replicas-builds.json'), json + '\n');
+  process.stdout.write(json + '\n');
+}
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--builds')) return buildsMain();
   await initBackend('wasm');
   if (process.argv.includes('--profile')) return profileMain();
   const rounds = Number(arg('rounds', '3'));
