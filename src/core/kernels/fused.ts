@@ -202,48 +202,38 @@ export const fusedBiasAdd = customOp<tf.Tensor2D>(([y, b]) => ({
 /**
  * x·W + b for x [N, in], W [in, out], b [out] through gemm.c (call it only where gemmVariant() loads): the bias
  * added as the product is stored, and in the backward pass the bias gradient (dy's column sums) summed while
- * xᵀ·dy packs dy — two gemm.c calls and no bias kernels. dx = dy·Wᵀ by the transposed flag. With a residual r
- * [N, out], r + x·W + b: r is added as the product is stored too (no Add kernel), its gradient is dy.
+ * xᵀ·dy packs dy — two gemm.c calls and no bias kernels. dx = dy·Wᵀ by the transposed flag.
  */
-export const fusedLinear = customOp<tf.Tensor2D>(([x, w, b, r], save) => {
+export const fusedLinear = customOp<tf.Tensor2D>(([x, w, b], save) => {
   save([x, w]);
   return {
-    value: run(LINEAR, r ? { x, w, b, r } : { x, w, b }) as tf.Tensor2D,
+    value: run(LINEAR, { x, w, b }) as tf.Tensor2D,
     gradFunc: (dy, [xs, ws]) => {
       const [dw, db] = run(LINEAR_GRAD, { x: xs, dy }) as tf.Tensor[];
-      const dx = tf.matMul(dy as tf.Tensor2D, ws as tf.Tensor2D, false, true);
-      return r ? [dx, dw, db, tf.clone(dy)] : [dx, dw, db];
+      return [tf.matMul(dy as tf.Tensor2D, ws as tf.Tensor2D, false, true), dw, db];
     },
   };
-}) as (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D, r?: tf.Tensor2D) => tf.Tensor2D;
+}) as (x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
 
 /**
  * GPT-2's MLP gelu(x·W1 + b1)·W2 + b2 as one op (call it where fusedLinear runs and geluDerivativeAvailable()):
  * GELU's forward writes its derivative d, and the backward multiplies dy·W2ᵀ by d as gemm.c stores it — no
- * Multiply kernel, one customOp where there were three. With a residual r, r + the MLP, as fusedLinear.
+ * Multiply kernel, one customOp where there were three.
  */
-export const fusedGeluMlp = customOp<tf.Tensor2D>(([x, w1, b1, w2, b2, r], save) => {
+export const fusedGeluMlp = customOp<tf.Tensor2D>(([x, w1, b1, w2, b2], save) => {
   const u = run(LINEAR, { x, w: w1, b: b1 });
   const [h, d] = run(GELU_DERIVATIVE, { x: u as tf.Tensor }) as tf.Tensor[];
   save([x, w1, h, d, w2]);
   return {
-    value: run(LINEAR, r ? { x: h, w: w2, b: b2, r } : { x: h, w: w2, b: b2 }) as tf.Tensor2D,
+    value: run(LINEAR, { x: h, w: w2, b: b2 }) as tf.Tensor2D,
     gradFunc: (dy, [xs, w1s, hs, ds, w2s]) => {
       const [dw2, db2] = run(LINEAR_GRAD, { x: hs, dy }) as tf.Tensor[];
       const du = run(LINEAR_GRAD_INPUT, { dy, w: w2s, d: ds }) as tf.Tensor2D;
       const [dw1, db1] = run(LINEAR_GRAD, { x: xs, dy: du }) as tf.Tensor[];
-      const grads = [tf.matMul(du, w1s as tf.Tensor2D, false, true), dw1, db1, dw2, db2];
-      return r ? [...grads, tf.clone(dy)] : grads;
+      return [tf.matMul(du, w1s as tf.Tensor2D, false, true), dw1, db1, dw2, db2];
     },
   };
-}) as (
-  x: tf.Tensor2D,
-  w1: tf.Tensor2D,
-  b1: tf.Tensor1D,
-  w2: tf.Tensor2D,
-  b2: tf.Tensor1D,
-  r?: tf.Tensor2D,
-) => tf.Tensor2D;
+}) as (x: tf.Tensor2D, w1: tf.Tensor2D, b1: tf.Tensor1D, w2: tf.Tensor2D, b2: tf.Tensor1D) => tf.Tensor2D;
 
 /** Mean cross-entropy of logits [N, V] against targets [N]; the forward kernel also writes the gradient. */
 export function fusedCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): tf.Scalar {

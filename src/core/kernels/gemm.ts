@@ -31,7 +31,6 @@ export interface GemmExports {
     bias: number,
     colsum: number,
     mul: number,
-    addend: number,
     scratch: number,
   ): void;
   gemm_scratch(M: number, K: number, N: number): number;
@@ -170,7 +169,7 @@ export function gemm(
 /**
  * One product c [M, N] = op(a) · op(b) (as gemm) with a linear layer's extras, heap offsets or 0 for none: `bias`
  * [N] added to every row, `colsum` [N] written with the column sums of op(b), c multiplied element-wise by `mul`
- * [M, N] or `addend` [M, N] added (a residual). false: the variant does not load.
+ * [M, N]. false: the variant does not load.
  */
 export function gemmFused(
   backend: WasmBackend,
@@ -179,10 +178,10 @@ export function gemmFused(
   [M, K, N]: [number, number, number],
   transA: boolean,
   transB: boolean,
-  { bias = 0, colsum = 0, mul = 0, addend = 0 }: { bias?: number; colsum?: number; mul?: number; addend?: number },
+  { bias = 0, colsum = 0, mul = 0 }: { bias?: number; colsum?: number; mul?: number },
 ): boolean {
   const inst = ready(backend, variant, M, K, N);
   if (!inst) return false;
-  inst.fn.gemm_fused(a, b, c, M, K, N, +transA, +transB, bias, colsum, mul, addend, inst.scratch);
+  inst.fn.gemm_fused(a, b, c, M, K, N, +transA, +transB, bias, colsum, mul, inst.scratch);
   return true;
 }

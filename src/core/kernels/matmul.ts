@@ -104,7 +104,7 @@ function runFused(
   ptrs: [number, number, number],
   dims: [number, number, number],
   [transA, transB]: [boolean, boolean],
-  extras: { bias?: number; colsum?: number; mul?: number; addend?: number },
+  extras: { bias?: number; colsum?: number; mul?: number },
 ): void {
   const variant = gemmVariant();
   if (!variant || !gemmFused(backend, variant, ptrs, dims, transA, transB, extras)) {
@@ -114,21 +114,20 @@ function runFused(
 }
 
 /**
- * Registers LINEAR (x [N, in], w [in, out], b [out], optionally a residual r [N, out] → y [N, out]), LINEAR_GRAD
- * (x, dy → [dW, db]) and LINEAR_GRAD_INPUT (dy, w, d [N, in] → dx).
+ * Registers LINEAR (x [N, in], w [in, out], b [out] → y [N, out]), LINEAR_GRAD (x, dy → [dW, db]) and
+ * LINEAR_GRAD_INPUT (dy, w, d [N, in] → dx).
  */
 export function registerLinearKernels(): void {
   tf.registerKernel({
     kernelName: LINEAR,
     backendName: 'wasm',
     kernelFunc: ({ inputs, backend }) => {
-      const { x, w, b, r } = inputs as { x: tf.TensorInfo; w: tf.TensorInfo; b: tf.TensorInfo; r?: tf.TensorInfo };
+      const { x, w, b } = inputs as { x: tf.TensorInfo; w: tf.TensorInfo; b: tf.TensorInfo };
       const be = backend as unknown as WasmBackend;
       const [N, K] = x.shape;
       const out = w.shape[1];
       const y = be.makeOutput([N, out], 'float32');
-      const extras = { bias: ptr(be, b), addend: r ? ptr(be, r) : 0 };
-      runFused(be, [ptr(be, x), ptr(be, w), ptr(be, y)], [N, K, out], [false, false], extras);
+      runFused(be, [ptr(be, x), ptr(be, w), ptr(be, y)], [N, K, out], [false, false], { bias: ptr(be, b) });
       return y;
     },
   });

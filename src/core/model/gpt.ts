@@ -263,7 +263,6 @@ export class GPT {
 
     if (opts.dropout && opts.cache) throw new Error('dropout is for training, not generation with a cache');
     const drop = (t: tf.Tensor2D, k: number) => applyDropout(t, opts.dropout, k, B, T);
-    const dropping = opts.dropout !== undefined && opts.dropout.rate > 0; // as applyDropout decides
     x = drop(x, 0);
     const trace: ForwardTrace | undefined = opts.trace ? { attention: [], hidden: [] } : undefined;
     const newCache: KVCache | undefined = opts.cache ? { layers: [], length: pos0 + T } : undefined;
@@ -287,21 +286,15 @@ export class GPT {
         }
       }
       const y = this.attention(qkv, B, T, pos0, opts.cache?.layers[l], newCache, trace); // [B·T, C]
-      // Without dropout the residual x is added inside the projections' products (no Add kernel).
-      const withResidual = (f: (r?: tf.Tensor2D) => tf.Tensor2D, k: number) =>
-        dropping ? (tf.add(x, drop(f(), k)) as tf.Tensor2D) : f(x);
-      const [wo, bo] = [this.p<tf.Rank.R2>(h + 'attn.c_proj.weight'), this.b<tf.Rank.R1>(h + 'attn.c_proj.bias')];
-      x = withResidual((r) => linear(y, wo, bo, r), 2 * l + 1);
+      x = tf.add(x, drop(linear(y, this.p(h + 'attn.c_proj.weight'), this.b(h + 'attn.c_proj.bias')), 2 * l + 1));
       const m = layerNorm(x, this.p(h + 'ln_2.weight'), this.b(h + 'ln_2.bias'));
       const [w1, b1] = [this.p<tf.Rank.R2>(h + 'mlp.c_fc.weight'), this.b<tf.Rank.R1>(h + 'mlp.c_fc.bias')];
       const [w2, b2] = [this.p<tf.Rank.R2>(h + 'mlp.c_proj.weight'), this.b<tf.Rank.R1>(h + 'mlp.c_proj.bias')];
-      x = withResidual(
-        (r) =>
-          this.recipe.mlp === 'relu2'
-            ? linear(relu2(linear(m, w1, b1)) as tf.Tensor2D, w2, b2, r) // [B·T, 4C] inside
-            : geluMlp(m, w1, b1, w2, b2, r),
-        2 * l + 2,
-      );
+      const mlp =
+        this.recipe.mlp === 'relu2'
+          ? linear(relu2(linear(m, w1, b1)) as tf.Tensor2D, w2, b2) // [B·T, 4C] inside
+          : geluMlp(m, w1, b1, w2, b2);
+      x = tf.add(x, drop(mlp, 2 * l + 2));
       trace?.hidden.push(tf.reshape(x, [B, T, C]));
     }
 

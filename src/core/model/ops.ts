@@ -86,37 +86,33 @@ function bmm(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
 }
 
 /**
- * x·W + b for x [N, in], plus `residual` [N, out] when given. With a bias on gemm.c, one kernel each way
- * (fusedLinear: the bias, the residual and the bias gradient inside the products); a product of few rows
- * (generation) stays on XNNPACK, as in matmul.ts.
+ * x·W + b for x [N, in]. With a bias on gemm.c, one kernel each way (fusedLinear: the bias and its gradient
+ * inside the products); a product of few rows (generation) stays on XNNPACK, as in matmul.ts.
  */
-export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D, residual?: tf.Tensor2D): tf.Tensor2D {
+export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D {
   if (b && x.shape[0] >= GEMM_MIN_ROWS && x.dtype === 'float32' && transposedProductsFast()) {
-    return residual ? fusedLinear(x, w, b, residual) : fusedLinear(x, w, b);
+    return fusedLinear(x, w, b);
   }
-  let y = matMulPlain(x, w);
-  if (b) y = fastKernelsActive() ? fusedBiasAdd(y, b) : tf.add(y, b);
-  return residual ? tf.add(residual, y) : y;
+  const y = matMulPlain(x, w);
+  if (!b) return y;
+  return fastKernelsActive() ? fusedBiasAdd(y, b) : tf.add(y, b);
 }
 
 /**
- * GPT-2's MLP gelu(x·W1 + b1)·W2 + b2, x [N, C], plus `residual` when given: one op on gemm.c with biases
- * (fusedGeluMlp: the GELU derivative's multiply inside the backward product), else the layers one by one.
+ * GPT-2's MLP gelu(x·W1 + b1)·W2 + b2, x [N, C]: one op on gemm.c with biases (fusedGeluMlp: the GELU derivative's
+ * multiply inside the backward product), else the layers one by one.
  */
 export function geluMlp(
   x: tf.Tensor2D,
   w1: tf.Tensor2D,
   b1: tf.Tensor1D | undefined,
   w2: tf.Tensor2D,
-  b2: tf.Tensor1D | undefined,
-  residual?: tf.Tensor2D,
-): tf.Tensor2D {
+  b2?: tf.Tensor1D,
+) {
   if (b1 && b2 && x.shape[0] >= GEMM_MIN_ROWS && x.dtype === 'float32' && transposedProductsFast()) {
-    if (geluDerivativeAvailable()) {
-      return residual ? fusedGeluMlp(x, w1, b1, w2, b2, residual) : fusedGeluMlp(x, w1, b1, w2, b2);
-    }
+    if (geluDerivativeAvailable()) return fusedGeluMlp(x, w1, b1, w2, b2);
   }
-  return linear(gelu(linear(x, w1, b1)) as tf.Tensor2D, w2, b2, residual);
+  return linear(gelu(linear(x, w1, b1)) as tf.Tensor2D, w2, b2);
 }
 
 /** Rows of table [V, C] picked by ids [N] → [N, C]; gradient by scatter-add in JS. */

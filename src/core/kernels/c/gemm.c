@@ -80,10 +80,6 @@ static void pack_b(const float *b, float *bp, int K, int N, int transB, int k0, 
       c##r##0 = wasm_f32x4_add(c##r##0, bias0);                                                                   \
       c##r##1 = wasm_f32x4_add(c##r##1, bias1);                                                                   \
     }                                                                                                             \
-    if (addend) {                                                                                                 \
-      c##r##0 = wasm_f32x4_add(c##r##0, wasm_v128_load(addend + (long)r * ldc));                                  \
-      c##r##1 = wasm_f32x4_add(c##r##1, wasm_v128_load(addend + (long)r * ldc + 4));                              \
-    }                                                                                                             \
     if (mul) {                                                                                                    \
       c##r##0 = wasm_f32x4_mul(c##r##0, wasm_v128_load(mul + (long)r * ldc));                                     \
       c##r##1 = wasm_f32x4_mul(c##r##1, wasm_v128_load(mul + (long)r * ldc + 4));                                 \
@@ -98,12 +94,11 @@ static void pack_b(const float *b, float *bp, int K, int N, int transB, int k0, 
  * untransposed; rs = 1, ks = M transposed). Rows past `rows` (≤ 4) re-read row 0 and are not stored. `bias` (or
  * null): 8 values added to each row on the first pass (acc = 0), so that x·W + b costs no pass of its own. `mul`
  * (or null, given on the last pass only): the tile of an [M, N] matrix (row stride ldc) that the result is
- * multiplied by element-wise, as a backward pass multiplies dy·Wᵀ by an activation's derivative. `addend` (or null,
- * given on the first pass only): the tile of an [M, N] matrix added, as a residual connection adds x to x·W + b.
+ * multiplied by element-wise, as a backward pass multiplies dy·Wᵀ by an activation's derivative.
  */
 static inline __attribute__((always_inline)) void micro(int kc, const float *a, int rs, int ks, const float *restrict b,
                                                         float *c, int ldc, int rows, int acc, const float *bias,
-                                                        const float *mul, const float *addend) {
+                                                        const float *mul) {
   const float *a0 = a, *a1 = rows > 1 ? a + rs : a, *a2 = rows > 2 ? a + 2 * rs : a, *a3 = rows > 3 ? a + 3 * rs : a;
   ROWS(DECL)
   for (int k = 0; k < kc; k++) {
@@ -121,13 +116,12 @@ static inline __attribute__((always_inline)) void micro(int kc, const float *a, 
 
 /* The same for a panel narrower than 8 columns (N % 8 ≠ 0): through a temporary [4][8] tile. */
 static void micro_edge(int kc, const float *a, int rs, int ks, const float *b, float *c, int ldc, int rows, int cols,
-                       int acc, const float *bias, const float *mul, const float *addend) {
+                       int acc, const float *bias, const float *mul) {
   float t[MR * NR] __attribute__((aligned(16)));
-  micro(kc, a, rs, ks, b, t, NR, rows, 0, 0, 0, 0);
+  micro(kc, a, rs, ks, b, t, NR, rows, 0, 0, 0);
   for (int r = 0; r < rows; r++)
     for (int j = 0; j < cols; j++) {
       float v = (acc ? c[(long)r * ldc + j] : bias ? bias[j] : 0.0f) + t[r * NR + j];
-      if (addend) v += addend[(long)r * ldc + j];
       c[(long)r * ldc + j] = mul ? v * mul[(long)r * ldc + j] : v;
     }
 }
@@ -155,10 +149,10 @@ static void pack_at(const float *a, float *ap, int M, int i0, int mc, int k0, in
 static inline __attribute__((always_inline)) void blocks(const float *a, int rs, int ks, float *apack,
                                                          const float *b, int transB, float *bp, float *c, int M,
                                                          int K, int N, const float *bias, float *colsum,
-                                                         const float *mul, const float *addend) {
+                                                         const float *mul) {
   for (int k0 = 0; k0 < K; k0 += KC) {
     int kc = K - k0 < KC ? K - k0 : KC;
-    const float *mulLast = k0 + kc == K ? mul : 0, *addFirst = k0 == 0 ? addend : 0;
+    const float *mulLast = k0 + kc == K ? mul : 0;
     pack_b(b, bp, K, N, transB, k0, kc, colsum);
     for (int i0 = 0; i0 < M; i0 += MC) {
       int mc = M - i0 < MC ? M - i0 : MC;
@@ -172,11 +166,10 @@ static inline __attribute__((always_inline)) void blocks(const float *a, int rs,
           float *cp = c + (long)(i0 + r0) * N + j0;
           const float *bj = bias ? bias + j0 : 0;
           const float *mt = mulLast ? mulLast + (long)(i0 + r0) * N + j0 : 0;
-          const float *at = addFirst ? addFirst + (long)(i0 + r0) * N + j0 : 0;
           if (cols == NR)
-            micro(kc, ap, rs, ks, bpanel, cp, N, rows, k0 > 0, bj, mt, at);
+            micro(kc, ap, rs, ks, bpanel, cp, N, rows, k0 > 0, bj, mt);
           else
-            micro_edge(kc, ap, rs, ks, bpanel, cp, N, rows, cols, k0 > 0, bj, mt, at);
+            micro_edge(kc, ap, rs, ks, bpanel, cp, N, rows, cols, k0 > 0, bj, mt);
         }
       }
     }
@@ -190,22 +183,21 @@ EXPORT(gemm_scratch) int gemm_scratch(int M, int K, int N) {
   return ((N + NR - 1) / NR) * NR * KC + MC * KC + 4;
 }
 
-/* gemm, plus a bias [N] added to every row of c, the column sums of op(b) over K written to colsum [N], c
- * multiplied element-wise by mul [M, N], and addend [M, N] added (each null for none; mul and addend not both). */
+/* gemm, plus a bias [N] added to every row of c, the column sums of op(b) over K written to colsum [N], and c
+ * multiplied element-wise by mul [M, N] (each null for none). */
 static void product(const float *a, const float *b, float *c, int M, int K, int N, int transA, int transB,
-                    float *scratch, const float *bias, float *colsum, const float *mul, const float *addend) {
+                    float *scratch, const float *bias, float *colsum, const float *mul) {
   if (colsum)
     for (int j = 0; j < N; j++) colsum[j] = 0.0f;
   if (K == 0) {
-    for (long i = 0; i < (long)M * N; i++)
-      c[i] = ((bias ? bias[i % N] : 0.0f) + (addend ? addend[i] : 0.0f)) * (mul ? mul[i] : 1.0f);
+    for (long i = 0; i < (long)M * N; i++) c[i] = (bias ? bias[i % N] : 0.0f) * (mul ? mul[i] : 1.0f);
     return;
   }
   float *apack = scratch + ((N + NR - 1) / NR) * NR * KC;
   if (transA) /* packed panels: row r, k at r + 4k */
-    blocks(a, 1, MR, apack, b, transB, scratch, c, M, K, N, bias, colsum, mul, addend);
+    blocks(a, 1, MR, apack, b, transB, scratch, c, M, K, N, bias, colsum, mul);
   else
-    blocks(a, K, 1, 0, b, transB, scratch, c, M, K, N, bias, colsum, mul, addend);
+    blocks(a, K, 1, 0, b, transB, scratch, c, M, K, N, bias, colsum, mul);
 }
 
 /**
@@ -214,19 +206,19 @@ static void product(const float *a, const float *b, float *c, int M, int K, int 
  */
 EXPORT(gemm)
 void gemm(const float *a, const float *b, float *c, int M, int K, int N, int transA, int transB, float *scratch) {
-  product(a, b, c, M, K, N, transA, transB, scratch, 0, 0, 0, 0);
+  product(a, b, c, M, K, N, transA, transB, scratch, 0, 0, 0);
 }
 
 /**
- * A linear layer's products in one pass each: c = op(a)·op(b) + bias (+ addend: forward, x·W + b and a residual),
- * colsum = the sums of op(b)'s columns (backward: xᵀ·dy and the bias gradient, dy's column sums, read while dy is
- * packed), and c = (op(a)·op(b)) ⊙ mul (backward: dy·Wᵀ times the activation's derivative). `bias` and `colsum` are
- * heap offsets of N floats, `mul` and `addend` of M·N, each 0 for none.
+ * A linear layer's products in one pass each: c = op(a)·op(b) + bias (forward, x·W + b), colsum = the sums of
+ * op(b)'s columns (backward: xᵀ·dy and the bias gradient, dy's column sums, read while dy is packed), and
+ * c = (op(a)·op(b)) ⊙ mul (backward: dy·Wᵀ times the activation's derivative). `bias` and `colsum` are heap offsets
+ * of N floats, `mul` of M·N, each 0 for none.
  */
 EXPORT(gemm_fused)
 void gemm_fused(const float *a, const float *b, float *c, int M, int K, int N, int transA, int transB,
-                const float *bias, float *colsum, const float *mul, const float *addend, float *scratch) {
-  product(a, b, c, M, K, N, transA, transB, scratch, bias, colsum, mul, addend);
+                const float *bias, float *colsum, const float *mul, float *scratch) {
+  product(a, b, c, M, K, N, transA, transB, scratch, bias, colsum, mul);
 }
 
 /**

@@ -122,29 +122,24 @@ describe('gemm.c: the wasm BatchMatMul', () => {
 
   // [rows, in, out]: K past the 256-deep block both ways (the bias added once, the column sums over several
   // packs), a panel narrower than 8 columns, the fewest rows gemm.c takes, exact tiles.
-  const linearCases: [number, number, number, boolean][] = [
-    [300, 300, 21, true],
-    [300, 300, 21, false],
-    [16, 8, 8, false],
-    [33, 12, 7, true],
-    [1024, 64, 192, false],
+  const linearCases: [number, number, number][] = [
+    [300, 300, 21],
+    [16, 8, 8],
+    [33, 12, 7],
+    [1024, 64, 192],
   ];
   for (const variant of VARIANTS) {
-    for (const [rows, nIn, nOut, withResidual] of linearCases) {
-      const what = withResidual ? ' and a residual added' : '';
-      it(`${variant}: linear [${rows}, ${nIn}] → ${nOut} with a bias${what} in gemm.c (bias in the product, its gradient in the packing) matches tfjs`, () => {
+    for (const [rows, nIn, nOut] of linearCases) {
+      it(`${variant}: linear [${rows}, ${nIn}] → ${nOut} with a bias in gemm.c (bias in the product, its gradient in the packing) matches tfjs`, () => {
         const x = tf.randomNormal([rows, nIn], 0, 1, 'float32', 3);
         const w = tf.randomNormal([nIn, nOut], 0, 1, 'float32', 4);
         const b = tf.randomNormal([nOut], 0, 1, 'float32', 5);
-        const r = tf.randomNormal([rows, nOut], 0, 1, 'float32', 13);
         const dy = tf.randomNormal([rows, nOut], 0, 1, 'float32', 6);
-        const inputs = withResidual ? [x, w, b, r] : [x, w, b];
         const run = () =>
           tf.tidy(() => {
-            const f = (...t: tf.Tensor[]) =>
-              linear(t[0] as tf.Tensor2D, t[1] as tf.Tensor2D, t[2] as tf.Tensor1D, t[3] as tf.Tensor2D | undefined);
-            const y = f(...inputs);
-            const grads = tf.grads((...t: tf.Tensor[]) => tf.sum(tf.mul(f(...t), dy)))(inputs);
+            const f = (...t: tf.Tensor[]) => linear(t[0] as tf.Tensor2D, t[1] as tf.Tensor2D, t[2] as tf.Tensor1D);
+            const y = f(x, w, b);
+            const grads = tf.grads((...t: tf.Tensor[]) => tf.sum(tf.mul(f(...t), dy)))([x, w, b]);
             return [y, ...grads].map((t) => t.dataSync() as Float32Array);
           });
         try {
@@ -153,27 +148,26 @@ describe('gemm.c: the wasm BatchMatMul', () => {
           setFastKernels(true);
           const calls = gemmStats.calls;
           const got = withGemm(variant, run);
-          // forward, then forward and backward again under tf.grads: x·W + b (+ r), xᵀ·dy with db, dy·Wᵀ
+          // forward, then forward and backward again under tf.grads: x·W + b, xᵀ·dy with db, dy·Wᵀ
           assert.equal(gemmStats.calls, calls + 4, 'gemm.c took every product, the bias ones fused');
-          assert.equal(got.length, inputs.length + 1);
-          ['y', 'dx', 'dw', 'db', 'dr'].slice(0, got.length).forEach((s, i) => assertClose(got[i], ref[i], 1e-5, s));
+          ['y', 'dx', 'dw', 'db'].forEach((what, i) => assertClose(got[i], ref[i], 1e-5, what));
         } finally {
           setFastKernels(true);
-          tf.dispose([x, w, b, r, dy]);
+          tf.dispose([x, w, b, dy]);
         }
       });
     }
   }
 
-  // [rows, C, hidden, residual]: dy·W2ᵀ past the 256-deep block (the derivative multiplied on the last pass only) with a
+  // [rows, C, hidden]: dy·W2ᵀ past the 256-deep block (the derivative multiplied on the last pass only) with a
   // hidden width not a multiple of 8; the training shapes of config A.
-  const mlpCases: [number, number, number, boolean][] = [
-    [300, 260, 21, true],
-    [1024, 64, 256, false],
+  const mlpCases: [number, number, number][] = [
+    [300, 260, 21],
+    [1024, 64, 256],
   ];
   for (const variant of VARIANTS) {
-    for (const [rows, C, hidden, withResidual] of mlpCases) {
-      it(`${variant}: GPT-2's MLP [${rows}, ${C}] → ${hidden} → ${C}${withResidual ? ' plus a residual' : ''} as one op (GELU's derivative multiplied inside dy·W2ᵀ) matches tfjs`, () => {
+    for (const [rows, C, hidden] of mlpCases) {
+      it(`${variant}: GPT-2's MLP [${rows}, ${C}] → ${hidden} → ${C} as one op (GELU's derivative multiplied inside dy·W2ᵀ) matches tfjs`, () => {
         const inputs = [
           tf.randomNormal([rows, C], 0, 1, 'float32', 7),
           tf.randomNormal([C, hidden], 0, 0.2, 'float32', 8),
@@ -181,7 +175,6 @@ describe('gemm.c: the wasm BatchMatMul', () => {
           tf.randomNormal([hidden, C], 0, 0.2, 'float32', 10),
           tf.randomNormal([C], 0, 1, 'float32', 11),
         ];
-        if (withResidual) inputs.push(tf.randomNormal([rows, C], 0, 1, 'float32', 14));
         const dy = tf.randomNormal([rows, C], 0, 1, 'float32', 12);
         const f = (...t: tf.Tensor[]) =>
           geluMlp(
@@ -190,7 +183,6 @@ describe('gemm.c: the wasm BatchMatMul', () => {
             t[2] as tf.Tensor1D,
             t[3] as tf.Tensor2D,
             t[4] as tf.Tensor1D,
-            t[5] as tf.Tensor2D | undefined,
           );
         const run = () =>
           tf.tidy(() => {
@@ -206,10 +198,7 @@ describe('gemm.c: the wasm BatchMatMul', () => {
           const got = withGemm(variant, run);
           // two products forward, twice; backward: xᵀ·du and hᵀ·dy (with the bias gradients), dy·W2ᵀ ⊙ d, du·W1ᵀ
           assert.equal(gemmStats.calls, calls + 8, 'gemm.c took every product, fused');
-          assert.equal(got.length, inputs.length + 1);
-          ['y', 'dx', 'dW1', 'db1', 'dW2', 'db2', 'dr']
-            .slice(0, got.length)
-            .forEach((s, i) => assertClose(got[i], ref[i], 1e-5, s));
+          ['y', 'dx', 'dW1', 'db1', 'dW2', 'db2'].forEach((what, i) => assertClose(got[i], ref[i], 1e-5, what));
         } finally {
           setFastKernels(true);
           tf.dispose([...inputs, dy]);
