@@ -11,11 +11,9 @@ export type ReplicaRequest = number | 'auto';
  * this the step is mostly tfjs's per-op overhead, which every replica pays in full, and the handshake and
  * all-reduce eat what the split saves. On an idle 2-core machine (bench --peer, 2026-12-02 08:29) 2 replicas
  * trained config A (~0.9 GFLOP a step) ×1.22 as fast as one, the tiny preset (vocab 2,048, ~2.2 GFLOP) ×1.2,
- * config B and small (~15 GFLOP) ×1.8; with replicas warmed at start (warmup.ts) A's 2 replicas trained ×1.42-1.6
- * as fast as one thread (load 5-7, 17:10), so A (0.46 GFLOP a replica) is offered them too. Under load they can
- * lose, which the timing catches.
+ * config B and small (~15 GFLOP) ×1.8; under load they can lose, which the timing catches.
  */
-export const MIN_REPLICA_GFLOP = 0.45;
+export const MIN_REPLICA_GFLOP = 1;
 
 /** Training FLOPs per token: 6·N (parameters, no position table) + 12·L·d·T (attention). */
 export function flopsPerToken(m: GPTConfig): number {
