@@ -13,7 +13,7 @@
  * before and after a change), alternated round by round; `--configs A,B,small`.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -210,6 +210,7 @@ function buildsMain(): void {
   };
   const runs: Record<string, unknown>[] = [];
   const names = arg('configs', 'A,B,small').split(',');
+  process.on('exit', () => rmSync(data, { force: true }));
   for (let r = 0; r < rounds; r++) {
     for (const name of names) {
       const c = configs[name];
