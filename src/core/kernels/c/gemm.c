@@ -184,12 +184,9 @@ EXPORT(gemm_scratch) int gemm_scratch(int M, int K, int N) {
 }
 
 /* gemm, plus a bias [N] added to every row of c, the column sums of op(b) over K written to colsum [N], and c
- * multiplied element-wise by mul [M, N] (each null for none). Inlined into each caller with its extras as
- * constants: a pointer the microkernel keeps live for nothing costs it registers (three such pointers made every
- * product 1.3-1.9x slower). */
-static inline __attribute__((always_inline)) void product(const float *a, const float *b, float *c, int M, int K,
-                                                          int N, int transA, int transB, float *scratch,
-                                                          const float *bias, float *colsum, const float *mul) {
+ * multiplied element-wise by mul [M, N] (each null for none). */
+static void product(const float *a, const float *b, float *c, int M, int K, int N, int transA, int transB,
+                    float *scratch, const float *bias, float *colsum, const float *mul) {
   if (colsum)
     for (int j = 0; j < N; j++) colsum[j] = 0.0f;
   if (K == 0) {
@@ -221,15 +218,7 @@ void gemm(const float *a, const float *b, float *c, int M, int K, int N, int tra
 EXPORT(gemm_fused)
 void gemm_fused(const float *a, const float *b, float *c, int M, int K, int N, int transA, int transB,
                 const float *bias, float *colsum, const float *mul, float *scratch) {
-  /* one specialised copy per extra the layers use, so that each keeps only its own pointer live */
-  if (bias && !colsum && !mul)
-    product(a, b, c, M, K, N, transA, transB, scratch, bias, 0, 0);
-  else if (colsum && !bias && !mul)
-    product(a, b, c, M, K, N, transA, transB, scratch, 0, colsum, 0);
-  else if (mul && !bias && !colsum)
-    product(a, b, c, M, K, N, transA, transB, scratch, 0, 0, mul);
-  else
-    product(a, b, c, M, K, N, transA, transB, scratch, bias, colsum, mul);
+  product(a, b, c, M, K, N, transA, transB, scratch, bias, colsum, mul);
 }
 
 /**
