@@ -60,6 +60,19 @@ function decodeModule(): object {
   return compiled;
 }
 
+/** The decoder's module compiled now, or undefined where it does not compile (precompiled.ts). */
+export function compiledDecodeModule(): object | undefined {
+  try {
+    return decodeModule();
+  } catch {
+    return undefined;
+  }
+}
+
+export function adoptDecodeModule(mod: object): void {
+  compiled ??= mod;
+}
+
 /**
  * Whether generation should take the wasm decoder: fast kernels on (not GPTLAB_KERNELS=reference), the wasm
  * backend (elsewhere the JS decoder or tfjs's own cache stays), and the module loads.

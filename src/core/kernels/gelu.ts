@@ -35,6 +35,13 @@ function compile(): object | null {
   return compiled;
 }
 
+/** gelu.c's module (null where it is missing), for replica threads to adopt (precompiled.ts). */
+export const compiledGeluModule = compile;
+
+export function adoptGeluModule(mod: object | null): void {
+  if (compiled === undefined) compiled = mod;
+}
+
 function geluFor(backend: WasmBackend): GeluExports {
   let g = instances.get(backend);
   if (g) return g;

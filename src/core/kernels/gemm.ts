@@ -132,6 +132,17 @@ export function gemmVariant(): GemmVariant | undefined {
   return compile('plain') ? 'plain' : undefined;
 }
 
+/** The modules compiled so far, the running variant's at least: for replica threads to adopt (precompiled.ts). */
+export function compiledGemmModules(): [GemmVariant, object | null][] {
+  gemmVariant();
+  return [...compiled];
+}
+
+/** Takes modules another thread compiled, so that this thread compiles (and flips V8's flags for) none. */
+export function adoptGemmModules(modules: [GemmVariant, object | null][]): void {
+  for (const [variant, mod] of modules) if (!compiled.has(variant)) compiled.set(variant, mod);
+}
+
 /** The variant's instance with scratch for these sizes, or null where the variant does not load. */
 function ready(backend: WasmBackend, variant: GemmVariant, M: number, K: number, N: number): Instance | null {
   const inst = instanceFor(backend, variant);

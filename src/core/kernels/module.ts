@@ -201,6 +201,16 @@ export function kernelPath(): string {
 let compiled: object | undefined;
 const instances = new WeakMap<object, KernelExports>();
 
+/** kernels.c's module, compiled on first use (or adopted from the thread that compiled it: precompiled.ts). */
+export function compiledKernelsModule(): object {
+  compiled ??= new WebAssembly.Module(readFileSync(kernelPath()));
+  return compiled;
+}
+
+export function adoptKernelsModule(mod: object): void {
+  compiled ??= mod;
+}
+
 /**
  * The kernels, instantiated on this backend's own memory (one instance per backend). Their stack is a block
  * malloc'd from tfjs's heap, so the module owns no memory of its own.
@@ -208,8 +218,7 @@ const instances = new WeakMap<object, KernelExports>();
 export function kernelsFor(backend: WasmBackend): KernelExports {
   let k = instances.get(backend);
   if (k) return k;
-  compiled ??= new WebAssembly.Module(readFileSync(kernelPath()));
-  const instance = new WebAssembly.Instance(compiled, { env: { memory: backend.wasm.asm.memory } });
+  const instance = new WebAssembly.Instance(compiledKernelsModule(), { env: { memory: backend.wasm.asm.memory } });
   const exports = instance.exports as unknown as KernelExports & { __stack_pointer: { value: number } };
   const stack = backend.wasm._malloc(STACK_BYTES);
   exports.__stack_pointer.value = (stack + STACK_BYTES) & ~15; // the stack grows down

@@ -1,4 +1,5 @@
 import type { BackendName } from '../../backend';
+import type { KernelModules } from '../../kernels/precompiled';
 import type { GPTConfig } from '../../model/config';
 import type { HeadSpec } from '../../model/gpt';
 import type { TrainConfig } from '../config';
@@ -19,6 +20,8 @@ export interface ReplicaInit {
   optimizerStep: number;
   /** GradientLayout.signature() of the loop's model: the worker refuses to start if its own differs. */
   signature: string;
+  /** GPT Lab's wasm modules as the loop's thread compiled them: the replica adopts them and compiles none. */
+  kernelModules: KernelModules;
   /** Throwaway passes on its shard's shape before it says it is ready (warmup.ts). */
   warmup: boolean;
 }

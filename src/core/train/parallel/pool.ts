@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type * as tf from '@tensorflow/tfjs-core';
 import { currentBackend } from '../../backend';
+import { compileKernelModules } from '../../kernels/precompiled';
 import type { GPT } from '../../model/gpt';
 import type { TrainConfig } from '../config';
 import type { Batch } from '../data';
@@ -99,6 +100,8 @@ export class ReplicaPool implements DataParallel<Batch> {
       optimizerState: opt.state(),
       optimizerStep: opt.t,
       signature: this.layout.signature(),
+      // Compiled here, before any replica thread exists, and adopted there: see precompiled.ts.
+      kernelModules: compileKernelModules(),
       warmup: this.warmup !== 'none' && warmsUp(model.config, Math.ceil(this.cfg.batchSize / this.replicas)),
     };
     const ready: Promise<void>[] = [];

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend, setWasmDirectory } from '../../backend';
+import { adoptKernelModules } from '../../kernels/precompiled';
 import { GPT } from '../../model/gpt';
 import type { Batch } from '../data';
 import { buildOptimizer } from '../loop';
@@ -23,6 +24,7 @@ const post = (m: ReplicaMessage) => parentPort!.postMessage(m);
 async function main(): Promise<void> {
   // Bundled (dist/replicaWorker.js), the .wasm files sit next to this file; unbundled, tfjs finds its own.
   if (existsSync(path.join(__dirname, 'tfjs-backend-wasm.wasm'))) setWasmDirectory(__dirname);
+  adoptKernelModules(init.kernelModules);
   await initBackend(init.backend);
   const shared = new SharedStep(init.buffer, init.layout);
   const model = new GPT(init.model, init.weights, { heads: init.heads });
