@@ -163,16 +163,17 @@ async function profile(model: GPTConfig, batch: number, replicas: number, steps:
   }
 }
 
+/** What every JSON result of this bench starts with: when, on what, how many rounds and steps. */
+function header(rounds: number, steps: number): Record<string, unknown> {
+  const machine = `${os.cpus()[0]?.model ?? '?'}, ${os.availableParallelism()} cores, load ${os.loadavg()[0].toFixed(1)}`;
+  return { date: new Date().toISOString(), machine, rounds, steps };
+}
+
 async function profileMain(): Promise<void> {
   const rounds = Number(arg('rounds', '2'));
   const steps = Number(arg('steps', '60'));
   const n = Number(arg('replicas', '2'));
-  const result: Record<string, unknown> = {
-    date: new Date().toISOString(),
-    machine: `${os.cpus()[0]?.model ?? '?'}, ${os.availableParallelism()} cores, load ${os.loadavg()[0].toFixed(1)}`,
-    rounds,
-    steps,
-  };
+  const result: Record<string, unknown> = header(rounds, steps);
   for (const name of arg('configs', 'A,B').split(',')) {
     const c = CONFIGS[name];
     // share: one replica on 1/N of the rows, what each of N replicas would take on a core of its own.
@@ -268,12 +269,7 @@ async function main(): Promise<void> {
   const rounds = Number(arg('rounds', '3'));
   const steps = Number(arg('steps', '8'));
   const n = Number(arg('replicas', '2'));
-  const result: Record<string, unknown> = {
-    date: new Date().toISOString(),
-    machine: `${os.cpus()[0]?.model ?? '?'}, ${os.availableParallelism()} cores, load ${os.loadavg()[0].toFixed(1)}`,
-    rounds,
-    steps,
-  };
+  const result: Record<string, unknown> = header(rounds, steps);
   for (const name of arg('configs', 'B,tiny,small').split(',')) {
     const c = CONFIGS[name];
     const tokens = c.batch * c.model.contextLength;
